@@ -1,0 +1,3 @@
+from fabbooking.cli.main import main
+
+raise SystemExit(main())

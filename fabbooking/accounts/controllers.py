@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from fabbooking.accounts import services
+from fabbooking.accounts.schemas import AccountIn, AccountOut, Credentials, QualificationOut, TokenOut
+from fabbooking.accounts.tables import Account
+from fabbooking.accounts.viewer import Viewer
+from fabbooking.api.auth import SESSION_COOKIE, require_login
+from fabbooking.api.errors import error_responses
+from fabbooking.errors import Refused
+from fabbooking.network.tables import Staff
+from fabbooking.training.services import qualifications_of
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def account_out(account_id: int, with_private: bool) -> AccountOut:
+    row = await Account.select().where(Account.id == account_id).first()
+    if row is None:
+        raise Refused.not_found(f"la personne n° {account_id}", f"person #{account_id}")
+    sites = await Staff.select(Staff.site.slug.as_alias("slug")).where(Staff.account == account_id)
+    quals = await qualifications_of(account_id)
+    return AccountOut(
+        id=row["id"], username=row["username"], display_name=row["display_name"],
+        role=row["role"], language=row["language"],
+        email=row["email"] if with_private else None,
+        staff_of=[s["slug"] for s in sites],
+        qualifications=[_qualification_out(q) for q in quals],
+    )
+
+
+def _qualification_out(q: dict[str, Any]) -> QualificationOut:
+    return QualificationOut(
+        id=q["id"], training_id=q["training"], training_slug=q["training_slug"],
+        training_name=q["training_name"], granted_on=q["granted_on"],
+        expires_on=q["expires_on"], granted_at_site=q["granted_at_site"],
+    )
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["accounts"]
+
+    @post("/token", status_code=201, responses=error_responses(401, 422, 429))
+    async def create_token(self, data: Credentials, request: Request) -> TokenOut:
+        """Exchange a username and password for an API token (send it as `Bearer`)."""
+        account_id = await services.check_login(data.username, data.password, _client(request))
+        return TokenOut(token=await services.issue_token(account_id, data.label))
+
+    @post("/login", status_code=200, responses=error_responses(401, 422, 429))
+    async def login(self, data: Credentials, request: Request) -> Response[AccountOut]:
+        """Open a browser session (an HttpOnly cookie)."""
+        account_id = await services.check_login(data.username, data.password, _client(request))
+        token = await services.open_session(account_id)
+        response = Response(await account_out(account_id, with_private=True))
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https", max_age=14 * 24 * 3600)
+        return response
+
+    @post("/logout", status_code=204)
+    async def logout(self, request: Request) -> Response[None]:
+        """Close the browser session."""
+        if token := request.cookies.get(SESSION_COOKIE):
+            await services.close_session(token)
+        response = Response(None, status_code=204)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+
+class UserController(Controller):
+    path = "/users"
+    tags = ["accounts"]
+
+    @get("/me", responses=error_responses(401))
+    async def me(self, viewer: Viewer) -> AccountOut:
+        """Who I am: role, the sites I work at, my trainings."""
+        return await account_out(require_login(viewer).account_id, with_private=True)
+
+    @post("/", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
+    async def create(self, data: AccountIn, viewer: Viewer) -> AccountOut:
+        """Create an account. Animators create makers at the desk (no email needed);
+        admins create any role, animators listed with the sites they work at."""
+        require_login(viewer)
+        account = await services.create_account(
+            services.NewAccount(
+                username=data.username, password=data.password, role=data.role,
+                email=data.email, display_name=data.display_name, language=data.language,
+                site_slugs=tuple(data.sites),
+            ),
+            created_by=viewer,
+        )
+        return await account_out(account.id, with_private=True)
+
+    @get("/", responses=error_responses(401, 403))
+    async def search(
+        self, viewer: Viewer,
+        q: str = Parameter(default="", max_length=100, description="Part of a username or name."),
+    ) -> list[AccountOut]:
+        """Find people by name (animators and admins), e.g. to book on their behalf."""
+        if not require_login(viewer).is_staff_anywhere:
+            raise Refused("forbidden")
+        query = Account.select(Account.id).order_by(Account.username).limit(50)
+        if q.strip():
+            needle = f"%{q.strip().lower()}%"
+            query = query.where(Account.username.ilike(needle) | Account.display_name.ilike(needle))
+        return [await account_out(r["id"], with_private=True) for r in await query]
+
+

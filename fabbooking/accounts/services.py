@@ -1,0 +1,185 @@
+"""Accounts: creating them (at the desk too, without email), logging in, tokens, sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fabbooking.accounts.tables import Account, ApiToken, BrowserSession, LoginFailure, Role
+from fabbooking.accounts.viewer import Viewer
+from fabbooking.errors import Refused, is_unique_violation
+
+USERNAME_PATTERN = re.compile(r"^[\w.@+-]{2,40}$")
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USERNAME = 5
+MAX_FAILURES_PER_CLIENT = 30
+SESSION_LIFETIME = timedelta(days=14)
+TOKEN_PREFIX = "fbk_"
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    username: str
+    password: str
+    role: str = Role.maker.value
+    email: str | None = None
+    display_name: str = ""
+    language: str = "fr"
+    site_slugs: tuple[str, ...] = ()
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def _check_new_account(new: NewAccount) -> None:
+    if not USERNAME_PATTERN.match(normalise_username(new.username)):
+        raise Refused(
+            "invalid_input",
+            problems="le nom d'utilisateur doit faire 2 à 40 caractères : lettres, chiffres, "
+            ". - _ @ + (pas d'espace)",
+            problems_en="the username must be 2 to 40 characters: letters, digits, . - _ @ + "
+            "(no space)",
+        )
+    if new.role not in {r.value for r in Role}:
+        raise Refused("invalid_input", problems=f"rôle inconnu « {new.role} »",
+                      problems_en=f"unknown role “{new.role}”")
+    try:
+        Account._validate_password(new.password)
+    except ValueError as exc:
+        raise Refused("invalid_password", reason=str(exc)) from None
+
+
+async def create_account(new: NewAccount, created_by: Viewer | None = None) -> Account:
+    """Create an account. Animators may only create makers; admins anything; the CLI
+    (``created_by`` None) anything."""
+    from fabbooking.network.tables import Site, Staff
+
+    if created_by is not None:
+        if not created_by.is_staff_anywhere:
+            raise Refused("forbidden")
+        if not created_by.is_admin and new.role != Role.maker.value:
+            raise Refused("forbidden")
+    _check_new_account(new)
+    username = normalise_username(new.username)
+    email = (new.email or "").strip().lower() or None
+    if await Account.exists().where(Account.username == username):
+        raise Refused("username_taken", username=username)
+    if email and await Account.exists().where(Account.email == email):
+        raise Refused("email_taken")
+    sites = []
+    for slug in new.site_slugs:
+        site = await Site.objects().get(Site.slug == slug)
+        if site is None:
+            raise Refused.not_found(f"le lieu « {slug} »", f"the place “{slug}”")
+        sites.append(site)
+    is_admin = new.role == Role.admin.value
+    from fabbooking import database
+
+    try:
+        async with database.DB.transaction():
+            account = await Account.create_user(
+                username=username,
+                password=new.password,
+                email=email,
+                display_name=new.display_name.strip() or username,
+                role=new.role,
+                language=new.language if new.language in ("fr", "en") else "fr",
+                active=True,
+                admin=is_admin,
+                superuser=is_admin,
+                created_by=created_by.account_id if created_by else None,
+            )
+            for site in sites:
+                await Staff.insert(Staff(site=site.id, account=account.id))
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Refused("username_taken", username=username) from None
+        raise
+    return account
+
+
+async def check_login(username: str, password: str, client: str) -> int:
+    """The account id for these credentials, or Refused. Failures are counted per username
+    and per client address, so guessing passwords is slowed down across processes."""
+    username = normalise_username(username)[:100]
+    client = client[:64]
+    since = datetime.now(UTC) - LOGIN_WINDOW
+    by_username = await LoginFailure.count().where(
+        (LoginFailure.username == username) & (LoginFailure.at > since)
+    )
+    by_client = await LoginFailure.count().where(
+        (LoginFailure.client == client) & (LoginFailure.at > since)
+    )
+    if by_username >= MAX_FAILURES_PER_USERNAME or by_client >= MAX_FAILURES_PER_CLIENT:
+        raise Refused("too_many_attempts", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
+    account_id = await Account.login(username, password)
+    if account_id is not None:
+        active = await Account.select(Account.active).where(Account.id == account_id).first()
+        if active and active["active"]:
+            await LoginFailure.delete().where(LoginFailure.username == username)
+            return account_id
+    await LoginFailure.insert(LoginFailure(username=username, client=client))
+    await LoginFailure.delete().where(LoginFailure.at < since - LOGIN_WINDOW)
+    raise Refused("bad_credentials")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(account_id: int, label: str = "") -> str:
+    """A new API token; only its digest is kept, so it is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await ApiToken.insert(ApiToken(account=account_id, digest=_digest(token), label=label[:100]))
+    return token
+
+
+async def account_for_token(token: str) -> int | None:
+    row = await ApiToken.select(ApiToken.id, ApiToken.account).where(
+        ApiToken.digest == _digest(token)
+    ).first()
+    if row is None:
+        return None
+    return row["account"]
+
+
+async def open_session(account_id: int) -> str:
+    now = datetime.now()
+    session = await BrowserSession.create_session(
+        account_id, expiry_date=now + SESSION_LIFETIME, max_expiry_date=now + SESSION_LIFETIME * 2
+    )
+    return session.token
+
+
+async def account_for_session(token: str) -> int | None:
+    return await BrowserSession.get_user_id(token, increase_expiry=timedelta(days=1))
+
+
+async def close_session(token: str) -> None:
+    await BrowserSession.remove_session(token)
+
+
+async def viewer_for(account_id: int) -> Viewer | None:
+    from fabbooking.network.tables import Staff
+
+    row = await Account.select(
+        Account.id, Account.username, Account.role, Account.language, Account.active
+    ).where(Account.id == account_id).first()
+    if row is None or not row["active"]:
+        return None
+    sites = await Staff.select(Staff.site).where(Staff.account == account_id)
+    return Viewer(
+        account_id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        language=row["language"],
+        staff_site_ids=frozenset(s["site"] for s in sites),
+    )
+
+
+async def find_account(username: str) -> Account | None:
+    return await Account.objects().get(Account.username == normalise_username(username))

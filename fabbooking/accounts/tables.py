@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.apps.user.tables import BaseUser
+from piccolo.columns import ForeignKey, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+from piccolo_api.session_auth.tables import SessionsBase
+
+
+class Role(str, Enum):
+    maker = "maker"
+    animator = "animator"
+    admin = "admin"
+
+
+class Language(str, Enum):
+    fr = "fr"
+    en = "en"
+
+
+class Account(BaseUser, tablename="account"):
+    """A person of the network. Email is optional: a username and password are enough."""
+
+    email = Varchar(length=255, unique=True, null=True, default=None)
+    display_name = Varchar(length=120, default="")
+    role = Varchar(length=20, choices=Role, default=Role.maker, index=True)
+    language = Varchar(length=5, choices=Language, default=Language.fr)
+    created_by = ForeignKey("self", null=True, default=None, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class BrowserSession(SessionsBase, tablename="browser_session"):
+    """Database-backed browser sessions: they survive restarts and work across processes."""
+
+
+class ApiToken(Table, tablename="api_token"):
+    """A Bearer token for scripts. Only its SHA-256 digest is stored."""
+
+    account = ForeignKey(Account, null=False)
+    digest = Varchar(length=64, unique=True, secret=True)
+    label = Varchar(length=100, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    """One failed login, kept a short while to slow down password guessing."""
+
+    username = Varchar(length=100, index=True)
+    client = Varchar(length=64, index=True)
+    at = Timestamptz(default=TimestamptzNow(), index=True)

@@ -1,0 +1,99 @@
+"""Every error leaves the API as {code, detail}: a stable code and a sentence a person can act on."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+
+from fabbooking.errors import Refused
+from fabbooking.messages import pick_language, render
+
+log = logging.getLogger("fabbooking")
+
+
+class ErrorBody(msgspec.Struct):
+    code: str
+    detail: str
+
+
+_DESCRIPTIONS = {
+    401: "Not logged in: send `Authorization: Bearer <token>` (code `not_authenticated`).",
+    403: "Not allowed: not qualified, not staff of the site, not yours…",
+    404: "Not found (or not yours to see).",
+    409: "Conflict: the slot is taken (`overlap`, `too_close`), or the name is taken.",
+    422: "Input or a booking rule refused the request; `code` says which rule.",
+    429: "Too many login attempts (`too_many_attempts`).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI descriptions of the errors an endpoint may answer with."""
+    return {
+        s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[s],
+                        generate_examples=False)
+        for s in statuses
+    }
+
+
+def request_language(request: Request) -> str:
+    preferred = getattr(request.state, "language", None)
+    query = request.query_params.get("lang")
+    return pick_language(request.headers.get("accept-language"), query or preferred)
+
+
+def _body(request: Request, status: int, code: str, **params: object) -> Response[ErrorBody]:
+    detail = render(code, request_language(request), **params)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(ErrorBody(code=code, detail=detail), status_code=status, headers=headers)
+
+
+def refused_handler(request: Request, exc: Refused) -> Response[ErrorBody]:
+    return _body(request, exc.status, exc.code, **exc.params)
+
+
+def validation_handler(request: Request, exc: ValidationException) -> Response[ErrorBody]:
+    problems = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = item.get("key") or item.get("source") or ""
+            problems.append(f"{key}: {item.get('message', '')}".strip(": "))
+    if not problems:
+        problems.append(str(exc.detail))
+    text = "; ".join(problems)
+    if "timezone" in text:
+        return _body(request, 422, "naive_datetime", field=text.split(":")[0])
+    return _body(request, 422, "invalid_input", problems=text)
+
+
+def http_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
+    status = exc.status_code
+    if status == 404:
+        return _body(request, 404, "not_found", what_fr="cette adresse", what_en="this address")
+    if status == 405:
+        return _body(request, 405, "method_not_allowed")
+    if status == 401:
+        return _body(request, 401, "not_authenticated")
+    if status == 403:
+        return _body(request, 403, "forbidden")
+    if status == 400:
+        return _body(request, 422, "invalid_input", problems=str(exc.detail))
+    if status >= 500:
+        return server_error_handler(request, exc)
+    return _body(request, status, "http_error", status=status)
+
+
+def server_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _body(request, 500, "server_error")
+
+
+EXCEPTION_HANDLERS = {
+    Refused: refused_handler,
+    ValidationException: validation_handler,
+    HTTPException: http_handler,
+    Exception: server_error_handler,
+}

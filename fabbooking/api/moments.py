@@ -1,0 +1,29 @@
+"""Reading moments from query strings: ISO 8601 with an offset, never a naive time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fabbooking.errors import Refused
+
+
+def parse_moment(name: str, value: str) -> datetime:
+    """Parse ``value``; a ``+`` turned into a space by URL decoding is put back."""
+    text = value.strip()
+    if " " in text and "T" in text:
+        text = text.replace(" ", "+")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused("invalid_datetime", field=name) from None
+    if moment.tzinfo is None:
+        raise Refused("naive_datetime", field=name)
+    return moment.astimezone(UTC)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

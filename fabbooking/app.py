@@ -1,0 +1,90 @@
+"""The web application: JSON API under /api/v1, OpenAPI at /schema, Piccolo Admin at /admin."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Router, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.response import Redirect
+
+from fabbooking import __version__, database
+from fabbooking.accounts.controllers import AuthController, UserController
+from fabbooking.admin import admin_mount
+from fabbooking.api.auth import provide_viewer
+from fabbooking.api.errors import EXCEPTION_HANDLERS
+from fabbooking.bookings.controllers import AvailabilityController, BookingController
+from fabbooking.network.controllers import MachineController, SiteController
+from fabbooking.training.controllers import QualificationController, TrainingController
+
+
+async def _open_pool() -> None:
+    if database.is_postgres():
+        await database.DB.start_connection_pool(min_size=1, max_size=10)
+
+
+async def _close_pool() -> None:
+    if database.is_postgres():
+        await database.DB.close_connection_pool()
+
+
+@get("/", include_in_schema=False)
+async def home() -> Redirect:
+    return Redirect("/schema")
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(*, use_pool: bool = True, production: bool = False) -> Litestar:
+    api = Router(
+        path="/api/v1",
+        route_handlers=[
+            AuthController, UserController, SiteController, MachineController,
+            TrainingController, QualificationController, BookingController,
+            AvailabilityController,
+        ],
+    )
+    app = Litestar(
+        route_handlers=[api, home, healthz, admin_mount(database.app_tables(), production)],
+        dependencies={"viewer": Provide(provide_viewer)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[_open_pool] if use_pool else [],
+        on_shutdown=[_close_pool] if use_pool else [],
+        openapi_config=OpenAPIConfig(
+            title="Fabbooking API",
+            version=__version__,
+            description="Book the machines of a network of public fab spaces. "
+            "Every error body is {code, detail}.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+    )
+    document_input_errors_as_422(app)
+    return app
+
+
+def document_input_errors_as_422(app: Litestar) -> None:
+    """Litestar documents its validation errors as 400 with its own body; ours answer 422
+    with {code, detail} (see fabbooking.api.errors), so the schema says so."""
+    schema = app.openapi_schema
+    error_ref = None
+    for path in (schema.paths or {}).values():
+        for operation in (path.get, path.post, path.put, path.patch, path.delete):
+            if operation is None or not operation.responses:
+                continue
+            responses = operation.responses
+            error_ref = error_ref or next(
+                (r.content["application/json"].schema for r in responses.values()
+                 if getattr(r, "content", None) and "application/json" in r.content
+                 and getattr(r.content["application/json"].schema, "ref", "").endswith("/ErrorBody")),
+                None,
+            )
+            if "400" in responses:
+                invalid = responses.pop("400")
+                if "422" not in responses and error_ref is not None:
+                    invalid.description = "The input is not valid (code `invalid_input` or `naive_datetime`)."
+                    invalid.content["application/json"].schema = error_ref
+                    responses["422"] = invalid

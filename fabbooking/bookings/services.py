@@ -1,0 +1,220 @@
+"""Booking a machine, cancelling, listing, and what is free: the rules applied to the data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fabbooking import database
+from fabbooking.accounts.tables import Account
+from fabbooking.accounts.viewer import Viewer
+from fabbooking.bookings.availability import free_intervals
+from fabbooking.bookings.calendar import Interval
+from fabbooking.bookings.rules import (
+    BookingRequest,
+    check_cancellation,
+    check_conflicts,
+    check_period,
+    check_qualification,
+    check_quota,
+)
+from fabbooking.bookings.tables import Booking, BookingStatus
+from fabbooking.errors import Refused, is_overlap_violation
+from fabbooking.network.services import get_site, machine_place
+from fabbooking.network.tables import Machine
+from fabbooking.training.services import held_qualifications
+
+MAX_RANGE = timedelta(days=62)
+MAX_LISTED = 1000
+INACTIVE = (BookingStatus.cancelled.value, BookingStatus.no_show.value)
+
+BOOKING_COLUMNS = (
+    Booking.all_columns(),
+    Booking.machine.name.as_alias("machine_name"),
+    Booking.machine.site.as_alias("site_id"),
+    Booking.machine.site.slug.as_alias("site_slug"),
+    Booking.maker.username.as_alias("maker_username"),
+    Booking.maker.display_name.as_alias("maker_name"),
+)
+
+
+def booking_not_found(booking_id: int) -> Refused:
+    return Refused.not_found(f"la réservation n° {booking_id}", f"booking #{booking_id}")
+
+
+def _active():
+    return Booking.status.not_in(list(INACTIVE))
+
+
+def check_range(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise Refused("invalid_range")
+    if end - start > MAX_RANGE:
+        raise Refused("range_too_long", days=MAX_RANGE.days)
+
+
+async def busy_intervals(machine_id: int, start: datetime, end: datetime) -> list[Interval]:
+    rows = await Booking.select(Booking.start_at, Booking.end_at).where(
+        (Booking.machine == machine_id) & _active()
+        & (Booking.start_at < end) & (Booking.end_at > start)
+    ).order_by(Booking.start_at)
+    return [Interval(r["start_at"], r["end_at"]) for r in rows]
+
+
+async def book(
+    viewer: Viewer,
+    machine_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    note: str = "",
+    maker_id: int | None = None,
+) -> dict[str, Any]:
+    """Book ``machine_id`` for [start, end) for the viewer, or for ``maker_id`` when an
+    animator of the site books on someone's behalf. Raises Refused with the rule's code."""
+    if not viewer.is_authenticated:
+        raise Refused("not_authenticated")
+    place = await machine_place(machine_id)
+    by_staff = viewer.is_staff_of(place.site_id)
+    if maker_id is not None and maker_id != viewer.account_id and not by_staff:
+        raise Refused("on_behalf_needs_staff")
+    maker = maker_id if maker_id is not None else viewer.account_id
+    if not await Account.exists().where((Account.id == maker) & (Account.active == True)):  # noqa: E712
+        raise Refused.not_found(f"la personne n° {maker}", f"person #{maker}")
+
+    request = BookingRequest(start=start, end=end, now=now, by_staff=by_staff)
+    refusal = check_period(request, place.facts) or check_qualification(
+        place.facts, await held_qualifications(maker), now.astimezone(place.facts.timezone).date()
+    )
+    if refusal:
+        raise Refused.because(refusal)
+
+    buffer = timedelta(minutes=place.facts.rules.buffer_minutes)
+    try:
+        async with database.booking_transaction():
+            if database.is_postgres():
+                # One booking at a time per machine, so buffer and quota checks hold too.
+                await Machine.raw("SELECT id FROM machine WHERE id = {} FOR UPDATE", machine_id)
+            others = await busy_intervals(machine_id, start - buffer, end + buffer)
+            held = await Booking.count().where(
+                (Booking.maker == maker) & _active() & (Booking.end_at > now)
+                & (Booking.machine.site == place.site_id)
+            )
+            refusal = check_conflicts(request, place.facts, others) or check_quota(
+                request, place.facts, held
+            )
+            if refusal:
+                raise Refused.because(refusal)
+            rows = await Booking.insert(
+                Booking(machine=machine_id, maker=maker, booked_by=viewer.account_id,
+                        start_at=start, end_at=end, note=note.strip()[:2000])
+            ).returning(Booking.id)
+    except Exception as exc:
+        if is_overlap_violation(exc):
+            raise Refused("overlap") from None
+        raise
+    return await _booking_row(rows[0]["id"])
+
+
+async def _booking_row(booking_id: int) -> dict[str, Any] | None:
+    return await Booking.select(*BOOKING_COLUMNS).where(Booking.id == booking_id).first()
+
+
+def _may_see(viewer: Viewer, row: dict[str, Any]) -> bool:
+    return viewer.is_authenticated and (
+        row["maker"] == viewer.account_id
+        or row["booked_by"] == viewer.account_id
+        or viewer.is_staff_of(row["site_id"])
+    )
+
+
+async def get_booking(viewer: Viewer, booking_id: int) -> dict[str, Any]:
+    if not viewer.is_authenticated:
+        raise Refused("not_authenticated")
+    row = await _booking_row(booking_id)
+    if row is None or not _may_see(viewer, row):
+        raise booking_not_found(booking_id)
+    return row
+
+
+async def cancel(viewer: Viewer, booking_id: int, now: datetime) -> dict[str, Any]:
+    row = await get_booking(viewer, booking_id)
+    place = await machine_place(row["machine"])
+    refusal = check_cancellation(
+        start=row["start_at"], now=now, status=row["status"], rules=place.facts.rules,
+        by_owner=row["maker"] == viewer.account_id, by_staff=viewer.is_staff_of(place.site_id),
+    )
+    if refusal:
+        raise Refused.because(refusal)
+    changed = await Booking.update(
+        {Booking.status: BookingStatus.cancelled.value, Booking.cancelled_at: now,
+         Booking.cancelled_by: viewer.account_id}
+    ).where((Booking.id == booking_id) & (Booking.status == BookingStatus.confirmed.value)
+            ).returning(Booking.id)
+    if not changed:
+        raise Refused("already_cancelled")
+    return await _booking_row(booking_id)
+
+
+async def list_bookings(
+    viewer: Viewer,
+    mine: bool = False,
+    machine_id: int | None = None,
+    site_slug: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Bookings the viewer may see: their own; all of a site for its animators; all for admins."""
+    if not viewer.is_authenticated:
+        raise Refused("not_authenticated")
+    query = Booking.select(*BOOKING_COLUMNS).order_by(Booking.start_at).limit(MAX_LISTED)
+    own = (Booking.maker == viewer.account_id) | (Booking.booked_by == viewer.account_id)
+    if machine_id is not None:
+        place = await machine_place(machine_id)
+        query = query.where(Booking.machine == machine_id)
+        mine = mine or not viewer.is_staff_of(place.site_id)
+    if site_slug:
+        site = await get_site(site_slug)
+        query = query.where(Booking.machine.site == site["id"])
+        mine = mine or not viewer.is_staff_of(site["id"])
+    if not mine and machine_id is None and not site_slug and not viewer.is_admin:
+        staff_sites = list(viewer.staff_site_ids) if viewer.is_animator else []
+        query = query.where(own | Booking.machine.site.is_in(staff_sites)) if staff_sites else query.where(own)
+    elif mine:
+        query = query.where(Booking.maker == viewer.account_id)
+    if start is not None:
+        query = query.where(Booking.end_at > start)
+    if end is not None:
+        query = query.where(Booking.start_at < end)
+    return await query
+
+
+async def machine_availability(
+    machine_id: int, start: datetime, end: datetime, now: datetime
+) -> dict[str, Any]:
+    check_range(start, end)
+    place = await machine_place(machine_id)
+    busy = await busy_intervals(machine_id, start, end)
+    free = free_intervals(start, end, now, place.facts, busy)
+    return {
+        "machine_id": machine_id,
+        "site_slug": place.site_slug,
+        "status": place.facts.status,
+        "timezone": place.facts.timezone.key,
+        "slot_minutes": place.facts.rules.slot_minutes,
+        "min_minutes": place.facts.rules.min_minutes,
+        "max_minutes": place.facts.rules.max_minutes,
+        "busy": busy,
+        "free": free,
+    }
+
+
+async def site_availability(
+    site_slug: str, start: datetime, end: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    check_range(start, end)
+    site = await get_site(site_slug)
+    machines = await Machine.select(Machine.id).where(Machine.site == site["id"]).order_by(
+        Machine.name
+    )
+    return [await machine_availability(m["id"], start, end, now) for m in machines]

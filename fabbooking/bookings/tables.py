@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from fabbooking.accounts.tables import Account
+from fabbooking.network.tables import Machine
+
+
+class BookingStatus(str, Enum):
+    confirmed = "confirmed"
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+
+class Booking(Table, tablename="booking"):
+    """A maker holds a machine for [start_at, end_at). Never deleted: cancelling keeps history.
+
+    On PostgreSQL an exclusion constraint (migration ``booking_no_overlap``) makes two
+    overlapping confirmed bookings of one machine impossible.
+    """
+
+    machine = ForeignKey(Machine, null=False, index=True, on_delete=OnDelete.restrict)
+    maker = ForeignKey(Account, null=False, index=True, on_delete=OnDelete.restrict)
+    booked_by = ForeignKey(Account, null=False, on_delete=OnDelete.restrict)
+    start_at = Timestamptz(index=True)
+    end_at = Timestamptz()
+    status = Varchar(length=20, choices=BookingStatus, default=BookingStatus.confirmed)
+    note = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    cancelled_at = Timestamptz(null=True, default=None)
+    cancelled_by = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)

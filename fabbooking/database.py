@@ -1,0 +1,91 @@
+"""The database engine and the Piccolo apps, chosen from FABBOOKING_DATABASE_URL.
+
+Piccolo looks for ``DB`` and ``APP_REGISTRY`` in the module named by ``PICCOLO_CONF``;
+the top-level ``piccolo_conf.py`` re-exports them, and the CLI points Piccolo here so
+that an installed ``fabbooking`` works from any folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from fabbooking.settings import ConfigError, DatabaseUrl, load_settings, parse_database_url
+
+os.environ.setdefault("PICCOLO_CONF", "fabbooking.database")
+
+APPS = [
+    "fabbooking.accounts.piccolo_app",
+    "fabbooking.network.piccolo_app",
+    "fabbooking.training.piccolo_app",
+    "fabbooking.bookings.piccolo_app",
+]
+
+APP_REGISTRY = AppRegistry(apps=APPS)
+
+# SQLite waits this long for a lock held by another process instead of failing at once.
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def build_engine(url: DatabaseUrl) -> Engine:
+    if url.kind == "sqlite":
+        path = Path(url.path)
+        if path.parent and not path.parent.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"Cannot create the folder {path.parent} for the SQLite database "
+                    f"({exc.strerror}). Set FABBOOKING_DATABASE_URL to a writable place."
+                ) from None
+        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+    return PostgresEngine(config={"dsn": url.dsn})
+
+
+def _engine_from_environment() -> Engine:
+    raw = os.environ.get("FABBOOKING_DATABASE_URL")
+    if raw and raw.strip():
+        return build_engine(parse_database_url(raw))
+    return build_engine(load_settings().database)
+
+
+DB: Engine = _engine_from_environment()
+
+
+def is_postgres(engine: Engine | None = None) -> bool:
+    return isinstance(engine or DB, PostgresEngine)
+
+
+def app_tables() -> list:
+    """Every table of our apps, in app order."""
+    return [t for name in APP_REGISTRY.app_configs for t in APP_REGISTRY.get_table_classes(name)]
+
+
+def all_tables() -> list:
+    from piccolo.apps.migrations.tables import Migration
+
+    return [*app_tables(), Migration]
+
+
+def use_engine(engine: Engine) -> None:
+    """Point every table (and Piccolo's migration runner) at ``engine``."""
+    global DB
+    DB = engine
+    for table in all_tables():
+        table._meta.db = engine
+
+
+def booking_transaction():
+    """A transaction that serialises writers: IMMEDIATE on SQLite (takes the write lock at
+    once, so check-then-insert cannot interleave across processes); a plain one on
+    PostgreSQL, where the caller locks the machine row and the exclusion constraint holds."""
+    from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+    if isinstance(DB, SQLiteEngine):
+        return DB.transaction(transaction_type=TransactionType.immediate)
+    return DB.transaction()

@@ -1,0 +1,232 @@
+"""What every refusal and error says to a person, French first, English too.
+
+Keys are the stable ``code`` values of the API. Messages say what happened and what to do.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # booking rules
+    "invalid_range": (
+        "La fin doit être après le début. Choisissez une heure de fin plus tardive.",
+        "The end must be after the start. Choose a later end time.",
+    ),
+    "machine_in_maintenance": (
+        "Cette machine est en maintenance. Choisissez une autre machine ou revenez plus tard.",
+        "This machine is under maintenance. Choose another machine or come back later.",
+    ),
+    "machine_out_of_order": (
+        "Cette machine est en panne. Choisissez une autre machine ; l'équipe est prévenue.",
+        "This machine is out of order. Choose another machine; the team knows about it.",
+    ),
+    "in_the_past": (
+        "Ce créneau est déjà passé. Choisissez un créneau à venir.",
+        "This time slot is already over. Choose a slot in the future.",
+    ),
+    "notice_too_short": (
+        "Il faut réserver au moins {minutes} minutes à l'avance. Choisissez un créneau plus tard.",
+        "Bookings must be made at least {minutes} minutes ahead. Choose a later slot.",
+    ),
+    "too_far_ahead": (
+        "On ne peut pas réserver plus de {days} jours à l'avance. Choisissez une date plus proche.",
+        "You cannot book more than {days} days ahead. Choose an earlier date.",
+    ),
+    "not_on_slot_grid": (
+        "Les réservations commencent et finissent sur des tranches de {minutes} minutes "
+        "(par exemple 14 h 00, 14 h {minutes:02d}).",
+        "Bookings start and end on {minutes}-minute steps (for example 14:00, 14:{minutes:02d}).",
+    ),
+    "too_short": (
+        "La réservation doit durer au moins {minutes} minutes.",
+        "The booking must last at least {minutes} minutes.",
+    ),
+    "too_long": (
+        "La réservation ne peut pas dépasser {minutes} minutes. Faites-en une plus courte.",
+        "The booking cannot last more than {minutes} minutes. Make it shorter.",
+    ),
+    "site_closed": (
+        "Le lieu est fermé du {start} au {end}{reason}. Choisissez une autre date.",
+        "The place is closed from {start} to {end}{reason}. Choose another date.",
+    ),
+    "outside_opening_hours": (
+        "Le lieu n'est pas ouvert pendant tout ce créneau. Choisissez un créneau pendant les "
+        "heures d'ouverture.",
+        "The place is not open for the whole of this slot. Choose a slot within opening hours.",
+    ),
+    "not_qualified": (
+        "Cette machine demande la formation « {training} ». Demandez-la à un animateur ou une "
+        "animatrice : elle est valable dans tous les lieux du réseau.",
+        "This machine needs the training “{training}”. Ask a facilitator for it: it is valid "
+        "at every place of the network.",
+    ),
+    "qualification_expired": (
+        "Votre formation « {training} » a expiré. Demandez à un animateur ou une animatrice "
+        "de la renouveler.",
+        "Your training “{training}” has expired. Ask a facilitator to renew it.",
+    ),
+    "too_many_bookings": (
+        "Vous avez déjà {limit} réservations à venir ici, le maximum. Annulez-en une ou "
+        "attendez qu'elle soit passée.",
+        "You already have {limit} upcoming bookings here, the maximum. Cancel one or wait "
+        "until one is over.",
+    ),
+    "overlap": (
+        "Ce créneau est déjà réservé. Choisissez un autre créneau.",
+        "This slot is already booked. Choose another slot.",
+    ),
+    "too_close": (
+        "Il faut laisser {minutes} minutes entre deux réservations de cette machine. Décalez "
+        "votre créneau.",
+        "This machine needs {minutes} minutes between two bookings. Move your slot.",
+    ),
+    "already_cancelled": (
+        "Cette réservation est déjà annulée.",
+        "This booking is already cancelled.",
+    ),
+    "not_cancellable": (
+        "Cette réservation ne peut plus être annulée (état : {status}).",
+        "This booking can no longer be cancelled (state: {status}).",
+    ),
+    "not_yours": (
+        "Cette réservation n'est pas la vôtre.",
+        "This booking is not yours.",
+    ),
+    "cancel_deadline_passed": (
+        "Il est trop tard pour annuler en ligne (au plus tard {minutes} minutes avant). "
+        "Prévenez l'équipe du lieu.",
+        "It is too late to cancel online (at the latest {minutes} minutes before). Tell the "
+        "team at the place.",
+    ),
+    # accounts and access
+    "not_authenticated": (
+        "Connectez-vous d'abord (nom d'utilisateur et mot de passe, ou jeton d'API).",
+        "Log in first (username and password, or an API token).",
+    ),
+    "bad_credentials": (
+        "Nom d'utilisateur ou mot de passe incorrect. Vérifiez et réessayez, ou demandez à "
+        "un animateur de changer votre mot de passe.",
+        "Wrong username or password. Check and try again, or ask a facilitator to reset "
+        "your password.",
+    ),
+    "too_many_attempts": (
+        "Trop d'essais de connexion. Attendez {minutes} minutes ou demandez de l'aide à "
+        "l'accueil.",
+        "Too many login attempts. Wait {minutes} minutes or ask for help at the desk.",
+    ),
+    "forbidden": (
+        "Vous n'avez pas le droit de faire cela. Demandez à l'équipe du lieu si besoin.",
+        "You are not allowed to do this. Ask the team at the place if needed.",
+    ),
+    "not_staff_of_site": (
+        "Seule l'équipe de ce lieu (ou un administrateur du réseau) peut faire cela.",
+        "Only this place's team (or a network admin) can do this.",
+    ),
+    "on_behalf_needs_staff": (
+        "Seule l'équipe d'un lieu peut réserver pour quelqu'un d'autre.",
+        "Only a place's team can book for someone else.",
+    ),
+    "username_taken": (
+        "Le nom d'utilisateur « {username} » est déjà pris. Choisissez-en un autre.",
+        "The username “{username}” is already taken. Choose another one.",
+    ),
+    "email_taken": (
+        "Cette adresse e-mail est déjà utilisée par un autre compte.",
+        "This email address is already used by another account.",
+    ),
+    "invalid_password": (
+        "Mot de passe refusé : {reason}",
+        "Password refused: {reason}",
+    ),
+    "slug_taken": (
+        "L'identifiant « {slug} » est déjà pris. Choisissez-en un autre.",
+        "The identifier “{slug}” is already taken. Choose another one.",
+    ),
+    "invalid_timezone": (
+        "Fuseau horaire inconnu « {timezone} ». Utilisez un nom comme Europe/Paris.",
+        "Unknown timezone “{timezone}”. Use a name like Europe/Paris.",
+    ),
+    "invalid_opening_period": (
+        "Horaire d'ouverture incorrect : la fermeture ({closes}) doit être après "
+        "l'ouverture ({opens}).",
+        "Wrong opening hours: closing ({closes}) must be after opening ({opens}).",
+    ),
+    "invalid_closure": (
+        "Fermeture incorrecte : la date de fin doit être le même jour ou après la date de début.",
+        "Wrong closure: the end date must be on or after the start date.",
+    ),
+    "range_too_long": (
+        "La période demandée est trop longue ({days} jours au plus). Demandez une période plus "
+        "courte.",
+        "The requested period is too long ({days} days at most). Ask for a shorter period.",
+    ),
+    # generic
+    "not_found": (
+        "Nous n'avons pas trouvé {what}. Vérifiez le lien ou revenez à la liste.",
+        "We could not find {what}. Check the link or go back to the list.",
+    ),
+    "invalid_input": (
+        "Certaines informations sont incorrectes : {problems}",
+        "Some information is not right: {problems}",
+    ),
+    "naive_datetime": (
+        "La date « {field} » doit indiquer son fuseau, par exemple 2026-03-14T14:00:00+01:00 "
+        "ou …Z pour UTC.",
+        "The date “{field}” must carry its offset, for example 2026-03-14T14:00:00+01:00 or "
+        "…Z for UTC.",
+    ),
+    "invalid_datetime": (
+        "La date « {field} » n'est pas lisible. Écrivez-la comme 2026-03-14T14:00:00+01:00.",
+        "The date “{field}” cannot be read. Write it like 2026-03-14T14:00:00+01:00.",
+    ),
+    "method_not_allowed": (
+        "Cette action n'existe pas à cette adresse.",
+        "This action does not exist at this address.",
+    ),
+    "server_error": (
+        "Une erreur inattendue s'est produite de notre côté ; rien n'a été enregistré. "
+        "Réessayez dans un instant, et prévenez l'équipe si cela recommence.",
+        "Something went wrong on our side; nothing was saved. Try again in a moment, and "
+        "tell the team if it happens again.",
+    ),
+    "http_error": (
+        "La demande n'a pas abouti ({status}).",
+        "The request did not succeed ({status}).",
+    ),
+}
+
+
+def pick_language(accept_language: str | None, preferred: str | None = None) -> str:
+    """The account's language if known, else the first supported one the browser asks for."""
+    if preferred in LANGUAGES:
+        return preferred  # type: ignore[return-value]
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT_LANGUAGE
+
+
+def _format_value(value: object, language: str) -> object:
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y") if language == "fr" else value.isoformat()
+    return value
+
+
+def render(code: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:
+    """The sentence for ``code`` in ``language``; unknown codes fall back to a generic one."""
+    fr, en = MESSAGES.get(code, MESSAGES["http_error"])
+    template = en if language == "en" else fr
+    values = {k: _format_value(v, language) for k, v in params.items()}
+    for key in [k for k in values if k.endswith("_" + language)]:
+        values[key[: -len(language) - 1]] = values[key]
+    if "reason" in values and code == "site_closed":
+        values["reason"] = f" ({values['reason']})" if values["reason"] else ""
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template

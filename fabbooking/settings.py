@@ -1,0 +1,134 @@
+"""Configuration read from the environment, checked once, with errors a person can act on."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_VAR_DIR = Path("var")
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which one and how to fix it."""
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    kind: str  # "sqlite" | "postgres"
+    path: str = ""  # sqlite file
+    dsn: str = ""  # postgres DSN
+
+    @property
+    def label(self) -> str:
+        return self.path if self.kind == "sqlite" else _hide_password(self.dsn)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseUrl
+    secret_key: str
+    mqtt_url: str | None
+    var_dir: Path
+
+
+def parse_database_url(url: str) -> DatabaseUrl:
+    """Accept ``sqlite:///path`` or ``postgresql://user:pass@host:port/db``."""
+    url = url.strip()
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if not path:
+            raise ConfigError(
+                "FABBOOKING_DATABASE_URL=sqlite:/// has no file path. "
+                "Write it like sqlite:///var/fabbooking.sqlite3 (relative) "
+                "or sqlite:////srv/fabbooking/db.sqlite3 (absolute)."
+            )
+        return DatabaseUrl(kind="sqlite", path=path)
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ConfigError(
+                "FABBOOKING_DATABASE_URL must name a host and a database, "
+                "like postgresql://fabbooking:secret@127.0.0.1:5432/fabbooking."
+            )
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ConfigError(
+                f"FABBOOKING_DATABASE_URL has a bad port in {_hide_password(url)!r}; "
+                "use a number like 5432."
+            ) from None
+        return DatabaseUrl(kind="postgres", dsn=url)
+    raise ConfigError(
+        f"FABBOOKING_DATABASE_URL={_hide_password(url)!r} is not understood. "
+        "Use sqlite:///var/fabbooking.sqlite3 or "
+        "postgresql://user:password@host:5432/database."
+    )
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def _secret_key(var_dir: Path) -> str:
+    key = os.environ.get("FABBOOKING_SECRET_KEY")
+    if key is not None:
+        if len(key) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"FABBOOKING_SECRET_KEY is too short ({len(key)} characters, "
+                f"at least {MIN_SECRET_LENGTH} needed). Generate one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return key
+    # Development default: generated once and kept, so sessions survive a restart.
+    key_file = var_dir / "secret_key"
+    try:
+        if key_file.exists():
+            stored = key_file.read_text().strip()
+            if len(stored) >= MIN_SECRET_LENGTH:
+                return stored
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        return key
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot keep a development secret key in {key_file} ({exc.strerror}). "
+            "Set FABBOOKING_SECRET_KEY or make that folder writable."
+        ) from None
+
+
+def _mqtt_url() -> str | None:
+    url = os.environ.get("FABBOOKING_MQTT_URL", "").strip()
+    if not url:
+        return None
+    scheme = urlsplit(url).scheme
+    if scheme not in ("mqtt", "mqtts"):
+        raise ConfigError(
+            f"FABBOOKING_MQTT_URL={url!r} is not understood. "
+            "Use mqtt://user:password@host:1883 or mqtts://host:8883."
+        )
+    return url
+
+
+def load_settings() -> Settings:
+    """Read and check every setting; raise ConfigError with a fix-it message."""
+    var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))
+    raw_url = os.environ.get("FABBOOKING_DATABASE_URL")
+    if raw_url is None or not raw_url.strip():
+        database = DatabaseUrl(kind="sqlite", path=str(var_dir / "fabbooking.sqlite3"))
+    else:
+        database = parse_database_url(raw_url)
+    return Settings(
+        database=database,
+        secret_key=_secret_key(var_dir),
+        mqtt_url=_mqtt_url(),
+        var_dir=var_dir,
+    )

@@ -1,0 +1,103 @@
+"""Trainings and the qualifications makers earn: granted at one site, valid at every site."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fabbooking.accounts.tables import Account
+from fabbooking.accounts.viewer import Viewer
+from fabbooking.bookings.rules import HeldQualification
+from fabbooking.errors import Refused, is_unique_violation
+from fabbooking.network.tables import MachineKind, Site
+from fabbooking.training.tables import Qualification, Training
+
+KINDS = {k.value for k in MachineKind}
+
+
+async def list_trainings() -> list[dict[str, Any]]:
+    return await Training.select().order_by(Training.name)
+
+
+async def create_training(
+    viewer: Viewer, slug: str, name: str, description: str, unlocks_kinds: list[str]
+) -> dict[str, Any]:
+    if not viewer.is_staff_anywhere:
+        raise Refused("forbidden")
+    unknown = [k for k in unlocks_kinds if k not in KINDS]
+    if unknown:
+        raise Refused("invalid_input", problems=f"type de machine inconnu : {', '.join(unknown)}",
+                      problems_en=f"unknown machine kind: {', '.join(unknown)}")
+    try:
+        await Training.insert(Training(slug=slug, name=name.strip(), description=description,
+                                       unlocks_kinds=list(unlocks_kinds)))
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Refused("slug_taken", slug=slug) from None
+        raise
+    return await Training.select().where(Training.slug == slug).first()
+
+
+async def grant_qualification(
+    viewer: Viewer,
+    maker_id: int,
+    training_id: int,
+    expires_on: date | None,
+    today: date,
+    site_slug: str = "",
+) -> dict[str, Any]:
+    """An animator (of any site) or an admin validates a training for a person."""
+    if not viewer.is_staff_anywhere:
+        raise Refused("forbidden")
+    if not await Account.exists().where(Account.id == maker_id):
+        raise Refused.not_found(f"la personne n° {maker_id}", f"person #{maker_id}")
+    if not await Training.exists().where(Training.id == training_id):
+        raise Refused.not_found(f"la formation n° {training_id}", f"training #{training_id}")
+    if expires_on is not None and expires_on < today:
+        raise Refused("invalid_input", problems="la date d'expiration est déjà passée",
+                      problems_en="the expiry date is already past")
+    if site_slug and not await Site.exists().where(Site.slug == site_slug):
+        raise Refused.not_found(f"le lieu « {site_slug} »", f"the place “{site_slug}”")
+    rows = await Qualification.insert(
+        Qualification(account=maker_id, training=training_id, granted_on=today,
+                      granted_by=viewer.account_id, granted_at_site=site_slug,
+                      expires_on=expires_on)
+    ).returning(Qualification.id)
+    return await qualification(rows[0]["id"])
+
+
+QUALIFICATION_COLUMNS = (
+    Qualification.all_columns(),
+    Qualification.training.name.as_alias("training_name"),
+    Qualification.training.slug.as_alias("training_slug"),
+)
+
+
+async def qualification(qualification_id: int) -> dict[str, Any]:
+    return await Qualification.select(*QUALIFICATION_COLUMNS).where(
+        Qualification.id == qualification_id
+    ).first()
+
+
+async def qualifications_of(account_id: int) -> list[dict[str, Any]]:
+    return await Qualification.select(*QUALIFICATION_COLUMNS).where(
+        Qualification.account == account_id
+    ).order_by(Qualification.granted_on, ascending=False)
+
+
+async def held_qualifications(account_id: int) -> list[HeldQualification]:
+    rows = await Qualification.select(
+        Qualification.training.as_alias("training_id"),
+        Qualification.training.name.as_alias("training_name"),
+        Qualification.training.unlocks_kinds.as_alias("unlocks_kinds"),
+        Qualification.expires_on,
+    ).where(Qualification.account == account_id)
+    return [
+        HeldQualification(
+            training_id=r["training_id"],
+            training_name=r["training_name"],
+            unlocks_kinds=tuple(r["unlocks_kinds"] or ()),
+            expires_on=r["expires_on"],
+        )
+        for r in rows
+    ]
