@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from fabbooking.accounts import services
 from fabbooking.accounts.schemas import AccountIn, AccountOut, Credentials, QualificationOut, TokenOut
 from fabbooking.accounts.tables import Account
-from fabbooking.accounts.viewer import Viewer
 from fabbooking.api.auth import SESSION_COOKIE, require_login
+from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.errors import Refused
 from fabbooking.network.tables import Staff
@@ -48,13 +48,13 @@ class AuthController(Controller):
     tags = ["accounts"]
 
     @post("/token", status_code=201, responses=error_responses(401, 422, 429))
-    async def create_token(self, data: Credentials, request: Request) -> TokenOut:
+    async def create_token(self, data: JSONBody[Credentials], request: Request) -> TokenOut:
         """Exchange a username and password for an API token (send it as `Bearer`)."""
         account_id = await services.check_login(data.username, data.password, _client(request))
         return TokenOut(token=await services.issue_token(account_id, data.label))
 
     @post("/login", status_code=200, responses=error_responses(401, 422, 429))
-    async def login(self, data: Credentials, request: Request) -> Response[AccountOut]:
+    async def login(self, data: JSONBody[Credentials], request: Request) -> Response[AccountOut]:
         """Open a browser session (an HttpOnly cookie)."""
         account_id = await services.check_login(data.username, data.password, _client(request))
         token = await services.open_session(account_id)
@@ -78,12 +78,12 @@ class UserController(Controller):
     tags = ["accounts"]
 
     @get("/me", responses=error_responses(401))
-    async def me(self, viewer: Viewer) -> AccountOut:
+    async def me(self, viewer: CurrentViewer) -> AccountOut:
         """Who I am: role, the sites I work at, my trainings."""
         return await account_out(require_login(viewer).account_id, with_private=True)
 
     @post("/", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
-    async def create(self, data: AccountIn, viewer: Viewer) -> AccountOut:
+    async def create(self, data: JSONBody[AccountIn], viewer: CurrentViewer) -> AccountOut:
         """Create an account. Animators create makers at the desk (no email needed);
         admins create any role, animators listed with the sites they work at."""
         require_login(viewer)
@@ -99,7 +99,7 @@ class UserController(Controller):
 
     @get("/", responses=error_responses(401, 403))
     async def search(
-        self, viewer: Viewer,
+        self, viewer: CurrentViewer,
         q: str = Parameter(default="", max_length=100, description="Part of a username or name."),
     ) -> list[AccountOut]:
         """Find people by name (animators and admins), e.g. to book on their behalf."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from fabbooking.accounts import services
 from fabbooking.accounts.viewer import ANONYMOUS, Viewer
@@ -33,3 +34,7 @@ def require_login(viewer: Viewer) -> Viewer:
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
     return viewer
+
+
+CurrentViewer = NamedDependency[Viewer]
+"""Handlers take ``viewer: CurrentViewer``; the app provides it with provide_viewer."""

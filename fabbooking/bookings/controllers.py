@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
-from fabbooking.accounts.viewer import Viewer
+from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.api.moments import now, parse_moment
 from fabbooking.bookings import services
@@ -41,7 +41,7 @@ class BookingController(Controller):
     tags = ["bookings"]
 
     @post("/", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
-    async def create(self, data: BookingIn, viewer: Viewer) -> BookingOut:
+    async def create(self, data: JSONBody[BookingIn], viewer: CurrentViewer) -> BookingOut:
         """Book a machine for [start, end). Animators of the site may set `maker_id` to book
         for someone (quotas do not apply to them; overlaps always do)."""
         row = await services.book(viewer, data.machine_id, data.start, data.end, now(),
@@ -51,8 +51,8 @@ class BookingController(Controller):
     @get("/", responses=error_responses(401, 404, 422))
     async def list_bookings(
         self,
-        viewer: Viewer,
-        mine: bool = False,
+        viewer: CurrentViewer,
+        mine: FromQuery[bool] = False,
         machine: int | None = Parameter(default=None, description="Machine id"),
         site: str | None = Parameter(default=None, description="Site slug"),
         start: str | None = Parameter(default=None, description=START.description),
@@ -67,11 +67,11 @@ class BookingController(Controller):
         return [booking_out(r) for r in rows]
 
     @get("/{booking_id:int}", responses=error_responses(401, 404))
-    async def get_booking(self, booking_id: int, viewer: Viewer) -> BookingOut:
+    async def get_booking(self, booking_id: FromPath[int], viewer: CurrentViewer) -> BookingOut:
         return booking_out(await services.get_booking(viewer, booking_id))
 
     @post("/{booking_id:int}/cancel", status_code=200, responses=error_responses(401, 403, 404, 409, 422))
-    async def cancel(self, booking_id: int, viewer: Viewer) -> BookingOut:
+    async def cancel(self, booking_id: FromPath[int], viewer: CurrentViewer) -> BookingOut:
         """Cancel: the maker until the site's deadline, the site's animators at any time.
         The booking is kept, marked cancelled."""
         return booking_out(await services.cancel(viewer, booking_id, now()))
@@ -83,7 +83,7 @@ class AvailabilityController(Controller):
 
     @get("/machines/{machine_id:int}/availability", responses=error_responses(404, 422))
     async def machine_availability(
-        self, machine_id: int, start: str = START, end: str = END
+        self, machine_id: FromPath[int], start: str = START, end: str = END
     ) -> AvailabilityOut:
         """Busy intervals and free bookable intervals of a machine (rules and hours applied)."""
         result = await services.machine_availability(
@@ -92,7 +92,7 @@ class AvailabilityController(Controller):
         return availability_out(result)
 
     @get("/sites/{slug:str}/availability", responses=error_responses(404, 422))
-    async def site_availability(self, slug: str, start: str = START, end: str = END) -> list[AvailabilityOut]:
+    async def site_availability(self, slug: FromPath[str], start: str = START, end: str = END) -> list[AvailabilityOut]:
         """The same for every machine of a site."""
         results = await services.site_availability(
             slug, parse_moment("start", start), parse_moment("end", end), now()

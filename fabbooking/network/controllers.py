@@ -5,10 +5,9 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
-from fabbooking.accounts.viewer import Viewer
-from fabbooking.api.auth import require_login
+from fabbooking.api.auth import CurrentViewer, require_login
 from fabbooking.api.errors import error_responses
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.network import services
@@ -64,24 +63,24 @@ class SiteController(Controller):
         return [await site_out(s) for s in await services.list_sites()]
 
     @get("/{slug:str}", responses=error_responses(404))
-    async def get_site(self, slug: str) -> SiteOut:
+    async def get_site(self, slug: FromPath[str]) -> SiteOut:
         return await site_out(await services.get_site(slug))
 
     @post("/", status_code=201, responses=error_responses(401, 403, 409, 422))
-    async def create_site(self, data: SiteIn, viewer: Viewer) -> SiteOut:
+    async def create_site(self, data: JSONBody[SiteIn], viewer: CurrentViewer) -> SiteOut:
         """Create a site (network admins)."""
         values = given(data)
         slug = values.pop("slug")
         return await site_out(await services.create_site(require_login(viewer), slug, values))
 
     @patch("/{slug:str}", responses=error_responses(401, 403, 404, 422))
-    async def update_site(self, slug: str, data: SitePatch, viewer: Viewer) -> SiteOut:
+    async def update_site(self, slug: FromPath[str], data: JSONBody[SitePatch], viewer: CurrentViewer) -> SiteOut:
         """Change a site and its default booking rules (its animators, admins)."""
         return await site_out(await services.update_site(require_login(viewer), slug, given(data)))
 
     @put("/{slug:str}/opening-hours", responses=error_responses(401, 403, 404, 422))
     async def replace_opening_hours(
-        self, slug: str, data: list[OpeningPeriodIO], viewer: Viewer
+        self, slug: FromPath[str], data: JSONBody[list[OpeningPeriodIO]], viewer: CurrentViewer
     ) -> list[OpeningPeriodIO]:
         """Replace the weekly opening hours (local time of the site; several periods a day allowed)."""
         rows = await services.replace_opening_hours(
@@ -90,7 +89,7 @@ class SiteController(Controller):
         return [OpeningPeriodIO(r["weekday"], r["opens"], r["closes"]) for r in rows]
 
     @post("/{slug:str}/closures", status_code=201, responses=error_responses(401, 403, 404, 422))
-    async def add_closure(self, slug: str, data: ClosureIn, viewer: Viewer) -> ClosureOut:
+    async def add_closure(self, slug: FromPath[str], data: JSONBody[ClosureIn], viewer: CurrentViewer) -> ClosureOut:
         """Close the site from one date to another, both included."""
         row = await services.add_closure(
             require_login(viewer), slug, data.start_date, data.end_date, data.reason
@@ -99,7 +98,7 @@ class SiteController(Controller):
 
     @delete("/{slug:str}/closures/{closure_id:int}", status_code=204,
             responses=error_responses(401, 403, 404))
-    async def remove_closure(self, slug: str, closure_id: int, viewer: Viewer) -> None:
+    async def remove_closure(self, slug: FromPath[str], closure_id: FromPath[int], viewer: CurrentViewer) -> None:
         await services.remove_closure(require_login(viewer), slug, closure_id)
 
 
@@ -122,7 +121,7 @@ async def machine_out_with_rules(row: dict[str, Any]) -> MachineOut:
     return machine_out(row, place.facts.rules)
 
 
-def _machine_values(data: MachinePatch) -> dict[str, Any]:
+def _machine_values(data: JSONBody[MachinePatch]) -> dict[str, Any]:
     values = given(data)
     if "required_training_id" in values:
         values["required_training"] = values.pop("required_training_id")
@@ -145,11 +144,11 @@ class MachineController(Controller):
         return [await machine_out_with_rules(r) for r in await services.list_machines(site, kind)]
 
     @get("/{machine_id:int}", responses=error_responses(404))
-    async def get_machine(self, machine_id: int) -> MachineOut:
+    async def get_machine(self, machine_id: FromPath[int]) -> MachineOut:
         return await machine_out_with_rules(await services.get_machine(machine_id))
 
     @post("/", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
-    async def create_machine(self, data: MachineIn, viewer: Viewer) -> MachineOut:
+    async def create_machine(self, data: JSONBody[MachineIn], viewer: CurrentViewer) -> MachineOut:
         """Add a machine to a site (its animators, admins)."""
         values = _machine_values(data)
         site, slug = values.pop("site"), values.pop("slug")
@@ -157,7 +156,7 @@ class MachineController(Controller):
         return await machine_out_with_rules(row)
 
     @patch("/{machine_id:int}", responses=error_responses(401, 403, 404, 422))
-    async def update_machine(self, machine_id: int, data: MachinePatch, viewer: Viewer) -> MachineOut:
+    async def update_machine(self, machine_id: FromPath[int], data: JSONBody[MachinePatch], viewer: CurrentViewer) -> MachineOut:
         """Change a machine: status (maintenance, out of order), training, rules…"""
         row = await services.update_machine(require_login(viewer), machine_id, _machine_values(data))
         return await machine_out_with_rules(row)

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.params import JSONBody
 from litestar import Controller, get, post
 
 from fabbooking.accounts.controllers import _qualification_out
 from fabbooking.accounts.schemas import QualificationOut
-from fabbooking.accounts.viewer import Viewer
-from fabbooking.api.auth import require_login
+from fabbooking.api.auth import CurrentViewer, require_login
 from fabbooking.api.errors import error_responses
 from fabbooking.api.moments import now
 from fabbooking.training import services
@@ -29,7 +29,7 @@ class TrainingController(Controller):
         return [training_out(r) for r in await services.list_trainings()]
 
     @post("/", status_code=201, responses=error_responses(401, 403, 409, 422))
-    async def create_training(self, data: TrainingIn, viewer: Viewer) -> TrainingOut:
+    async def create_training(self, data: JSONBody[TrainingIn], viewer: CurrentViewer) -> TrainingOut:
         """Create a training (animators and admins)."""
         row = await services.create_training(
             require_login(viewer), data.slug, data.name, data.description, list(data.unlocks_kinds)
@@ -42,7 +42,7 @@ class QualificationController(Controller):
     tags = ["trainings"]
 
     @post("/", status_code=201, responses=error_responses(401, 403, 404, 422))
-    async def grant(self, data: QualificationIn, viewer: Viewer) -> QualificationOut:
+    async def grant(self, data: JSONBody[QualificationIn], viewer: CurrentViewer) -> QualificationOut:
         """Validate a training for a maker (animators and admins). Valid at every site."""
         row = await services.grant_qualification(
             require_login(viewer), data.maker_id, data.training_id, data.expires_on,
