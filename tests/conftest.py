@@ -192,11 +192,17 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path):
         await engine.close_connection_pool()
 
 
+@pytest.fixture(scope="session")
+def app():
+    """Built once: the app holds no database state (tables follow database.use_engine)."""
+    return create_app(use_pool=False)
+
+
 @pytest.fixture
-async def client(db: Database):
+async def client(db: Database, app):
     # httpx's ASGI transport runs the app on the test's own event loop, where the
     # database pool lives (Litestar's AsyncTestClient runs it on another thread's loop).
-    transport = httpx.ASGITransport(app=create_app(use_pool=False), client=("127.0.0.1", 50000))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
         yield test_client
 

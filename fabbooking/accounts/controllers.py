@@ -105,10 +105,6 @@ class UserController(Controller):
         """Find people by name (animators and admins), e.g. to book on their behalf."""
         if not require_login(viewer).is_staff_anywhere:
             raise Refused("forbidden")
-        query = Account.select(Account.id).order_by(Account.username).limit(50)
-        if q.strip():
-            needle = f"%{q.strip().lower()}%"
-            query = query.where(Account.username.ilike(needle) | Account.display_name.ilike(needle))
-        return [await account_out(r["id"], with_private=True) for r in await query]
+        return [await account_out(i, with_private=True) for i in await services.search_accounts(q)]
 
 

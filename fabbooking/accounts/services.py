@@ -183,3 +183,19 @@ async def viewer_for(account_id: int) -> Viewer | None:
 
 async def find_account(username: str) -> Account | None:
     return await Account.objects().get(Account.username == normalise_username(username))
+
+
+async def search_accounts(text: str, limit: int = 50) -> list[int]:
+    """Ids of accounts whose username or display name contains ``text`` (any case)."""
+    from fabbooking import database
+
+    query = Account.select(Account.id).order_by(Account.username).limit(limit)
+    needle = text.strip().lower()
+    if needle:
+        pattern = f"%{needle}%"
+        # SQLite's LIKE already ignores ASCII case; PostgreSQL needs ILIKE.
+        if database.is_postgres():
+            query = query.where(Account.username.ilike(pattern) | Account.display_name.ilike(pattern))
+        else:
+            query = query.where(Account.username.like(pattern) | Account.display_name.like(pattern))
+    return [row["id"] for row in await query]

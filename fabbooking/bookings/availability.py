@@ -28,12 +28,15 @@ def free_intervals(
     windows = opening_windows(earliest, latest_end, machine.timezone, machine.opening, machine.closures)
     buffer = timedelta(minutes=rules.buffer_minutes)
     padded = [Interval(b.start - buffer, b.end + buffer) for b in busy]
+    last_start = now + timedelta(days=rules.max_days_ahead)  # later starts are too far ahead
     free: list[Interval] = []
     for piece in subtract(windows, padded):
         aligned = Interval(
             ceil_to_grid(piece.start, rules.slot_minutes, machine.timezone),
             floor_to_grid(piece.end, rules.slot_minutes, machine.timezone),
         )
+        if aligned.start > last_start:
+            continue
         if aligned.duration >= timedelta(minutes=max(rules.min_minutes, rules.slot_minutes)):
             free.append(aligned)
     return free
@@ -48,7 +51,9 @@ def _grid_minutes(moment: datetime, tz: ZoneInfo) -> tuple[datetime, int, bool]:
 def _at_local_minute(local: datetime, minute_of_day: int, tz: ZoneInfo) -> datetime:
     midnight = datetime(local.year, local.month, local.day, tzinfo=tz)
     wall = midnight.replace(tzinfo=None) + timedelta(minutes=minute_of_day)
-    return wall.replace(tzinfo=tz).astimezone(UTC)
+    # Keep the fold: in the repeated hour of autumn, 02:10 (second time) rounds to the
+    # second 02:15 / 02:00, not to the first one an hour earlier.
+    return wall.replace(tzinfo=tz, fold=local.fold).astimezone(UTC)
 
 
 def ceil_to_grid(moment: datetime, step: int, tz: ZoneInfo) -> datetime:
