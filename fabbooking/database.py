@@ -15,7 +15,12 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from fabbooking.settings import ConfigError, DatabaseUrl, load_settings, parse_database_url
+from fabbooking.settings import (
+    ConfigError,
+    DatabaseUrl,
+    load_settings,
+    parse_database_url,
+)
 
 os.environ.setdefault("PICCOLO_CONF", "fabbooking.database")
 

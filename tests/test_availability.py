@@ -12,7 +12,12 @@ import pytest
 
 from fabbooking.bookings.availability import ceil_to_grid, floor_to_grid, free_intervals
 from fabbooking.bookings.calendar import ClosedDays, Interval, OpeningPeriod
-from fabbooking.bookings.rules import BookingRequest, BookingRules, MachineFacts, check_period
+from fabbooking.bookings.rules import (
+    BookingRequest,
+    BookingRules,
+    MachineFacts,
+    check_period,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Paris

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from fabbooking.errors import STATUS_BY_CODE
-from fabbooking.messages import DEFAULT_LANGUAGE, LANGUAGES, MESSAGES, pick_language, render
+from fabbooking.messages import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    MESSAGES,
+    pick_language,
+    render,
+)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fabbooking"
 

@@ -17,8 +17,15 @@ import pytest
 
 from fabbooking.accounts.services import issue_token
 from fabbooking.bookings.tables import Booking
-from tests.conftest import ROOT, local_slot, make_account, make_machine, make_site, qualify
 from fabbooking.training.tables import Training
+from tests.conftest import (
+    ROOT,
+    local_slot,
+    make_account,
+    make_machine,
+    make_site,
+    qualify,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fabbooking.bookings.calendar import ClosedDays, Interval, OpeningPeriod, opening_windows
+from fabbooking.bookings.calendar import (
+    ClosedDays,
+    Interval,
+    OpeningPeriod,
+    opening_windows,
+)
 from fabbooking.bookings.rules import (
     BookingRequest,
     BookingRules,

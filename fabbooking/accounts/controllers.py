@@ -6,10 +6,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, Parameter
 
 from fabbooking.accounts import services
-from fabbooking.accounts.schemas import AccountIn, AccountOut, Credentials, QualificationOut, TokenOut
+from fabbooking.accounts.schemas import (
+    AccountIn,
+    AccountOut,
+    Credentials,
+    QualificationOut,
+    TokenOut,
+)
 from fabbooking.accounts.tables import Account
-from fabbooking.api.auth import SESSION_COOKIE, require_login
-from fabbooking.api.auth import CurrentViewer
+from fabbooking.api.auth import SESSION_COOKIE, CurrentViewer, require_login
 from fabbooking.api.errors import error_responses
 from fabbooking.errors import Refused
 from fabbooking.network.tables import Staff

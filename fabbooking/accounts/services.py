@@ -8,7 +8,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from fabbooking.accounts.tables import Account, ApiToken, BrowserSession, LoginFailure, Role
+from fabbooking.accounts.tables import (
+    Account,
+    ApiToken,
+    BrowserSession,
+    LoginFailure,
+    Role,
+)
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 

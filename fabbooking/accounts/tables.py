@@ -4,8 +4,8 @@ from enum import Enum
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import ForeignKey, Timestamptz, Varchar
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 

@@ -9,7 +9,12 @@ from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.api.moments import now, parse_moment
 from fabbooking.bookings import services
-from fabbooking.bookings.schemas import AvailabilityOut, BookingIn, BookingOut, IntervalOut
+from fabbooking.bookings.schemas import (
+    AvailabilityOut,
+    BookingIn,
+    BookingOut,
+    IntervalOut,
+)
 
 START = Parameter(description="ISO 8601 with an offset, e.g. 2026-03-14T09:00:00+01:00")
 END = Parameter(description="ISO 8601 with an offset; at most 62 days after start")

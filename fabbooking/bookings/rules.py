@@ -164,7 +164,8 @@ def _hours(request: BookingRequest, machine: MachineFacts) -> Refusal | None:
 def check_qualification(
     machine: MachineFacts, held: list[HeldQualification], today: date
 ) -> Refusal | None:
-    """A machine needs a training when it names one, or when a training covers its kind."""
+    """A machine that names a training needs a valid qualification: for that training, or
+    for any training that unlocks the machine's whole kind."""
     if machine.required_training_id is None:
         return None
     matching = [

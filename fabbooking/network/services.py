@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fabbooking import database
 from fabbooking.accounts.viewer import Viewer
-from fabbooking.bookings.calendar import ClosedDays, OpeningPeriod as Period
+from fabbooking.bookings.calendar import ClosedDays
+from fabbooking.bookings.calendar import OpeningPeriod as Period
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules, MachineFacts
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.tables import Closure, Machine, OpeningPeriod, Site

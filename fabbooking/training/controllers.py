@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.params import JSONBody
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 
 from fabbooking.accounts.controllers import _qualification_out
 from fabbooking.accounts.schemas import QualificationOut

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from piccolo.columns.base import OnDelete
 from piccolo.columns import Array, Date, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
