@@ -9,6 +9,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.response import Redirect
 
 from fabbooking import __version__, database
+from fabbooking.settings import load_settings
 from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
@@ -38,7 +39,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(*, use_pool: bool = True, production: bool = False) -> Litestar:
+def create_app(*, use_pool: bool = True, production: bool | None = None) -> Litestar:
+    """The ASGI app. ``production`` (default: FABBOOKING_PUBLIC_URL is https) makes the back
+    office's cookies Secure."""
+    if production is None:
+        production = load_settings().https
     api = Router(
         path="/api/v1",
         route_handlers=[

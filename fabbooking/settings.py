@@ -33,6 +33,12 @@ class Settings:
     secret_key: str
     mqtt_url: str | None
     var_dir: Path
+    public_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def https(self) -> bool:
+        """Served over HTTPS: cookies are marked Secure and the back office runs in production mode."""
+        return self.public_url.startswith("https://")
 
 
 def parse_database_url(url: str) -> DatabaseUrl:
@@ -118,6 +124,19 @@ def _mqtt_url() -> str | None:
     return url
 
 
+def _public_url() -> str:
+    url = os.environ.get("FABBOOKING_PUBLIC_URL", "").strip().rstrip("/")
+    if not url:
+        return "http://127.0.0.1:8000"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"FABBOOKING_PUBLIC_URL={url!r} is not understood. Use the address people type, "
+            "like https://fabbooking.example.org."
+        )
+    return url
+
+
 def load_settings() -> Settings:
     """Read and check every setting; raise ConfigError with a fix-it message."""
     var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))
@@ -131,4 +150,5 @@ def load_settings() -> Settings:
         secret_key=_secret_key(var_dir),
         mqtt_url=_mqtt_url(),
         var_dir=var_dir,
+        public_url=_public_url(),
     )

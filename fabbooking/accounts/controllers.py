@@ -17,6 +17,7 @@ from fabbooking.accounts.tables import Account
 from fabbooking.api.auth import SESSION_COOKIE, CurrentViewer, require_login
 from fabbooking.api.errors import error_responses
 from fabbooking.errors import Refused
+from fabbooking.settings import load_settings
 from fabbooking.network.tables import Staff
 from fabbooking.training.services import qualifications_of
 
@@ -65,7 +66,7 @@ class AuthController(Controller):
         token = await services.open_session(account_id)
         response = Response(await account_out(account_id, with_private=True))
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https", max_age=14 * 24 * 3600)
+                            secure=request.url.scheme == "https" or load_settings().https, max_age=14 * 24 * 3600)
         return response
 
     @post("/logout", status_code=204)
