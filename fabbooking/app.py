@@ -1,22 +1,27 @@
-"""The web application: JSON API under /api/v1, OpenAPI at /schema, Piccolo Admin at /admin."""
+"""The web application: pages for people, JSON API under /api/v1, OpenAPI at /schema,
+Piccolo Admin at /admin."""
 
 from __future__ import annotations
 
 from litestar import Litestar, Router, get
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.response import Redirect
+from litestar.plugins.htmx import HTMXPlugin
 
 from fabbooking import __version__, database
-from fabbooking.settings import load_settings
 from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
-from fabbooking.api.errors import EXCEPTION_HANDLERS
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
 from fabbooking.network.controllers import MachineController, SiteController
+from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
+from fabbooking.web.errors import EXCEPTION_HANDLERS
+from fabbooking.web.routes import static_router, web_router
+from fabbooking.web.templating import template_config
 
 
 async def _open_pool() -> None:
@@ -29,11 +34,6 @@ async def _close_pool() -> None:
         await database.DB.close_connection_pool()
 
 
-@get("/", include_in_schema=False)
-async def home() -> Redirect:
-    return Redirect("/schema")
-
-
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -42,8 +42,9 @@ async def healthz() -> dict[str, str]:
 def create_app(*, use_pool: bool = True, production: bool | None = None) -> Litestar:
     """The ASGI app. ``production`` (default: FABBOOKING_PUBLIC_URL is https) makes the back
     office's cookies Secure."""
+    settings = load_settings()
     if production is None:
-        production = load_settings().https
+        production = settings.https
     api = Router(
         path="/api/v1",
         route_handlers=[
@@ -53,7 +54,15 @@ def create_app(*, use_pool: bool = True, production: bool | None = None) -> Lite
         ],
     )
     app = Litestar(
-        route_handlers=[api, home, healthz, admin_mount(database.app_tables(), production)],
+        route_handlers=[api, web_router(), static_router(), healthz,
+                        admin_mount(database.app_tables(), production)],
+        template_config=template_config(),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key, cookie_name="fabbooking_csrf", cookie_secure=settings.https,
+            cookie_httponly=True, exclude=["/api/", "/admin", "/schema"],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512),
+        plugins=[HTMXPlugin()],
         dependencies={"viewer": Provide(provide_viewer)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[_open_pool] if use_pool else [],

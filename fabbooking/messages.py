@@ -139,8 +139,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This email address is already used by another account.",
     ),
     "invalid_password": (
-        "Mot de passe refusé : {reason}",
-        "Password refused: {reason}",
+        "Ce mot de passe n'est pas accepté. Choisissez-en un autre.",
+        "This password is not accepted. Choose another one.",
+    ),
+    "password_too_short": (
+        "Le mot de passe doit faire au moins {minimum} caractères.",
+        "The password must be at least {minimum} characters long.",
+    ),
+    "password_too_long": (
+        "Le mot de passe ne peut pas dépasser {maximum} caractères.",
+        "The password cannot be longer than {maximum} characters.",
     ),
     "slug_taken": (
         "L'identifiant « {slug} » est déjà pris. Choisissez-en un autre.",

@@ -99,7 +99,7 @@ async def test_admin_creates_an_animator_for_a_site(client, world):
     [
         ({"username": "maker", "password": "secret123"}, 409, "username_taken"),
         ({"username": "x y", "password": "secret123"}, 422, "invalid_input"),
-        ({"username": "short", "password": "123"}, 422, "invalid_password"),
+        ({"username": "short", "password": "123"}, 422, "password_too_short"),
         ({"username": "site", "password": "secret123", "sites": ["nowhere"]}, 404, "not_found"),
     ],
 )

@@ -17,8 +17,8 @@ from fabbooking.accounts.tables import Account
 from fabbooking.api.auth import SESSION_COOKIE, CurrentViewer, require_login
 from fabbooking.api.errors import error_responses
 from fabbooking.errors import Refused
-from fabbooking.settings import load_settings
 from fabbooking.network.tables import Staff
+from fabbooking.settings import load_settings
 from fabbooking.training.services import qualifications_of
 
 

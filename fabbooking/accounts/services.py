@@ -53,10 +53,16 @@ def _check_new_account(new: NewAccount) -> None:
     if new.role not in {r.value for r in Role}:
         raise Refused("invalid_input", problems=f"rôle inconnu « {new.role} »",
                       problems_en=f"unknown role “{new.role}”")
-    try:
-        Account._validate_password(new.password)
-    except ValueError as exc:
-        raise Refused("invalid_password", reason=str(exc)) from None
+    check_password(new.password)
+
+
+def check_password(password: str) -> None:
+    if len(password) < Account._min_password_length:
+        raise Refused("password_too_short", minimum=Account._min_password_length)
+    if len(password) > Account._max_password_length:
+        raise Refused("password_too_long", maximum=Account._max_password_length)
+    if password.startswith("pbkdf2_sha256"):
+        raise Refused("invalid_password")
 
 
 async def create_account(new: NewAccount, created_by: Viewer | None = None) -> Account:
@@ -205,3 +211,17 @@ async def search_accounts(text: str, limit: int = 50) -> list[int]:
         else:
             query = query.where(Account.username.like(pattern) | Account.display_name.like(pattern))
     return [row["id"] for row in await query]
+
+
+async def set_language(account_id: int, language: str) -> None:
+    if language in ("fr", "en"):
+        await Account.update({Account.language: language}).where(Account.id == account_id)
+
+
+async def change_password(account_id: int, current: str, new: str) -> None:
+    """Change one's own password; the current one must be given."""
+    row = await Account.select(Account.username).where(Account.id == account_id).first()
+    if row is None or await Account.login(row["username"], current) is None:
+        raise Refused("bad_credentials")
+    check_password(new)
+    await Account.update_password(account_id, new)

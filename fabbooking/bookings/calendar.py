@@ -55,6 +55,13 @@ def closure_on(day: date, closures: list[ClosedDays]) -> ClosedDays | None:
     return next((c for c in closures if c.covers(day)), None)
 
 
+def hours_on(day: date, periods: list[OpeningPeriod], closures: list[ClosedDays]) -> list[OpeningPeriod]:
+    """The opening periods of a local date, none when the site is closed that day."""
+    if closure_on(day, closures) is not None:
+        return []
+    return sorted(p for p in periods if p.weekday == day.weekday())
+
+
 def opening_windows(
     start: datetime,
     end: datetime,

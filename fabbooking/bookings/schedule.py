@@ -1,0 +1,69 @@
+"""What the booking pages show: a machine's week, and the choices for one free slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from fabbooking.bookings.availability import free_intervals
+from fabbooking.bookings.calendar import opening_windows
+from fabbooking.bookings.services import busy_intervals
+from fabbooking.bookings.week import WeekRow, monday_of, week_bounds, week_grid
+from fabbooking.network.services import MachinePlace, machine_place
+
+
+@dataclass(frozen=True)
+class MachineWeek:
+    place: MachinePlace
+    monday: date
+    rows: list[WeekRow]
+    previous: date | None
+    next: date | None
+
+
+async def machine_week(machine_id: int, day: date | None, now: datetime) -> MachineWeek:
+    place = await machine_place(machine_id)
+    facts = place.facts
+    this_monday = monday_of(now.astimezone(facts.timezone).date())
+    monday = monday_of(day) if day else this_monday
+    last_monday = monday_of((now + timedelta(days=facts.rules.max_days_ahead)).astimezone(facts.timezone).date())
+    monday = min(max(monday, this_monday), last_monday)
+    start, end = week_bounds(monday, facts.timezone)
+    busy = await busy_intervals(machine_id, start, end)
+    free = free_intervals(start, end, now, facts, busy)
+    windows = opening_windows(start, end, facts.timezone, facts.opening, facts.closures)
+    rows = week_grid(monday, facts.timezone, windows, busy, free, now, facts.rules.min_minutes)
+    return MachineWeek(
+        place=place,
+        monday=monday,
+        rows=rows,
+        previous=monday - timedelta(days=7) if monday > this_monday else None,
+        next=monday + timedelta(days=7) if monday < last_monday else None,
+    )
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    start: datetime
+    ends: list[datetime]  # possible end times, shortest first
+
+
+async def slot_choice(machine_id: int, start: datetime, now: datetime) -> SlotChoice | None:
+    """The end times a booking starting at ``start`` may have; None when it is not free."""
+    place = await machine_place(machine_id)
+    rules = place.facts.rules
+    horizon = start + timedelta(minutes=rules.max_minutes)
+    busy = await busy_intervals(machine_id, start - timedelta(days=1), horizon + timedelta(days=1))
+    free = free_intervals(start - timedelta(minutes=rules.slot_minutes), horizon, now, place.facts, busy)
+    piece = next((f for f in free if f.start <= start < f.end), None)
+    if piece is None:
+        return None
+    step = timedelta(minutes=rules.slot_minutes)
+    end = start + timedelta(minutes=max(rules.min_minutes, rules.slot_minutes))
+    ends = []
+    while end <= min(piece.end, horizon):
+        ends.append(end)
+        end += step
+    return SlotChoice(start, ends) if ends else None
+
+

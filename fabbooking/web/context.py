@@ -1,0 +1,46 @@
+"""Before every web page: who is looking and in which language; after it: safety headers."""
+
+from __future__ import annotations
+
+from litestar import Request, Response
+
+from fabbooking.accounts import services
+from fabbooking.accounts.viewer import ANONYMOUS
+from fabbooking.api.auth import SESSION_COOKIE
+from fabbooking.web.i18n import LANGUAGE_COOKIE, choose_language, current_language
+
+# No inline script or style anywhere: htmx is configured by a <meta> tag, not by script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def resolve_viewer(request: Request) -> None:
+    viewer = ANONYMOUS
+    if token := request.cookies.get(SESSION_COOKIE):
+        account_id = await services.account_for_session(token)
+        if account_id:
+            viewer = await services.viewer_for(account_id) or ANONYMOUS
+    request.state.viewer = viewer
+    language = choose_language(
+        request.query_params.get("lang"),
+        request.cookies.get(LANGUAGE_COOKIE),
+        viewer.language,
+        request.headers.get("accept-language"),
+    )
+    request.state.language = language
+    current_language.set(language)
+
+
+async def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

@@ -1,0 +1,73 @@
+"""Dates and times as people read them: in the site's timezone, in their language."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+
+from fabbooking.web.i18n import current_language
+
+DEFAULT_TZ = "Europe/Paris"
+
+
+def _zone(tz: str | ZoneInfo | None) -> ZoneInfo:
+    if isinstance(tz, ZoneInfo):
+        return tz
+    return ZoneInfo(tz or DEFAULT_TZ)
+
+
+def local(moment: datetime, tz: str | ZoneInfo | None = None) -> datetime:
+    return moment.astimezone(_zone(tz))
+
+
+def when(moment: datetime, tz: str | ZoneInfo | None = None) -> str:
+    """« mardi 1 décembre à 14:00 » / "Tuesday 1 December at 14:00"."""
+    moment = local(moment, tz)
+    language = current_language.get()
+    return f"{day(moment.date())} {'à' if language == 'fr' else 'at'} {hour(moment, tz)}"
+
+
+def day(value: date | datetime, tz: str | ZoneInfo | None = None) -> str:
+    """« mardi 1 décembre » / "Tuesday 1 December"."""
+    if isinstance(value, datetime):
+        value = local(value, tz).date()
+    return format_date(value, "EEEE d MMMM", locale=current_language.get())
+
+
+def short_day(value: date) -> str:
+    """« lun. 30/11 » / "Mon 30/11"."""
+    return format_date(value, "EEE d/MM", locale=current_language.get())
+
+
+def hour(moment: datetime, tz: str | ZoneInfo | None = None) -> str:
+    return format_time(local(moment, tz), "HH:mm", locale=current_language.get())
+
+
+def long_date(value: date) -> str:
+    return format_date(value, "long", locale=current_language.get())
+
+
+def duration(minutes: int) -> str:
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest:02d}" if rest else f"{hours} h"
+
+
+def stamp(moment: datetime) -> str:
+    """Machine-readable moment for <time datetime> and URLs."""
+    return moment.isoformat()
+
+
+FILTERS = {
+    "when": when,
+    "day": day,
+    "short_day": short_day,
+    "hour": hour,
+    "long_date": long_date,
+    "duration": duration,
+    "stamp": stamp,
+    "local": local,
+}

@@ -1,0 +1,164 @@
+"""A maker's pages: a machine's week, booking in three steps, my bookings, my trainings, my account."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Template
+
+from fabbooking.accounts import services as accounts
+from fabbooking.accounts.tables import Account
+from fabbooking.api.moments import parse_moment
+from fabbooking.bookings import services as bookings
+from fabbooking.bookings.schedule import machine_week, slot_choice
+from fabbooking.errors import Refused
+from fabbooking.messages import render
+from fabbooking.network import services as network
+from fabbooking.training.services import qualifications_of
+from fabbooking.web.guards import signed_in
+from fabbooking.web.i18n import _
+from fabbooking.web.rendering import go, page
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _refusal_text(request: Request, refused: Refused) -> str:
+    return render(refused.code, request.state.language, **refused.params)
+
+
+def _week_param(week: str | None) -> date | None:
+    try:
+        return date.fromisoformat(week) if week else None
+    except ValueError:
+        return None
+
+
+async def _machine_page(request: Request, machine_id: int, week: str | None) -> Template:
+    machine = await network.get_machine(machine_id)
+    site = await network.get_site(machine["site_slug"])
+    schedule = await machine_week(machine_id, _week_param(week), datetime.now(UTC))
+    return page(request, "machine.html", "_week.html", machine=machine, site=site,
+                schedule=schedule, tz=schedule.place.facts.timezone)
+
+
+async def _booking_form(request: Request, machine_id: int, start_text: str, error: str = "",
+                        status: int = 200) -> Template:
+    machine = await network.get_machine(machine_id)
+    place = await network.machine_place(machine_id)
+    now = datetime.now(UTC)
+    try:
+        start = parse_moment("start", start_text)
+    except Refused:
+        start = None
+    choice = await slot_choice(machine_id, start, now) if start else None
+    starts = []
+    if choice:
+        cell_end = start + timedelta(minutes=60)
+        moment = start
+        while moment < cell_end and moment < choice.ends[-1]:
+            starts.append(moment)
+            moment += timedelta(minutes=place.facts.rules.slot_minutes)
+    return page(request, "book.html", "_book_form.html", status=status, machine=machine,
+                choice=choice, starts=starts, tz=place.facts.timezone, error=error,
+                start_text=start_text, rules=place.facts.rules)
+
+
+class MakerPages(Controller):
+    include_in_schema = False
+
+    @get("/machines/{machine_id:int}")
+    async def machine(self, request: Request, machine_id: FromPath[int], week: str | None = None) -> Template:
+        return await _machine_page(request, machine_id, week)
+
+    @get("/machines/{machine_id:int}/book")
+    async def booking_form(self, request: Request, machine_id: FromPath[int], start: str = "") -> Template:
+        signed_in(request)
+        return await _booking_form(request, machine_id, start)
+
+    @post("/machines/{machine_id:int}/book")
+    async def book(self, request: Request, machine_id: FromPath[int], data: Form) -> Response | Template:
+        viewer = signed_in(request)
+        try:
+            start = parse_moment("start", data.get("start", ""))
+            minutes = int(data.get("minutes", "0"))
+            booking = await bookings.book(viewer, machine_id, start, start + timedelta(minutes=minutes),
+                                          datetime.now(UTC), note=data.get("note", ""))
+        except ValueError:
+            return await _booking_form(request, machine_id, data.get("cell", ""), status=422,
+                                       error=_("Choisissez une durée dans la liste."))
+        except Refused as refused:
+            if refused.code == "not_found":
+                raise
+            return await _booking_form(request, machine_id, data.get("cell", ""),
+                                       error=_refusal_text(request, refused), status=refused.status)
+        return go(request, f"/me/bookings?done=booked#booking-{booking['id']}")
+
+    @get("/me/bookings")
+    async def my_bookings(self, request: Request, done: str = "") -> Template:
+        viewer = signed_in(request)
+        now = datetime.now(UTC)
+        rows = await bookings.list_bookings(viewer, mine=True)
+        upcoming = [b for b in rows if b["end_at"] > now and b["status"] == "confirmed"]
+        past = [b for b in reversed(rows) if b not in upcoming][:50]
+        timezones = await _site_timezones()
+        return page(request, "my_bookings.html", upcoming=upcoming, past=past, done=done,
+                    timezones=timezones)
+
+    @get("/me/bookings/{booking_id:int}/cancel")
+    async def cancel_form(self, request: Request, booking_id: FromPath[int]) -> Template:
+        viewer = signed_in(request)
+        booking = await bookings.get_booking(viewer, booking_id)
+        return page(request, "cancel.html", booking=booking, error="", timezones=await _site_timezones())
+
+    @post("/me/bookings/{booking_id:int}/cancel")
+    async def cancel(self, request: Request, booking_id: FromPath[int]) -> Response | Template:
+        viewer = signed_in(request)
+        try:
+            await bookings.cancel(viewer, booking_id, datetime.now(UTC))
+        except Refused as refused:
+            if refused.code == "not_found":
+                raise
+            booking = await bookings.get_booking(viewer, booking_id)
+            return page(request, "cancel.html", status=refused.status, booking=booking,
+                        error=_refusal_text(request, refused), timezones=await _site_timezones())
+        return go(request, "/me/bookings?done=cancelled")
+
+    @get("/me/trainings")
+    async def my_trainings(self, request: Request) -> Template:
+        viewer = signed_in(request)
+        return page(request, "my_trainings.html", qualifications=await qualifications_of(viewer.account_id),
+                    today=datetime.now(UTC).date())
+
+    @get("/me/account")
+    async def account(self, request: Request, done: str = "") -> Template:
+        viewer = signed_in(request)
+        return await _account_page(request, viewer.account_id, done=done)
+
+    @post("/me/account/password")
+    async def change_password(self, request: Request, data: Form) -> Response | Template:
+        viewer = signed_in(request)
+        current, new, again = data.get("current", ""), data.get("new", ""), data.get("again", "")
+        if new != again:
+            return await _account_page(request, viewer.account_id, status=422,
+                                       error=_("Les deux nouveaux mots de passe ne sont pas identiques."))
+        try:
+            await accounts.change_password(viewer.account_id, current, new)
+        except Refused as refused:
+            return await _account_page(request, viewer.account_id, status=refused.status,
+                                       error=_refusal_text(request, refused))
+        return go(request, "/me/account?done=password")
+
+
+async def _account_page(request: Request, account_id: int, *, status: int = 200, error: str = "",
+                        done: str = "") -> Template:
+    account = await Account.select(Account.username, Account.display_name, Account.email,
+                                   Account.role, Account.language).where(Account.id == account_id).first()
+    return page(request, "account.html", status=status, account=account, error=error, done=done)
+
+
+async def _site_timezones() -> dict[str, str]:
+    return {s["slug"]: s["timezone"] for s in await network.list_sites()}

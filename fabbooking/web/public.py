@@ -1,0 +1,93 @@
+"""Pages anyone can see: the network's sites, a site, login, language."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Redirect, Template
+
+from fabbooking.accounts import services as accounts
+from fabbooking.api.auth import SESSION_COOKIE
+from fabbooking.bookings.calendar import hours_on
+from fabbooking.errors import Refused
+from fabbooking.messages import render
+from fabbooking.network import services as network
+from fabbooking.settings import load_settings
+from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, _
+from fabbooking.web.rendering import go, page, safe_next
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+async def site_summary(site: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A site as the home page shows it: machines, and today's hours in its timezone."""
+    periods, closures = await network.site_calendar(site["id"])
+    tz = network.zone(site["timezone"])
+    local_now = now.astimezone(tz)
+    today = hours_on(local_now.date(), periods, closures)
+    open_now = any(p.opens <= local_now.time() < p.closes for p in today)
+    return {**site, "today": today, "open_now": open_now,
+            "machines": await network.list_machines(site["slug"])}
+
+
+class PublicPages(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, request: Request) -> Template:
+        now = datetime.now(UTC)
+        by_area: dict[str, list] = defaultdict(list)
+        for site in await network.list_sites():
+            by_area[site["neighbourhood"] or _("Autres lieux")].append(await site_summary(site, now))
+        return page(request, "home.html", areas=sorted(by_area.items()))
+
+    @get("/sites/{slug:str}")
+    async def site(self, request: Request, slug: FromPath[str]) -> Template:
+        site = await site_summary(await network.get_site(slug), datetime.now(UTC))
+        return page(request, "site.html", site=site,
+                    opening=await network.opening_rows(site["id"]),
+                    closures=await network.closure_rows(site["id"]))
+
+    @get("/login")
+    async def login_form(self, request: Request, next: str = "/") -> Template:
+        return page(request, "login.html", next=safe_next(next), username="", error="")
+
+    @post("/login")
+    async def login(self, request: Request, data: Form) -> Response | Template:
+        username, password = data.get("username", ""), data.get("password", "")
+        next_url = safe_next(data.get("next"))
+        client = request.client.host if request.client else "unknown"
+        try:
+            account_id = await accounts.check_login(username, password, client)
+        except Refused as refused:
+            message = render(refused.code, request.state.language, **refused.params)
+            return page(request, "login.html", status=refused.status, next=next_url,
+                        username=username, error=message)
+        response = go(request, next_url)
+        response.set_cookie(SESSION_COOKIE, await accounts.open_session(account_id), httponly=True,
+                            samesite="lax", secure=load_settings().https, max_age=14 * 24 * 3600)
+        return response
+
+    @post("/logout")
+    async def logout(self, request: Request) -> Response:
+        if token := request.cookies.get(SESSION_COOKIE):
+            await accounts.close_session(token)
+        response = go(request, "/")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @post("/language")
+    async def language(self, request: Request, data: Form) -> Redirect:
+        choice = data.get("lang", "")
+        response = Redirect(path=safe_next(data.get("next")), status_code=303)
+        if choice in LANGUAGE_NAMES:
+            response.set_cookie(LANGUAGE_COOKIE, choice, max_age=365 * 24 * 3600, samesite="lax",
+                                httponly=True, secure=load_settings().https)
+            if request.state.viewer.is_authenticated:
+                await accounts.set_language(request.state.viewer.account_id, choice)
+        return response

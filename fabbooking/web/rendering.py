@@ -1,0 +1,42 @@
+"""One rule for page or fragment, and for redirects after a form, with or without htmx."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request
+from litestar.plugins.htmx import ClientRedirect, HTMXRequest
+from litestar.response import Redirect, Template
+
+VARY = {"Vary": "HX-Request"}
+
+
+def wants_fragment(request: Request) -> bool:
+    """htmx asked for a piece of the page (not a boosted navigation or a history restore)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def page(request: Request, template: str, fragment: str | None = None, *, status: int = 200,
+         **context: Any) -> Template:
+    """Render the whole page, or only ``fragment`` (a ``_piece.html`` the page includes)."""
+    name = fragment if fragment and wants_fragment(request) else template
+    return Template(template_name=name, context=context, status_code=status, headers=VARY)
+
+
+def go(request: Request, url: str) -> Redirect | ClientRedirect:
+    """After a successful form: a 303 for browsers, HX-Redirect for htmx."""
+    if isinstance(request, HTMXRequest) and request.htmx:
+        return ClientRedirect(redirect_to=url)
+    return Redirect(path=url, status_code=303)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only follow a ``next`` that stays on this site."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target

@@ -1,0 +1,37 @@
+"""The web pages' router: who is looking, safety headers, static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Router
+from litestar.datastructures import CacheControlHeader
+from litestar.plugins.htmx import HTMXRequest
+from litestar.static_files import create_static_files_router
+
+from fabbooking.web.context import add_security_headers, resolve_viewer
+from fabbooking.web.maker import MakerPages
+from fabbooking.web.public import PublicPages
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+PAGE_CONTROLLERS: list = [PublicPages, MakerPages]
+
+
+def web_router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=PAGE_CONTROLLERS,
+        before_request=resolve_viewer,
+        after_request=add_security_headers,
+        request_class=HTMXRequest,
+        include_in_schema=False,
+    )
+
+
+def static_router() -> Router:
+    return create_static_files_router(
+        path="/static",
+        directories=[STATIC_DIR],
+        cache_control=CacheControlHeader(max_age=7 * 24 * 3600, public=True),
+        include_in_schema=False,
+    )

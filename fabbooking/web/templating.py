@@ -1,0 +1,42 @@
+"""The Jinja2 environment of the web pages: i18n, date filters, autoescaping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
+
+from fabbooking.web.formatting import FILTERS
+from fabbooking.web.i18n import LANGUAGE_NAMES, current_language, translations
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+
+def _gettext(message: str) -> str:
+    return translations(current_language.get()).gettext(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_language.get()).ngettext(singular, plural, n)
+
+
+def build_environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    environment.filters.update(FILTERS)
+    environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    environment.globals["current_language"] = current_language.get
+    return environment
+
+
+def template_config() -> TemplateConfig:
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(build_environment()))
