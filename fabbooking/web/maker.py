@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Template
 
 from fabbooking.accounts import services as accounts
@@ -71,11 +71,11 @@ class MakerPages(Controller):
     include_in_schema = False
 
     @get("/machines/{machine_id:int}")
-    async def machine(self, request: Request, machine_id: FromPath[int], week: str | None = None) -> Template:
+    async def machine(self, request: Request, machine_id: FromPath[int], week: FromQuery[str | None] = None) -> Template:
         return await _machine_page(request, machine_id, week)
 
     @get("/machines/{machine_id:int}/book")
-    async def booking_form(self, request: Request, machine_id: FromPath[int], start: str = "") -> Template:
+    async def booking_form(self, request: Request, machine_id: FromPath[int], start: FromQuery[str] = "") -> Template:
         signed_in(request)
         return await _booking_form(request, machine_id, start)
 
@@ -98,7 +98,7 @@ class MakerPages(Controller):
         return go(request, f"/me/bookings?done=booked#booking-{booking['id']}")
 
     @get("/me/bookings")
-    async def my_bookings(self, request: Request, done: str = "") -> Template:
+    async def my_bookings(self, request: Request, done: FromQuery[str] = "") -> Template:
         viewer = signed_in(request)
         now = datetime.now(UTC)
         rows = await bookings.list_bookings(viewer, mine=True)
@@ -134,7 +134,7 @@ class MakerPages(Controller):
                     today=datetime.now(UTC).date())
 
     @get("/me/account")
-    async def account(self, request: Request, done: str = "") -> Template:
+    async def account(self, request: Request, done: FromQuery[str] = "") -> Template:
         viewer = signed_in(request)
         return await _account_page(request, viewer.account_id, done=done)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from fabbooking.accounts import services as accounts
@@ -54,7 +54,7 @@ class PublicPages(Controller):
                     closures=await network.closure_rows(site["id"]))
 
     @get("/login")
-    async def login_form(self, request: Request, next: str = "/") -> Template:
+    async def login_form(self, request: Request, next: FromQuery[str] = "/") -> Template:
         return page(request, "login.html", next=safe_next(next), username="", error="")
 
     @post("/login")
