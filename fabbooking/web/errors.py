@@ -15,6 +15,7 @@ from fabbooking.accounts.viewer import ANONYMOUS
 from fabbooking.api import errors as api
 from fabbooking.errors import Refused
 from fabbooking.messages import render
+from fabbooking.web.context import SECURITY_HEADERS
 from fabbooking.web.guards import LoginNeeded
 from fabbooking.web.i18n import _, choose_language, current_language
 
@@ -47,7 +48,7 @@ def error_page(request: Request, status: int, message: str) -> Template:
         500: _("Une erreur s'est produite"),
     }
     title = titles.get(status, _("La demande n'a pas abouti"))
-    return Template(template_name="error.html", status_code=status,
+    return Template(template_name="error.html", status_code=status, headers=SECURITY_HEADERS,
                     context={"title": title, "message": message, "status": status})
 
 
