@@ -29,6 +29,7 @@ APPS = [
     "fabbooking.network.piccolo_app",
     "fabbooking.training.piccolo_app",
     "fabbooking.bookings.piccolo_app",
+    "fabbooking.usage.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)
@@ -85,10 +86,9 @@ def use_engine(engine: Engine) -> None:
         table._meta.db = engine
 
 
-def booking_transaction():
-    """A transaction that serialises writers: IMMEDIATE on SQLite (takes the write lock at
-    once, so check-then-insert cannot interleave across processes); a plain one on
-    PostgreSQL, where the caller locks the machine row and the exclusion constraint holds."""
+def write_transaction():
+    """A transaction that takes SQLite's write lock at once (no deadlock between two
+    processes that both read then write); a plain transaction on PostgreSQL."""
     from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
     if isinstance(DB, SQLiteEngine):

@@ -91,7 +91,7 @@ async def book(
 
     buffer = timedelta(minutes=place.facts.rules.buffer_minutes)
     try:
-        async with database.booking_transaction():
+        async with database.write_transaction():
             if database.is_postgres():
                 # One booking at a time per machine, so buffer and quota checks hold too.
                 await Machine.raw("SELECT id FROM machine WHERE id = {} FOR UPDATE", machine_id)

@@ -1,0 +1,194 @@
+"""The MQTT listener: paho's network thread only hands messages over to asyncio; a
+consumer records them in batches and acknowledges each one (PUBACK) after its batch is
+committed, in arrival order. Killing the process at any instant loses nothing (the broker
+redelivers what was not acknowledged) and duplicates nothing (recording is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from fabbooking.usage.recording import Incoming, record_batch
+from fabbooking.usage.routing import DeviceRoute, contract_subscriptions, device_subscriptions
+
+log = logging.getLogger("fabbooking.usage")
+SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our queue for a week of downtime
+RECEIVE_MAXIMUM = 500
+ROUTES_REFRESH_S = 30.0
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def broker_address(url: str) -> BrokerAddress:
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883),
+                         unquote(parts.username) if parts.username else None,
+                         unquote(parts.password) if parts.password else None, tls)
+
+
+@dataclass(frozen=True)
+class Received:
+    incoming: Incoming
+    mid: int
+    qos: int
+    connection: int  # acks are only valid on the connection that delivered the message
+
+
+class UsageListener:
+    """Subscribe to the contract's topics and every configured device topic; record."""
+
+    def __init__(self, broker: BrokerAddress, client_id: str = "fabbooking-listener",
+                 share_group: str | None = "fabbooking", mqtt5: bool = True, batch_max: int = 200) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self.share_group = share_group if mqtt5 else None
+        self.mqtt5 = mqtt5
+        self.batch_max = batch_max
+        self.connected = asyncio.Event()
+        self.recorded = 0
+        self._queue: asyncio.Queue[Received] = asyncio.Queue()
+        self._connection = 0
+        self._subscribed: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: mqtt.Client | None = None
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task] = set()
+
+    # --- paho's thread: hand over, nothing else ---------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("broker refused the connection: %s", reason_code)
+            return
+        with self._lock:
+            self._connection += 1
+            self._subscribed = set()
+        self._loop.call_soon_threadsafe(self._on_connected)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+        self._loop.call_soon_threadsafe(self.connected.clear)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        item = Received(Incoming(message.topic, bytes(message.payload), datetime.now(UTC)),
+                        message.mid, message.qos, self._connection)
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    # --- asyncio side ---------------------------------------------------------------
+
+    def _on_connected(self) -> None:
+        self.connected.set()
+        task = asyncio.ensure_future(self.refresh_subscriptions())
+        self._tasks.add(task)  # keep a reference: a task nobody holds may vanish
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("subscribing failed: %r", task.exception())
+
+    async def refresh_subscriptions(self) -> None:
+        """Subscribe to what is configured now (new device topics appear while we run)."""
+        topics = contract_subscriptions(self.share_group)
+        topics += device_subscriptions(await _device_routes(), self.share_group)
+        new = [t for t in topics if t not in self._subscribed]
+        if not new or self._client is None:
+            return
+        if self.mqtt5:
+            self._client.subscribe([(t, SubscribeOptions(qos=1)) for t in new])
+        else:
+            self._client.subscribe([(t, 1) for t in new])
+        self._subscribed.update(new)
+
+    def _make_client(self) -> mqtt.Client:
+        protocol = mqtt.MQTTv5 if self.mqtt5 else mqtt.MQTTv311
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol,
+                             manual_ack=True, clean_session=None if self.mqtt5 else False)
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls:
+            client.tls_set()
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_inflight_messages_set(RECEIVE_MAXIMUM)
+        return client
+
+    async def run(self) -> None:
+        """Connect (retrying while the broker is down) and record until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._client = self._make_client()
+        if self.mqtt5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            self._client.connect_async(self.broker.host, self.broker.port, keepalive=30,
+                                       clean_start=False, properties=properties)
+        else:
+            self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self._client.loop_start()
+        refresher = asyncio.ensure_future(self._refresh_routes_forever())
+        try:
+            await self._consume()
+        finally:
+            refresher.cancel()
+            self._client.loop_stop()
+            self._client.disconnect()
+
+    async def _refresh_routes_forever(self) -> None:
+        while True:
+            await asyncio.sleep(ROUTES_REFRESH_S)
+            if self.connected.is_set():
+                try:
+                    await self.refresh_subscriptions()
+                except Exception:  # noqa: BLE001 - try again at the next round
+                    log.exception("could not refresh device subscriptions")
+
+    async def _consume(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._record_until_done(batch)
+            for item in batch:
+                if item.qos > 0 and item.connection == self._connection:
+                    self._client.ack(item.mid, item.qos)
+            self.recorded += len(batch)
+
+    async def _record_until_done(self, batch: list[Received]) -> None:
+        """A database outage must not turn into lost messages: wait and retry."""
+        delay = 1.0
+        while True:
+            try:
+                await record_batch([item.incoming for item in batch], datetime.now(UTC))
+                return
+            except Exception:  # noqa: BLE001 - typically the database is unreachable
+                log.exception("could not record %d messages; retrying in %.0f s", len(batch), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+
+async def _device_routes() -> list[DeviceRoute]:
+    from fabbooking.usage.recording import Directory
+
+    return (await Directory.load()).routes

@@ -1,0 +1,93 @@
+"""A machine's live state and the device memory kept with it (detector, merged status)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from fabbooking.usage.power import Detector, Reading
+from fabbooking.usage.tables import MachineLive
+
+
+@dataclass
+class Live:
+    machine_id: int
+    state: str = "offline"
+    last_seen_at: datetime | None = None
+    power_w: float | None = None
+    device_state: dict = field(default_factory=dict)
+    detector: Detector = field(default_factory=Detector)
+    exists: bool = False
+
+
+def _load_json(value: object) -> dict:
+    if isinstance(value, dict):
+        return value
+    try:
+        loaded = json.loads(value or "{}")
+    except (TypeError, json.JSONDecodeError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def detector_to_json(detector: Detector) -> str:
+    def convert(value: object) -> object:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    body = asdict(detector)
+    body["last"] = {k: convert(v) for k, v in body["last"].items()} if body["last"] else None
+    return json.dumps({k: convert(v) for k, v in body.items()})
+
+
+def detector_from_json(value: object) -> Detector:
+    body = _load_json(value)
+    if not body:
+        return Detector()
+
+    def moment(text: object) -> datetime | None:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+    last = body.get("last")
+    return Detector(
+        running=bool(body.get("running")),
+        started_at=moment(body.get("started_at")),
+        start_energy_wh=body.get("start_energy_wh"),
+        above_since=moment(body.get("above_since")),
+        above_energy_wh=body.get("above_energy_wh"),
+        below_since=moment(body.get("below_since")),
+        below_energy_wh=body.get("below_energy_wh"),
+        last=Reading(moment(last["at"]), last["power_w"], last.get("energy_wh")) if last else None,
+    )
+
+
+async def load(machine_id: int) -> Live:
+    row = await MachineLive.select().where(MachineLive.machine == machine_id).first()
+    if row is None:
+        return Live(machine_id)
+    return Live(machine_id, row["state"], row["last_seen_at"], row["power_w"],
+                _load_json(row["device_state"]), detector_from_json(row["detector"]), exists=True)
+
+
+async def save(live: Live) -> None:
+    values = {
+        MachineLive.state: live.state,
+        MachineLive.last_seen_at: live.last_seen_at,
+        MachineLive.power_w: live.power_w,
+        MachineLive.device_state: json.dumps(live.device_state),
+        MachineLive.detector: detector_to_json(live.detector),
+    }
+    if live.exists:
+        await MachineLive.update(values).where(MachineLive.machine == live.machine_id)
+    else:
+        await MachineLive.insert(MachineLive(machine=live.machine_id, **{c._meta.name: v for c, v in values.items()}))
+        live.exists = True
+
+
+def seen(live: Live, at: datetime) -> bool:
+    """Record that the machine spoke at ``at``; False when that is older than what we know
+    (an out-of-order message must not turn a newer state back)."""
+    if live.last_seen_at is not None and at < live.last_seen_at:
+        return False
+    live.last_seen_at = at
+    return True

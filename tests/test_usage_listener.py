@@ -1,0 +1,120 @@
+"""The listener against a real Mosquitto: events become usage sessions linked to bookings;
+bad input goes to dead letters; the listener keeps going."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+
+from fabbooking.bookings.tables import Booking
+from fabbooking.usage.listener import UsageListener, broker_address
+from fabbooking.usage.tables import DeadLetter, MachineLive, UsageSession
+from tests.conftest import make_account, make_machine, make_site
+from tests.mqtt_support import mosquitto  # noqa: F401
+from tests.usage_helpers import Publisher, contract_event, eventually, now, topic, wire_device, wire_gateway
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def listening(db, mosquitto):
+    listener = UsageListener(broker_address(mosquitto.url), client_id="test-listener")
+    task = asyncio.ensure_future(listener.run())
+    await asyncio.wait_for(listener.connected.wait(), 20)
+    await eventually(lambda: _subscribed(listener))
+    yield listener
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def _subscribed(listener) -> bool:
+    return bool(listener._subscribed)
+
+
+async def test_gateway_events_make_a_session_linked_to_the_booking(db, mosquitto, listening):
+    site = await make_site("bellevue")
+    machine = await make_machine(site, "prusa-mini")
+    maker = await make_account("maiwenn")
+    await wire_gateway(site, "gw-1", machine)
+    start = now() - timedelta(minutes=60)
+    booking = (await Booking.insert(Booking(machine=machine, maker=maker, booked_by=maker, start_at=start,
+                                            end_at=start + timedelta(hours=1))).returning(Booking.id))[0]["id"]
+    publisher = Publisher(mosquitto.port)
+    publisher.send(topic("bellevue", "gw-1", "prusa-mini"),
+                   contract_event("job_started", "job-7", start + timedelta(minutes=5), file="lampe.gcode"))
+    publisher.send(topic("bellevue", "gw-1", "prusa-mini"),
+                   contract_event("job_finished", "job-7", start + timedelta(minutes=45), duration_s=2400))
+    session = await eventually(lambda: UsageSession.select().where(UsageSession.outcome == "completed").first())
+    assert session["booking"] == booking and not session["walk_in"]
+    assert session["file_name"] == "lampe.gcode" and session["duration_s"] == 2400
+    live = await MachineLive.select().where(MachineLive.machine == machine).first()
+    assert live["state"] == "idle"
+    publisher.close()
+
+
+async def test_bad_messages_go_to_dead_letters_and_good_ones_still_count(db, mosquitto, listening):
+    site = await make_site("bellevue")
+    machine = await make_machine(site, "prusa-mini")
+    await wire_gateway(site, "gw-1", machine)
+    publisher = Publisher(mosquitto.port)
+    good = topic("bellevue", "gw-1", "prusa-mini")
+    publisher.send(good, b"{not json")
+    publisher.send(topic("bellevue", "intruder", "prusa-mini"), contract_event("job_started", "a", now()))
+    publisher.send(topic("bellevue", "gw-1", "laser"), contract_event("job_started", "a", now()))
+    publisher.send(good, json.dumps({"v": 1, "msg_id": "x", "ts": "2099-01-01T00:00:00Z",
+                                     "event": "heartbeat"}).encode())
+    publisher.send(good, b"x" * 100_000)
+    publisher.send(good, contract_event("job_started", "ok-1", now()))
+    await eventually(lambda: UsageSession.count().where(UsageSession.job_key == "ok-1"))
+    reasons = [r["reason"] for r in await DeadLetter.select(DeadLetter.reason).order_by(DeadLetter.id)]
+    assert len(reasons) == 5
+    assert "not JSON" in reasons[0] and "unknown gateway" in reasons[1]
+    assert "does not serve" in reasons[2] and "future" in reasons[3] and "too large" in reasons[4]
+    big = await DeadLetter.select(DeadLetter.size, DeadLetter.payload).order_by(DeadLetter.id, ascending=False).first()
+    assert big["size"] == 100_000 and len(big["payload"]) <= 4096
+    publisher.close()
+
+
+async def test_a_redelivered_event_changes_nothing(db, mosquitto, listening):
+    site = await make_site("bellevue")
+    machine = await make_machine(site, "prusa-mini")
+    await wire_gateway(site, "gw-1", machine)
+    publisher = Publisher(mosquitto.port)
+    payload = contract_event("job_finished", "j", now(), msg_id="same-id", duration_s=60)
+    for _ in range(3):
+        publisher.send(topic("bellevue", "gw-1", "prusa-mini"), payload)
+    publisher.send(topic("bellevue", "gw-1", "prusa-mini"), contract_event("heartbeat", "", now()))
+    await eventually(lambda: _recorded_at_least(listening, 4))
+    assert await UsageSession.count() == 1
+    publisher.close()
+
+
+async def _recorded_at_least(listener, n) -> bool:
+    return listener.recorded >= n
+
+
+async def test_metering_plug_power_becomes_a_job_and_a_walk_in(db, mosquitto, listening):
+    site = await make_site("kerourien")
+    machine = await make_machine(site, "epilog", kind="laser_cutter")
+    await wire_device(machine, "tasmota", "laser-plug", start_w=200, idle_w=60, start_after_s=20, stop_after_s=60)
+    await listening.refresh_subscriptions()
+    publisher = Publisher(mosquitto.port)
+    t0 = now() - timedelta(minutes=7)
+    for seconds, watts, kwh in [(0, 40, 1.000), (10, 900, 1.000), (40, 900, 1.010), (300, 900, 1.080),
+                                (320, 30, 1.100), (400, 30, 1.100)]:
+        local = (t0 + timedelta(seconds=seconds)).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+        body = {"Time": local.replace(tzinfo=None).isoformat(timespec="seconds"),
+                "ENERGY": {"Total": kwh, "Power": watts}}
+        publisher.send("tele/laser-plug/SENSOR", json.dumps(body).encode())
+    session = await eventually(lambda: UsageSession.select().where(UsageSession.outcome == "completed").first())
+    assert session["walk_in"] is True
+    assert session["started_at"] == t0 + timedelta(seconds=10)
+    assert session["ended_at"] == t0 + timedelta(seconds=320)
+    assert session["energy_wh"] == pytest.approx(100.0)
+    publisher.send("tele/laser-plug/LWT", b"Offline", retain=True)
+    await eventually(lambda: MachineLive.exists().where((MachineLive.machine == machine) & (MachineLive.state == "offline")))
+    publisher.close()
