@@ -19,6 +19,8 @@ from fabbooking.bookings.controllers import AvailabilityController, BookingContr
 from fabbooking.network.controllers import MachineController, SiteController
 from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
+from fabbooking.usage.controllers import MachineUsageController, UsageController
+from fabbooking.usage.runtime import UsageRuntime
 from fabbooking.web.errors import EXCEPTION_HANDLERS
 from fabbooking.web.routes import static_router, web_router
 from fabbooking.web.templating import template_config
@@ -34,14 +36,18 @@ async def _close_pool() -> None:
         await database.DB.close_connection_pool()
 
 
+_usage = UsageRuntime()
+
+
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(*, use_pool: bool = True, production: bool | None = None) -> Litestar:
+def create_app(*, use_pool: bool = True, production: bool | None = None, run_usage: bool = True) -> Litestar:
     """The ASGI app. ``production`` (default: FABBOOKING_PUBLIC_URL is https) makes the back
-    office's cookies Secure."""
+    office's cookies Secure; ``run_usage`` starts the MQTT listener and the no-show sweeper
+    with the app (tests that drive the app in-process turn it off)."""
     settings = load_settings()
     if production is None:
         production = settings.https
@@ -50,7 +56,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None) -> Lite
         route_handlers=[
             AuthController, UserController, SiteController, MachineController,
             TrainingController, QualificationController, BookingController,
-            AvailabilityController,
+            AvailabilityController, MachineUsageController, UsageController,
         ],
     )
     app = Litestar(
@@ -65,8 +71,8 @@ def create_app(*, use_pool: bool = True, production: bool | None = None) -> Lite
         plugins=[HTMXPlugin()],
         dependencies={"viewer": Provide(provide_viewer)},
         exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[_open_pool] if use_pool else [],
-        on_shutdown=[_close_pool] if use_pool else [],
+        on_startup=([_open_pool] if use_pool else []) + ([_usage.start] if run_usage else []),
+        on_shutdown=([_usage.stop] if run_usage else []) + ([_close_pool] if use_pool else []),
         openapi_config=OpenAPIConfig(
             title="Fabbooking API",
             version=__version__,

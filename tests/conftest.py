@@ -30,6 +30,8 @@ _VAR = Path(tempfile.mkdtemp(prefix="fabbooking-tests-"))
 os.environ["FABBOOKING_VAR_DIR"] = str(_VAR)
 os.environ["FABBOOKING_DATABASE_URL"] = f"sqlite:///{_VAR}/imported.sqlite3"
 os.environ.pop("FABBOOKING_MQTT_URL", None)
+# Server processes started by tests record no usage unless a test turns it on with its broker.
+os.environ["FABBOOKING_LISTENER"] = "off"
 
 import httpx  # noqa: E402
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
@@ -195,7 +197,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path):
 @pytest.fixture(scope="session")
 def app():
     """Built once: the app holds no database state (tables follow database.use_engine)."""
-    return create_app(use_pool=False)
+    return create_app(use_pool=False, run_usage=False)
 
 
 @pytest.fixture
@@ -304,3 +306,7 @@ def booking_body(machine_id: int, days_ahead: int = 2, start: str = "10:00",
                  minutes: int = 60, **extra) -> dict:
     begin, end = local_slot(days_ahead, start, minutes)
     return {"machine_id": machine_id, "start": begin, "end": end, **extra}
+
+
+# The real Mosquitto fixture, for every test module that asks for ``mosquitto``.
+from tests.mqtt_support import mosquitto  # noqa: E402, F401

@@ -54,7 +54,7 @@ async def test_browser_session_is_stored_in_the_database_and_survives_a_restart(
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
     session = response.cookies["fabbooking_session"]
     # a brand-new app (another process, or after a restart) knows the session
-    transport = httpx.ASGITransport(app=create_app(use_pool=False))
+    transport = httpx.ASGITransport(app=create_app(use_pool=False, run_usage=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as fresh:
         fresh.cookies.set("fabbooking_session", session)
         me = await fresh.get("/api/v1/users/me")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 
+from fabbooking.cli import usage_commands
 from fabbooking.cli.guard import run
 from fabbooking.errors import CommandFailed
 from fabbooking.settings import ConfigError, load_settings
@@ -25,6 +27,16 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="apply migrations, then serve the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--mqtt-port", type=_port, default=None,
+                       help="port of the embedded MQTT broker when FABBOOKING_MQTT_URL is not set (default 1884)")
+    serve.add_argument("--no-listener", action="store_true",
+                       help="do not record machine usage in this process (run 'fabbooking listen' instead)")
+
+    listen = commands.add_parser("listen", help="record machine usage from MQTT, without the web app")
+    listen.add_argument("--client-id", default="fabbooking-listener",
+                        help="MQTT client id; each listener process needs its own")
+    listen.add_argument("--share-group", default="fabbooking",
+                        help="listeners in one group share the events (MQTT v5 shared subscription)")
 
     commands.add_parser("migrate", help="create or update the database tables")
     commands.add_parser("demo", help="load a demo network of Brest fab spaces (idempotent)")
@@ -47,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     token_create = token.add_parser("create", help="print a new API token for an account")
     token_create.add_argument("--username", required=True)
     token_create.add_argument("--label", default="cli")
+    usage_commands.add_parsers(commands)
     return parser
 
 
@@ -89,6 +102,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fabbooking.migrations import migrate
 
     _check_port_free(args.host, args.port)
+    if args.no_listener:
+        os.environ["FABBOOKING_LISTENER"] = "off"
+    if args.mqtt_port:
+        os.environ["FABBOOKING_MQTT_EMBEDDED_PORT"] = str(args.mqtt_port)
+    if os.environ.get("FABBOOKING_LISTENER", "on") != "off" and not load_settings().mqtt_url:
+        from fabbooking.usage.embedded_broker import DEFAULT_PORT, check_port_free
+
+        check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
     print(f"Fabbooking on http://{args.host}:{args.port}  (API docs: /schema)", flush=True)
     uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
@@ -106,6 +127,13 @@ def _check_port_free(host: str, port: int) -> None:
                 f"cannot listen on {host}:{port} ({exc.strerror}). Another program uses "
                 f"this port: stop it, or choose another with --port."
             ) from None
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from fabbooking.usage.command import listen
+
+    run(lambda: listen(args.client_id, args.share_group))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -143,7 +171,9 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {
+    **usage_commands.HANDLERS,
     "serve": cmd_serve,
+    "listen": cmd_listen,
     "migrate": cmd_migrate,
     "demo": cmd_demo,
     "user": cmd_user,

@@ -20,7 +20,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from fabbooking.usage.recording import Incoming, record_batch
-from fabbooking.usage.routing import DeviceRoute, contract_subscriptions, device_subscriptions
+from fabbooking.usage.routing import (
+    DeviceRoute,
+    contract_subscriptions,
+    device_subscriptions,
+)
 
 log = logging.getLogger("fabbooking.usage")
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our queue for a week of downtime

@@ -14,7 +14,12 @@ from zoneinfo import ZoneInfo
 
 from fabbooking import database
 from fabbooking.usage import live as live_state
-from fabbooking.usage.contract import PayloadRejected, parse_event, parse_status, parse_topic
+from fabbooking.usage.contract import (
+    PayloadRejected,
+    parse_event,
+    parse_status,
+    parse_topic,
+)
 from fabbooking.usage.formats.signals import message_id
 from fabbooking.usage.power import Thresholds, feed, went_offline
 from fabbooking.usage.routing import DECODERS, DeviceRoute, is_state_only, route_for

@@ -54,6 +54,7 @@ class Gateway(Table, tablename="gateway"):
     ident = Varchar(length=64, unique=True)
     site = ForeignKey(Site, null=False, on_delete=OnDelete.restrict)
     name = Varchar(length=150, default="")
+    mqtt_password_hash = Varchar(length=255, default="", secret=True)  # Mosquitto password-file format
     state = Varchar(length=10, default="unknown")
     last_seen_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())

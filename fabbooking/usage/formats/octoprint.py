@@ -10,7 +10,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fabbooking.usage.contract import PayloadRejected
-from fabbooking.usage.formats.signals import Decoded, JobSignal, from_unix, json_object, number
+from fabbooking.usage.formats.signals import (
+    Decoded,
+    JobSignal,
+    from_unix,
+    json_object,
+    number,
+)
 
 
 def subscriptions(device_topic: str) -> list[str]:

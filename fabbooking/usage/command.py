@@ -1,0 +1,34 @@
+"""``fabbooking listen``: the usage listener alone, e.g. several of them sharing the load."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from fabbooking import database
+from fabbooking.migrations import migrate
+from fabbooking.settings import load_settings
+from fabbooking.usage.embedded_broker import DEFAULT_PORT
+from fabbooking.usage.listener import BrokerAddress, UsageListener, broker_address
+
+
+async def listen(client_id: str, share_group: str | None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    await migrate(quiet=True)
+    settings = load_settings()
+    if settings.mqtt_url:
+        listener = UsageListener(broker_address(settings.mqtt_url), client_id=client_id,
+                                 share_group=share_group or None)
+        where = settings.mqtt_url
+    else:  # the broker embedded in a running 'fabbooking serve'
+        port = int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT))
+        listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id=client_id, mqtt5=False)
+        where = f"the embedded broker on 127.0.0.1:{port}"
+    print(f"Listening for machine usage on {where} as {client_id!r}", flush=True)
+    if database.is_postgres():
+        await database.DB.start_connection_pool(min_size=1, max_size=4)
+    try:
+        await listener.run()
+    finally:
+        if database.is_postgres():
+            await database.DB.close_connection_pool()

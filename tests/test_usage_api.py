@@ -1,0 +1,121 @@
+"""Machine usage through the API: live status, sessions, telemetry settings, gateways,
+dead letters and maintenance plans — each with who may see or change it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from fabbooking.bookings.tables import Booking
+from fabbooking.usage.recording import Incoming, record_batch
+from fabbooking.usage.tables import MaintenancePlan
+from tests.usage_helpers import contract_event, now, topic, wire_gateway
+
+pytestmark = pytest.mark.anyio
+
+
+async def record(*messages):
+    await record_batch([Incoming(t, p, now()) for t, p in messages], now())
+
+
+@pytest.fixture
+async def wired(world):
+    await wire_gateway(world.ids["atelier"], "gw-atelier", world.ids["printer"])
+    return world
+
+
+def window():
+    return {"start": (now() - timedelta(days=1)).isoformat(), "end": (now() + timedelta(days=1)).isoformat()}
+
+
+async def test_status_shows_live_state_and_counters(client, wired):
+    machine = wired.ids["printer"]
+    before = (await client.get(f"/api/v1/machines/{machine}/status")).json()
+    assert before["reports_usage"] is True and before["state"] == "offline"
+    await record((topic("atelier", "gw-atelier", "printer"), contract_event("job_started", "j1", now() - timedelta(minutes=3))))
+    busy = (await client.get(f"/api/v1/machines/{machine}/status")).json()
+    assert busy["state"] == "busy" and busy["running_job"]["job_key"] == "j1"
+    await record((topic("atelier", "gw-atelier", "printer"),
+                  contract_event("job_finished", "j1", now(), duration_s=180)))
+    idle = (await client.get(f"/api/v1/machines/{machine}/status")).json()
+    assert idle["state"] == "idle" and idle["jobs"] == 1 and idle["run_hours"] == 0.05
+    unwired = (await client.get(f"/api/v1/machines/{wired.ids['laser']}/status")).json()
+    assert unwired["reports_usage"] is False and unwired["state"] == "unknown"
+
+
+async def test_usage_is_seen_by_the_site_team_and_by_the_maker_for_their_own(client, wired):
+    machine = wired.ids["printer"]
+    start = now() - timedelta(hours=2)
+    await Booking.insert(Booking(machine=machine, maker=wired.ids["maker"], booked_by=wired.ids["maker"],
+                                 start_at=start, end_at=start + timedelta(hours=1)))
+    await record((topic("atelier", "gw-atelier", "printer"),
+                  contract_event("job_finished", "mine", start + timedelta(minutes=50), duration_s=600)))
+    await record((topic("atelier", "gw-atelier", "printer"),
+                  contract_event("job_finished", "walkin", now(), duration_s=60)))
+    team = (await client.get(f"/api/v1/machines/{machine}/usage", params=window(), headers=wired.auth("animator"))).json()
+    assert {s["job_key"]: s["walk_in"] for s in team} == {"mine": False, "walkin": True}
+    assert next(s for s in team if s["job_key"] == "mine")["maker_username"] == "maker"
+    own = (await client.get(f"/api/v1/machines/{machine}/usage", params=window(), headers=wired.auth("maker"))).json()
+    assert [s["job_key"] for s in own] == ["mine"]
+    other = (await client.get(f"/api/v1/machines/{machine}/usage", params=window(), headers=wired.auth("newbie"))).json()
+    assert other == []
+    assert (await client.get(f"/api/v1/machines/{machine}/usage", params=window())).status_code == 401
+    site = await client.get("/api/v1/usage", params={**window(), "site": "atelier"}, headers=wired.auth("stranger"))
+    assert site.status_code == 403
+    network = await client.get("/api/v1/usage", params=window(), headers=wired.auth("admin"))
+    assert len(network.json()) == 2
+
+
+async def test_telemetry_is_set_by_the_site_team_with_clear_refusals(client, wired):
+    laser = wired.ids["laser"]
+    body = {"format": "tasmota", "device_topic": "laser-plug", "start_w": 200, "idle_w": 60}
+    assert (await client.put(f"/api/v1/machines/{laser}/telemetry", json=body, headers=wired.auth("stranger"))).status_code == 403
+    saved = await client.put(f"/api/v1/machines/{laser}/telemetry", json=body, headers=wired.auth("animator"))
+    assert saved.status_code == 200 and saved.json()["device_topic"] == "laser-plug"
+    bad = await client.put(f"/api/v1/machines/{laser}/telemetry", json={"idle_w": 500}, headers=wired.auth("animator"))
+    assert bad.status_code == 422 and "seuil" in bad.json()["detail"]
+    no_topic = await client.put(f"/api/v1/machines/{wired.ids['far_printer']}/telemetry", json={"format": "shelly"},
+                                headers=wired.auth("admin"))
+    assert no_topic.status_code == 422
+    foreign = await client.put(f"/api/v1/machines/{wired.ids['far_printer']}/telemetry",
+                               json={"format": "contract", "gateway": "gw-atelier"}, headers=wired.auth("admin"))
+    assert foreign.status_code == 422 and "autre lieu" in foreign.json()["detail"]
+    assert (await client.get(f"/api/v1/machines/{laser}/telemetry")).json()["start_w"] == 200
+
+
+async def test_gateways_are_registered_by_the_site_team_and_the_password_shown_once(client, wired):
+    created = await client.post("/api/v1/gateways", json={"site": "atelier", "ident": "gw-2"}, headers=wired.auth("animator"))
+    assert created.status_code == 201 and len(created.json()["mqtt_password"]) >= 16
+    listed = await client.get("/api/v1/gateways", headers=wired.auth("animator"))
+    assert {g["ident"] for g in listed.json()} == {"gw-atelier", "gw-2"}
+    assert all(g["mqtt_password"] is None for g in listed.json())
+    assert (await client.get("/api/v1/gateways", headers=wired.auth("stranger"))).json() == []
+    taken = await client.post("/api/v1/gateways", json={"site": "atelier", "ident": "gw-2"}, headers=wired.auth("admin"))
+    assert taken.status_code == 409
+    other_site = await client.post("/api/v1/gateways", json={"site": "ailleurs", "ident": "gw-3"}, headers=wired.auth("animator"))
+    assert other_site.status_code == 403
+    assert (await client.get("/api/v1/gateways", headers=wired.auth("maker"))).status_code == 403
+
+
+async def test_dead_letters_are_visible_to_admins_only(client, wired):
+    await record(("fablab/v1/atelier/gw-atelier/printer/event", b"{oops"))
+    listed = await client.get("/api/v1/dead-letters", headers=wired.auth("admin"))
+    assert listed.json()["total"] == 1 and "not JSON" in listed.json()["latest"][0]["reason"]
+    assert (await client.get("/api/v1/dead-letters", headers=wired.auth("animator"))).status_code == 403
+
+
+async def test_maintenance_plan_becomes_due_after_enough_run_hours(client, wired):
+    machine = wired.ids["printer"]
+    plan = await client.post(f"/api/v1/machines/{machine}/maintenance-plans", headers=wired.auth("animator"),
+                             json={"task": "Nettoyer la buse", "every_hours": 1})
+    assert plan.status_code == 201 and plan.json()["due"] is False
+    await MaintenancePlan.update({MaintenancePlan.done_at: now() - timedelta(hours=3)}).where(MaintenancePlan.id == plan.json()["id"])
+    await record((topic("atelier", "gw-atelier", "printer"),
+                  contract_event("job_finished", "long", now(), duration_s=3600, started_at=now() - timedelta(hours=1))))
+    due = (await client.get(f"/api/v1/machines/{machine}/maintenance-plans")).json()[0]
+    assert due["due"] is True and due["hours_since"] == 1.0
+    done = await client.post(f"/api/v1/maintenance-plans/{due['id']}/done", headers=wired.auth("animator"))
+    assert done.json()["due"] is False
+    refused = await client.post(f"/api/v1/maintenance-plans/{due['id']}/done", headers=wired.auth("stranger"))
+    assert refused.status_code == 403
