@@ -19,6 +19,7 @@ from fabbooking.errors import Refused
 from fabbooking.messages import render
 from fabbooking.network import services as network
 from fabbooking.training.services import qualifications_of
+from fabbooking.usage import services as usage
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
 from fabbooking.web.rendering import go, page
@@ -39,6 +40,7 @@ def _week_param(week: str | None) -> date | None:
 
 async def _machine_page(request: Request, machine_id: int, week: str | None) -> Template:
     machine = await network.get_machine(machine_id)
+    machine["live_state"] = (await usage.live_states([machine_id])).get(machine_id)
     site = await network.get_site(machine["site_slug"])
     schedule = await machine_week(machine_id, _week_param(week), datetime.now(UTC))
     return page(request, "machine.html", "_week.html", machine=machine, site=site,
@@ -73,6 +75,13 @@ class MakerPages(Controller):
     @get("/machines/{machine_id:int}")
     async def machine(self, request: Request, machine_id: FromPath[int], week: FromQuery[str | None] = None) -> Template:
         return await _machine_page(request, machine_id, week)
+
+    @get("/machines/{machine_id:int}/badge")
+    async def badge(self, request: Request, machine_id: FromPath[int]) -> Template:
+        """The machine's state badge alone, polled by htmx on the machine page."""
+        machine = await network.get_machine(machine_id)
+        machine["live_state"] = (await usage.live_states([machine_id])).get(machine_id)
+        return page(request, "_machine_badge.html", machine=machine)
 
     @get("/machines/{machine_id:int}/book")
     async def booking_form(self, request: Request, machine_id: FromPath[int], start: FromQuery[str] = "") -> Template:

@@ -18,6 +18,7 @@ from fabbooking.errors import Refused
 from fabbooking.messages import render
 from fabbooking.network import services as network
 from fabbooking.settings import load_settings
+from fabbooking.usage import services as usage
 from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, _
 from fabbooking.web.rendering import go, page, safe_next
 
@@ -31,8 +32,11 @@ async def site_summary(site: dict[str, Any], now: datetime) -> dict[str, Any]:
     local_now = now.astimezone(tz)
     today = hours_on(local_now.date(), periods, closures)
     open_now = any(p.opens <= local_now.time() < p.closes for p in today)
-    return {**site, "today": today, "open_now": open_now,
-            "machines": await network.list_machines(site["slug"])}
+    machines = await network.list_machines(site["slug"])
+    states = await usage.live_states([m["id"] for m in machines])
+    for machine in machines:
+        machine["live_state"] = states.get(machine["id"])
+    return {**site, "today": today, "open_now": open_now, "machines": machines}
 
 
 class PublicPages(Controller):
@@ -49,7 +53,7 @@ class PublicPages(Controller):
     @get("/sites/{slug:str}")
     async def site(self, request: Request, slug: FromPath[str]) -> Template:
         site = await site_summary(await network.get_site(slug), datetime.now(UTC))
-        return page(request, "site.html", site=site,
+        return page(request, "site.html", "_site_machines.html", site=site,
                     opening=await network.opening_rows(site["id"]),
                     closures=await network.closure_rows(site["id"]))
 
