@@ -48,7 +48,11 @@ def error_page(request: Request, status: int, message: str) -> Template:
         500: _("Une erreur s'est produite"),
     }
     title = titles.get(status, _("La demande n'a pas abouti"))
-    return Template(template_name="error.html", status_code=status, headers=SECURITY_HEADERS,
+    headers = dict(SECURITY_HEADERS)
+    if request.headers.get("hx-request"):
+        # an htmx form that failed this way (e.g. an expired form) shows the whole error page
+        headers.update({"HX-Retarget": "body", "HX-Reswap": "innerHTML"})
+    return Template(template_name="error.html", status_code=status, headers=headers,
                     context={"title": title, "message": message, "status": status})
 
 
