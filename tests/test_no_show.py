@@ -73,3 +73,4 @@ async def test_no_show_and_grace_follow_the_site_setting(world):
     await Site.update({Site.no_show_grace_minutes: 45}).where(Site.id == world.ids["atelier"])
     booking = await booked(world, minutes_ago=30)
     assert await release_no_shows(now()) == []
+    assert await status(booking) == "confirmed"
