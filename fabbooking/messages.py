@@ -205,6 +205,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "La demande n'a pas abouti ({status}).",
         "The request did not succeed ({status}).",
     ),
+    # network administration
+    "last_admin": (
+        "C'est le dernier administrateur du réseau : son rôle ne peut pas changer. Nommez "
+        "d'abord une autre personne administrateur, puis recommencez.",
+        "This is the network's last admin: their role cannot change. Make someone else an "
+        "admin first, then try again.",
+    ),
+    "animator_needs_site": (
+        "Un animateur ou une animatrice travaille dans au moins un lieu : cochez le ou les "
+        "lieux.",
+        "A facilitator works at one place at least: tick the place or places.",
+    ),
 }
 
 

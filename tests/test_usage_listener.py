@@ -13,7 +13,15 @@ from fabbooking.bookings.tables import Booking
 from fabbooking.usage.listener import UsageListener, broker_address
 from fabbooking.usage.tables import DeadLetter, MachineLive, UsageSession
 from tests.conftest import make_account, make_machine, make_site
-from tests.usage_helpers import Publisher, contract_event, eventually, now, topic, wire_device, wire_gateway
+from tests.usage_helpers import (
+    Publisher,
+    contract_event,
+    eventually,
+    now,
+    topic,
+    wire_device,
+    wire_gateway,
+)
 
 pytestmark = pytest.mark.anyio
 

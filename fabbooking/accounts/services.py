@@ -225,3 +225,48 @@ async def change_password(account_id: int, current: str, new: str) -> None:
         raise Refused("bad_credentials")
     check_password(new)
     await Account.update_password(account_id, new)
+
+
+async def set_role(viewer: Viewer, account_id: int, role: str,
+                   site_slugs: list[str] | tuple[str, ...] = ()) -> None:
+    """A network admin changes someone's role and, for an animator, the sites they work at.
+
+    Account.admin and superuser (the back office) follow role == "admin"; Staff rows are
+    replaced for an animator and removed for anyone else; the last active admin stays one.
+    """
+    from fabbooking import database
+    from fabbooking.network.tables import Site, Staff
+
+    if not viewer.is_admin:
+        raise Refused("forbidden")
+    if role not in {r.value for r in Role}:
+        raise Refused("invalid_input", problems=f"rôle inconnu « {role} »",
+                      problems_en=f"unknown role “{role}”")
+    site_ids: list[int] = []
+    if role == Role.animator.value:
+        for slug in dict.fromkeys(site_slugs):
+            site = await Site.select(Site.id).where(Site.slug == slug).first()
+            if site is None:
+                raise Refused.not_found(f"le lieu « {slug} »", f"the place “{slug}”")
+            site_ids.append(site["id"])
+        if not site_ids:
+            raise Refused("animator_needs_site")
+    is_admin = role == Role.admin.value
+    async with database.write_transaction():  # IMMEDIATE on SQLite: one role change at a time
+        if database.is_postgres():
+            await Account.raw("SELECT id FROM account WHERE role = 'admin' FOR UPDATE")
+        row = await Account.select(Account.role).where(Account.id == account_id).first()
+        if row is None:
+            raise Refused.not_found(f"la personne n° {account_id}", f"person #{account_id}")
+        if row["role"] == Role.admin.value and not is_admin:
+            others = await Account.count().where(
+                (Account.role == Role.admin.value) & (Account.active == True)  # noqa: E712
+                & (Account.id != account_id)
+            )
+            if not others:
+                raise Refused("last_admin", status=409)
+        await Account.update({Account.role: role, Account.admin: is_admin,
+                              Account.superuser: is_admin}).where(Account.id == account_id)
+        await Staff.delete().where(Staff.account == account_id)
+        if site_ids:
+            await Staff.insert(*[Staff(site=site_id, account=account_id) for site_id in site_ids])

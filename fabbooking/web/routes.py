@@ -10,11 +10,13 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.static_files import create_static_files_router
 
 from fabbooking.web.context import add_security_headers, resolve_viewer
+from fabbooking.web.desk import DeskPages
 from fabbooking.web.maker import MakerPages
+from fabbooking.web.manage import ManagePages
 from fabbooking.web.public import PublicPages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-PAGE_CONTROLLERS: list = [PublicPages, MakerPages]
+PAGE_CONTROLLERS: list = [PublicPages, MakerPages, ManagePages, DeskPages]
 
 
 def web_router() -> Router:
