@@ -185,12 +185,45 @@ async def _bookings(ids: dict[str, int]) -> int:
     return made
 
 
+# How the demo machines report their use (`fabbooking simulate` plays these devices).
+DEVICES = [
+    ("papifab-bellevue", "prusa-mini", "contract", "gw-bellevue", ""),
+    ("papifab-bellevue", "bambu-p1s", "contract", "gw-bellevue", ""),
+    ("fabriques-du-ponant", "prusa-mk4-1", "octoprint", None, "octoprint-mk4-1"),
+    ("fabriques-du-ponant", "prusa-mk4-2", "klipper", None, "klipper-mk4-2"),
+    ("fabriques-du-ponant", "trotec-speedy-400", "tasmota", None, "ponant-laser"),
+    ("papifab-kerourien", "epilog-zing", "shelly", None, "kerourien-laser"),
+]
+
+
+async def _devices() -> None:
+    from fabbooking.usage import services as usage
+    from fabbooking.usage.tables import Gateway, MaintenancePlan, Telemetry
+
+    for site_slug, machine_slug, fmt, gateway, topic in DEVICES:
+        machine = await Machine.select(Machine.id).where(
+            (Machine.site.slug == site_slug) & (Machine.slug == machine_slug)).first()
+        if await Telemetry.exists().where(Telemetry.machine == machine["id"]):
+            continue
+        if gateway and not await Gateway.exists().where(Gateway.ident == gateway):
+            await usage.create_gateway(None, site_slug, gateway, f"Passerelle {site_slug}")
+        laser = fmt in ("tasmota", "shelly")
+        await usage.set_telemetry(None, machine["id"], {
+            "format": fmt, "gateway": gateway, "device_topic": topic,
+            "start_w": 300.0 if laser else 60.0, "idle_w": 120.0 if laser else 25.0,
+            "start_after_s": 20, "stop_after_s": 60})
+        if laser:
+            await MaintenancePlan.insert(MaintenancePlan(
+                machine=machine["id"], task="Nettoyer la lentille et le miroir", every_hours=20))
+
+
 async def load_demo() -> str:
     sites = await _sites()
     await _trainings()
     await _machines()
     ids = await _people()
     bookings = await _bookings(ids)
+    await _devices()
     total_accounts = await Account.count()
     return (
         f"Demo network ready: {await Site.count()} sites ({sites} new), "
