@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 VERSION = 1
 ROOT = "fablab/v1"
-EVENTS = ("job_started", "job_finished", "job_failed", "job_cancelled", "power_on", "power_off",
-          "heartbeat")
-JOB_EVENTS = ("job_started", "job_finished", "job_failed", "job_cancelled")
+EVENTS = ("job_started", "job_finished", "job_failed", "job_cancelled", "job_interrupted", "power_on",
+          "power_off", "heartbeat")
+JOB_EVENTS = ("job_started", "job_finished", "job_failed", "job_cancelled", "job_interrupted")
 GATEWAY_STATES = ("ready", "lost")
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_CLOCK_AHEAD = timedelta(minutes=5)

@@ -24,7 +24,7 @@ from fabbooking.usage.formats.signals import message_id
 from fabbooking.usage.power import Thresholds, feed, went_offline
 from fabbooking.usage.routing import DECODERS, DeviceRoute, is_state_only, route_for
 from fabbooking.usage.sessions import JobReport, apply_job
-from fabbooking.usage.tables import DeadLetter, Gateway, ReceivedMessage, Telemetry
+from fabbooking.usage.tables import DeadLetter, Gateway, ReceivedMessage, Telemetry, UsageSession
 
 log = logging.getLogger("fabbooking.usage")
 DEAD_LETTER_BYTES = 4096
@@ -143,9 +143,19 @@ async def _record_event(address, message: Incoming, directory: Directory, now: d
             event.energy_wh, material.kind if material else None, material.grams if material else None,
             material.length_mm if material else None, replay=event.replay))
     if fresh:
-        live.state = {"job_started": "busy", "job_failed": "error", "power_off": "offline"}.get(
-            event.event, "idle" if event.event != "heartbeat" or live.state == "offline" else live.state)
+        live.state = await _state_after(event.event, live.state, machine["machine"])
     await live_state.save(live)
+
+
+async def _state_after(event: str, before: str, machine_id: int) -> str:
+    if event in ("job_started", "job_failed", "power_off"):
+        return {"job_started": "busy", "job_failed": "error", "power_off": "offline"}[event]
+    if event == "heartbeat" and before != "offline":
+        return before
+    # back from offline, or a job ended: busy only if a job of this machine is still running
+    running = await UsageSession.exists().where(
+        (UsageSession.machine == machine_id) & (UsageSession.outcome == "running"))
+    return "busy" if running and event in ("heartbeat", "power_on") else "idle"
 
 
 async def _record_device(message: Incoming, directory: Directory) -> None:

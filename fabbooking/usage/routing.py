@@ -8,7 +8,9 @@ from fabbooking.usage.contract import ROOT
 from fabbooking.usage.formats import klipper, octoprint, shelly, tasmota
 
 DECODERS = {"tasmota": tasmota, "shelly": shelly, "octoprint": octoprint, "klipper": klipper}
-STATE_ONLY_SUFFIXES = ("/LWT", "/online", "/mqtt", "/moonraker/status")
+# Messages that only set a state: applying one twice is harmless, and the same payload
+# (POWER OFF, online false) recurs legitimately, so they are never deduplicated.
+STATE_ONLY_SUFFIXES = ("/LWT", "/POWER", "/online", "/mqtt", "/moonraker/status")
 
 
 @dataclass(frozen=True)

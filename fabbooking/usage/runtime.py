@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from fabbooking.settings import load_settings
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
 from fabbooking.usage.listener import BrokerAddress, UsageListener, broker_address
-from fabbooking.usage.no_show import release_no_shows
+from fabbooking.usage.no_show import forget_old_message_keys, release_no_shows
 
 log = logging.getLogger("fabbooking.usage")
 SWEEP_EVERY_S = 60.0
@@ -50,6 +50,7 @@ async def sweep_forever() -> None:
             released = await release_no_shows(datetime.now(UTC))
             if released:
                 log.info("no-shows released: %s", released)
+            await forget_old_message_keys(datetime.now(UTC))
         except Exception:  # noqa: BLE001 - try again at the next round
             log.exception("no-show sweep failed")
         await asyncio.sleep(SWEEP_EVERY_S)

@@ -54,6 +54,8 @@ async def apply_job(report: JobReport) -> dict:
         values.update(outcome=ending, ended_at=report.at,
                       duration_s=report.duration_s if report.duration_s is not None
                       else ((report.at - begin).total_seconds() if begin else None))
+    if report.replay and existing is not None and not existing["replayed"]:
+        values["replayed"] = True  # some of what we know of this job came late, from a gateway's queue
     for column in ("energy_wh", "material_grams", "material_length_mm"):
         if getattr(report, column) is not None:
             values[column] = getattr(report, column)
