@@ -248,3 +248,11 @@ async def due_maintenance(site_id: int) -> list[dict]:
     return [p for p in (await plans(ids)).values() if p["due"]]
 
 
+
+
+async def walk_ins(site_id: int, since: datetime, until: datetime) -> list[dict]:
+    """Sessions of the site's machines with no booking behind them, for the desk."""
+    return await UsageSession.select(*SESSION_COLUMNS).where(
+        (UsageSession.machine.site == site_id) & (UsageSession.walk_in == True)  # noqa: E712
+        & (UsageSession.started_at >= since) & (UsageSession.started_at < until)
+    ).order_by(UsageSession.started_at)

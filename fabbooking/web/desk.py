@@ -33,6 +33,7 @@ from fabbooking.web.desk_forms import (
     read_grant,
     whole_number,
 )
+from fabbooking.usage import services as usage
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
 from fabbooking.web.rendering import go, page
@@ -117,10 +118,16 @@ async def _desk(request: Request, site: dict[str, Any], *, fragment: str = TODAY
     clocks = clock_choices(opening, rules.slot_minutes)
     start_now = next_clock(now.astimezone(tz), clocks)
     person = await _person(maker_id)
+    machines = await network.list_machines(site["slug"])
+    states = await usage.live_states([m["id"] for m in machines])
+    for machine in machines:
+        machine["live_state"] = states.get(machine["id"])
     return page(
         request, "desk.html", fragment, status=status,
         site=site, tz=tz, now=now, today=today,
-        machines=await network.list_machines(site["slug"]),
+        machines=machines,
+        maintenance_due=await usage.due_maintenance(site["id"]),
+        walk_ins=await usage.walk_ins(site["id"], _midnight(today, tz), now),
         today_bookings=await _today_bookings(request, site, today, tz),
         days=day_choices(today, rules), clocks=clocks, durations=duration_choices(rules),
         default_start=(start_now or clocks[0]).strftime("%H:%M") if clocks else "",
@@ -239,6 +246,13 @@ class DeskPages(Controller):
                                alerts={"machines": _("Choisissez un état dans la liste.")})
         await network.update_machine(request.state.viewer, machine_id, {"status": status})
         return go(request, f"/desk/{slug}?done=status#done")
+
+    @post("/desk/{slug:str}/maintenance/{plan_id:int}/done")
+    async def maintenance_done(self, request: Request, slug: FromPath[str],
+                               plan_id: FromPath[int]) -> Response | Template:
+        site = await _site_run_by_viewer(request, slug)
+        await usage.mark_done(request.state.viewer, plan_id, datetime.now(UTC))
+        return go(request, f"/desk/{site['slug']}?done=maintenance#done")
 
     @post("/desk/{slug:str}/closures")
     async def close(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
