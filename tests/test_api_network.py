@@ -147,3 +147,11 @@ async def test_openapi_documents_every_endpoint_with_its_errors(client, world):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert "400" not in operation["responses"], f"{method} {path} documents Litestar's 400"
+
+
+async def test_out_of_range_rules_are_refused_not_stored(client, world):
+    response = await client.patch("/api/v1/sites/atelier", json={"max_minutes": 40000}, headers=world.auth("admin"))
+    assert response.status_code == 422 and response.json()["code"] == "invalid_input"
+    machine = await client.patch(f"/api/v1/machines/{world.ids['printer']}", json={"rules": {"min_minutes": 0}},
+                                 headers=world.auth("admin"))
+    assert machine.status_code == 422

@@ -7,7 +7,7 @@ import msgspec
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
 Minutes = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
-Positive = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+Positive = Annotated[int, msgspec.Meta(ge=1, le=10_000)]  # minutes in a SmallInt column
 SiteKindName = Literal["papifab", "fablab", "other"]
 MachineKindName = Literal["3d_printer", "laser_cutter", "vinyl_cutter", "cnc", "embroidery", "other"]
 MachineStatusName = Literal["available", "maintenance", "out_of_order"]
