@@ -35,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     listen = commands.add_parser("listen", help="record machine usage from MQTT, without the web app")
     listen.add_argument("--client-id", default="fabbooking-listener",
                         help="MQTT client id; each listener process needs its own")
-    listen.add_argument("--share-group", default="fabbooking",
-                        help="listeners in one group share the events (MQTT v5 shared subscription)")
+    listen.add_argument("--share-group", default="",
+                        help="listeners in one group share the events (MQTT v5 shared subscription); "
+                        "off by default, see docs/mqtt.md about broker restarts")
 
     commands.add_parser("migrate", help="create or update the database tables")
     commands.add_parser("demo", help="load a demo network of Brest fab spaces (idempotent)")

@@ -58,10 +58,18 @@ class Received:
 
 
 class UsageListener:
-    """Subscribe to the contract's topics and every configured device topic; record."""
+    """Subscribe to the contract's topics and every configured device topic; record.
+
+    ``share_group`` puts several listeners on one MQTT v5 shared subscription. It is off by
+    default: Mosquitto 2.0 does not keep a shared subscription across its own restart (the
+    session comes back, the $share subscription does not), so events published between the
+    broker's restart and the listener's reconnection would reach nobody. A plain
+    subscription is kept, so nothing is lost; several plain listeners each record every
+    event once between them (recording is idempotent), without sharing the work.
+    """
 
     def __init__(self, broker: BrokerAddress, client_id: str = "fabbooking-listener",
-                 share_group: str | None = "fabbooking", mqtt5: bool = True, batch_max: int = 200) -> None:
+                 share_group: str | None = None, mqtt5: bool = True, batch_max: int = 200) -> None:
         self.broker = broker
         self.client_id = client_id
         self.share_group = share_group if mqtt5 else None
