@@ -3,6 +3,7 @@ do-nothing paho subscriber receives from the same broker.
 
     .venv/bin/python bench/mqtt_throughput.py                      # 20,000 events, SQLite + PostgreSQL
     .venv/bin/python bench/mqtt_throughput.py --events 5000 --databases sqlite
+    .venv/bin/python bench/mqtt_throughput.py --listeners 2        # also two listeners sharing the events
 
 Every measurement gets its own private Mosquitto (persistence on, max_queued_messages 0, as
 in the tests) on a free port. For each database (a temporary SQLite file; a temporary
@@ -10,10 +11,11 @@ PostgreSQL database when FABBOOKING_TEST_POSTGRES_URL, default
 postgresql://postgres@127.0.0.1:5432/postgres, is reachable) the script migrates it, wires
 4 machines to 2 gateways, starts ``python -m fabbooking listen`` as a subprocess, waits until
 it is subscribed, then publishes N QoS 1 contract events (job_started/job_finished pairs, each
-a distinct msg_id) as fast as the broker takes them. "Persisted/s" is N divided by the time
+a distinct msg_id) as fast as the broker takes them. "events/s" is N divided by the time
 from the first publish to the last ReceivedMessage row committed (every event is checked to
-be there, exactly once). The baseline is a paho MQTT v5 client with the same shared
-subscription and QoS 1 that only counts what it receives (paho acknowledges at once).
+be there, and the N/2 sessions completed, no dead letter); "publish/s" is how fast the
+broker acknowledged the publisher. The baseline is a paho MQTT v5 client with the same
+shared subscription and QoS 1 that only counts what it receives (paho acknowledges at once).
 
 It is a script, not a test: run it when the listener or the recording changes, and update
 the table in docs/performance.md.
@@ -25,9 +27,11 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -81,7 +85,10 @@ class Broker:
     """A private Mosquitto in a temporary folder, like the tests' fixture."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="mosquitto-", dir=_SCRATCH))
+        # Started by root, Mosquitto runs as the 'mosquitto' user: its folder must be writable
+        # by that user (and outside our private 0700 scratch folder), or it persists nothing.
+        self.folder = Path(tempfile.mkdtemp(prefix="fabbooking-bench-mosquitto-"))
+        self.folder.chmod(0o777)
         self.port = free_port()
         conf = self.folder / "mosquitto.conf"
         conf.write_text(MOSQUITTO_CONF.format(port=self.port, folder=self.folder))
@@ -101,6 +108,7 @@ class Broker:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _port_open(port: int) -> bool:
@@ -219,12 +227,15 @@ async def _last_received(prefix: str) -> datetime:
 
 
 async def _sessions() -> dict[str, int]:
-    from fabbooking.usage.tables import UsageSession
+    from fabbooking.usage.tables import DeadLetter, UsageSession
 
     rows = await UsageSession.select(UsageSession.outcome)
     outcomes: dict[str, int] = {}
     for row in rows:
         outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1
+    dead = await DeadLetter.count()
+    if dead:
+        outcomes["dead letters"] = dead
     return outcomes
 
 
@@ -234,8 +245,9 @@ def _use(url: str):
     return engine
 
 
-def listener_run(kind: str, count: int) -> Result:
-    """``fabbooking listen`` on a fresh database of ``kind``: events persisted per second."""
+def listener_run(kind: str, count: int, listeners: int = 1) -> Result:
+    """``fabbooking listen`` (``listeners`` of them, one share group) on a fresh database of
+    ``kind``: events persisted per second."""
     pg_name = None
     if kind == "sqlite":
         url = f"sqlite:///{_SCRATCH}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
@@ -250,53 +262,55 @@ def listener_run(kind: str, count: int) -> Result:
     asyncio.run(_seed())
     broker = Broker()
     log = open(_SCRATCH / f"listen-{kind}.log", "w")  # noqa: SIM115 - closed below
-    listener = subprocess.Popen([sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}"],
-                                cwd=ROOT, env={**env, "FABBOOKING_MQTT_URL": broker.url},
-                                stdout=log, stderr=subprocess.STDOUT)
+    processes = [subprocess.Popen([sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}-{n}"],
+                                  cwd=ROOT, env={**env, "FABBOOKING_MQTT_URL": broker.url},
+                                  stdout=log, stderr=subprocess.STDOUT) for n in range(listeners)]
     try:
-        _wait_subscribed(broker.port, listener)
+        _wait_subscribed(broker.port, processes)
         messages = flood(count, "ev")
         start, end = publish_all(broker.port, messages)
         deadline = time.monotonic() + max(300, count / 20)
         while (recorded := asyncio.run(_count("ev"))) < count:
-            if listener.poll() is not None or time.monotonic() > deadline:
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                 raise SystemExit(f"{kind}: only {recorded} of {count} recorded (log: {log.name})")
             time.sleep(0.2)
         last = asyncio.run(_last_received("ev")).timestamp()
         sessions = asyncio.run(_sessions())
         if sessions != {"completed": count // 2}:
             raise SystemExit(f"{kind}: unexpected sessions {sessions}")
-        return Result(f"fabbooking listen, {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}",
+        name = f"fabbooking listen, {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}"
+        return Result(name + (f", {listeners} listeners" if listeners > 1 else ""),
                       count, last - start, count / (end - start))
     finally:
-        listener.send_signal(signal.SIGTERM)
-        try:
-            listener.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            listener.kill()
-            listener.wait()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         log.close()
         broker.stop()
         if pg_name:
             asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
-def _wait_subscribed(port: int, listener: subprocess.Popen) -> None:
-    """Publish heartbeats until one is recorded: the listener is connected and subscribed."""
-    from fabbooking.usage.contract import UsageEvent as Event
-
+def _wait_subscribed(port: int, processes: list[subprocess.Popen]) -> None:
+    """Publish heartbeats until one is recorded and (where ``ss`` can tell) every listener's
+    connection has received one: they are all connected and subscribed."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-probe-{uuid.uuid4().hex[:6]}")
     client.connect("127.0.0.1", port)
     client.loop_start()
     deadline = time.monotonic() + 60
     n = 0
     try:
-        while asyncio.run(_count("probe")) == 0:
-            if listener.poll() is not None or time.monotonic() > deadline:
+        while asyncio.run(_count("probe")) == 0 or not _all_received(port, processes):
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                 raise SystemExit("the listener did not start; see its log")
             gateway, machine = MACHINES[0]
             client.publish(event_topic(SITE, gateway, machine),
-                           build_event(Event(f"probe-{n}", datetime.now(UTC), "heartbeat")), qos=1)
+                           build_event(UsageEvent(f"probe-{n}", datetime.now(UTC), "heartbeat")), qos=1)
             n += 1
             time.sleep(0.2)
     finally:
@@ -304,11 +318,28 @@ def _wait_subscribed(port: int, listener: subprocess.Popen) -> None:
         client.disconnect()
 
 
-async def _postgres_admin(statement: str) -> None:
+def _all_received(port: int, processes: list[subprocess.Popen]) -> bool:
+    if len(processes) < 2 or shutil.which("ss") is None:
+        return True
+    output = subprocess.run(["ss", "-tinpH", "state", "established", f"( dport = :{port} )"],
+                            capture_output=True, text=True).stdout
+    received: dict[int, int] = {}
+    pid = None
+    for line in output.splitlines():
+        if owner := re.search(r"pid=(\d+)", line):
+            pid = int(owner.group(1))
+        elif (amount := re.search(r"bytes_received:(\d+)", line)) and pid is not None:
+            received[pid] = received.get(pid, 0) + int(amount.group(1))
+    return all(received.get(p.pid, 0) >= 100 for p in processes)
+
+
+async def _postgres_admin(statement: str, fetch: bool = False):
     import asyncpg
 
     connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
     try:
+        if fetch:
+            return await connection.fetchval(statement)
         await connection.execute(statement)
     finally:
         await connection.close()
@@ -333,8 +364,14 @@ def machine_description() -> str:
         pass
     mosquitto = subprocess.run([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-h"],
                                capture_output=True, text=True).stdout.splitlines()[:1]
+    postgres = ""
+    try:
+        postgres = ", PostgreSQL " + asyncio.run(_postgres_admin("SHOW server_version", fetch=True))
+    except Exception:  # noqa: BLE001 - not reachable: not measured either
+        pass
     return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-            f"{mosquitto[0] if mosquitto else 'mosquitto'}, paho-mqtt {version('paho-mqtt')}")
+            f"{mosquitto[0] if mosquitto else 'mosquitto'}, paho-mqtt {version('paho-mqtt')}, "
+            f"SQLite {sqlite3.sqlite_version}{postgres}")
 
 
 def main() -> int:
@@ -342,6 +379,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20_000, help="events per run (default 20000)")
     parser.add_argument("--databases", default="sqlite,postgres",
                         help="comma-separated: sqlite, postgres (skipped when not reachable)")
+    parser.add_argument("--listeners", type=int, default=1,
+                        help="also measure this many 'fabbooking listen' sharing the events (default 1: only one)")
     args = parser.parse_args()
     if args.events < 2 or args.events % 2:
         parser.error("--events must be an even number ≥ 2 (job_started/job_finished pairs)")
@@ -353,13 +392,14 @@ def main() -> int:
         if kind == "postgres" and not postgres_reachable():
             print(f"  skipped: PostgreSQL not reachable at {POSTGRES_ADMIN_URL}", flush=True)
             continue
-        results.append(listener_run(kind, args.events))
-        print(f"  done: {results[-1].name}", flush=True)
+        for listeners in sorted({1, args.listeners}):
+            results.append(listener_run(kind, args.events, listeners))
+            print(f"  done: {results[-1].name}", flush=True)
     print()
-    print(f"| {'receiver':<32} | {'events':>7} | {'seconds':>7} | {'events/s':>8} | {'publish/s':>9} |")
-    print(f"| {'-' * 32} | {'-' * 6}: | {'-' * 6}: | {'-' * 7}: | {'-' * 8}: |")
+    print(f"| {'receiver':<45} | {'events':>7} | {'seconds':>7} | {'events/s':>8} | {'publish/s':>9} |")
+    print(f"| {'-' * 45} | {'-' * 6}: | {'-' * 6}: | {'-' * 7}: | {'-' * 8}: |")
     for r in results:
-        print(f"| {r.name:<32} | {r.events:>7} | {r.seconds:>7.1f} | {r.rate:>8.0f} | {r.publish_rate:>9.0f} |")
+        print(f"| {r.name:<45} | {r.events:>7} | {r.seconds:>7.1f} | {r.rate:>8.0f} | {r.publish_rate:>9.0f} |")
     shutil.rmtree(_SCRATCH, ignore_errors=True)
     return 0
 

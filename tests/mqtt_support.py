@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,9 @@ import pytest
 from tests.conftest import missing_service
 
 CONFIG = """\
+# Started as root, Mosquitto would switch to the 'mosquitto' user, which cannot write in the
+# test's folder: it would then keep nothing across a restart. Stay who we are.
+user {user}
 listener {port} 127.0.0.1
 allow_anonymous true
 persistence true
@@ -52,7 +56,7 @@ class Mosquitto:
 
     def start(self) -> None:
         conf = self.folder / "mosquitto.conf"
-        conf.write_text(CONFIG.format(port=self.port, folder=self.folder))
+        conf.write_text(CONFIG.format(port=self.port, folder=self.folder, user=getpass.getuser()))
         self.process = subprocess.Popen([shutil.which("mosquitto"), "-c", str(conf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
@@ -68,6 +72,7 @@ class Mosquitto:
 
     def restart(self) -> None:
         self.stop()
+        assert (self.folder / "mosquitto.db").exists(), "Mosquitto kept nothing on disk"
         self.start()
 
 

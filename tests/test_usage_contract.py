@@ -71,19 +71,30 @@ def test_broken_events_are_rejected_with_a_reason(payload, reason):
     assert reason in rejected.value.reason
 
 
+@pytest.mark.parametrize("bad_id", ["a\x00b", "\ud800", "tab\there"])
+def test_ids_a_database_could_not_store_are_rejected(bad_id):
+    for body in ({"v": 1, "msg_id": bad_id, "ts": "2027-03-10T09:00:00Z", "event": "heartbeat"},
+                 {"v": 1, "msg_id": "ok", "ts": "2027-03-10T09:00:00Z", "event": "job_started", "job": {"key": bad_id}}):
+        with pytest.raises(PayloadRejected) as rejected:
+            parse_event(json.dumps(body).encode(), NOW)
+        assert "printable" in rejected.value.reason
+
+
 def test_gateway_status():
     assert parse_status(b'{"state": "lost"}') == "lost"
     with pytest.raises(PayloadRejected):
         parse_status(b'{"state": "sleepy"}')
 
 
+IDS = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=64)
+
 events = st.builds(
     UsageEvent,
-    msg_id=st.text(min_size=1, max_size=64),
+    msg_id=IDS,
     ts=st.datetimes(min_value=datetime(2027, 3, 1), max_value=datetime(2027, 3, 10, 9, 4),
                     timezones=st.just(UTC)),
     event=st.sampled_from(["job_started", "job_finished", "job_failed", "job_cancelled"]),
-    job=st.builds(Job, key=st.text(min_size=1, max_size=100), file=st.none() | st.text(max_size=100),
+    job=st.builds(Job, key=IDS, file=st.none() | st.text(max_size=100),
                   duration_s=st.none() | st.floats(min_value=0, max_value=1e6),
                   material=st.none() | st.builds(Material, kind=st.text(max_size=30),
                                                  grams=st.none() | st.floats(min_value=0, max_value=1e5))),

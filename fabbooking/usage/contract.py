@@ -22,6 +22,7 @@ EVENTS = ("job_started", "job_finished", "job_failed", "job_cancelled", "job_int
 JOB_EVENTS = ("job_started", "job_finished", "job_failed", "job_cancelled", "job_interrupted")
 GATEWAY_STATES = ("ready", "lost")
 MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_NESTING = 32  # an event nests 3 levels deep (event, job, material)
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 MAX_AGE = timedelta(days=30)
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -127,12 +128,36 @@ def _object(payload: bytes) -> dict:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadRejected(f"payload too large ({len(payload)} bytes, at most {MAX_PAYLOAD_BYTES})")
     try:
-        body = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise PayloadRejected(f"not JSON: {exc}") from None
+    # json.loads recurses once per level: 16 KiB of "[" would reach Python's recursion limit
+    if text.count("[") + text.count("{") > MAX_NESTING and json_depth(text) > MAX_NESTING:
+        raise PayloadRejected(f"not JSON we accept: nested deeper than {MAX_NESTING} levels")
+    try:
+        body = json.loads(text)
+    except ValueError as exc:  # also a number of more than 4300 digits
+        raise PayloadRejected(f"not JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise PayloadRejected("JSON must be an object")
     return body
+
+
+def json_depth(text: str) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _moment(value: object, name: str) -> datetime:
@@ -144,7 +169,10 @@ def _moment(value: object, name: str) -> datetime:
         raise PayloadRejected(f"{name} is not ISO 8601: {value[:40]!r}") from None
     if moment.tzinfo is None:
         raise PayloadRejected(f"{name} has no timezone (send UTC, ending in Z)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00, 9999-12-31T23:00-05:00
+        raise PayloadRejected(f"{name} is out of range: {value[:40]!r}") from None
 
 
 def _number(value: object, name: str) -> float | None:
@@ -165,14 +193,22 @@ def _text(value: object, name: str, limit: int = 255) -> str | None:
     return value[:limit]
 
 
+def _identifier(value: object, name: str) -> str:
+    """msg_id and job.key become database keys: printable text only (no control character,
+    which PostgreSQL cannot store as NUL, and no lone surrogate, which no database encodes)."""
+    if not isinstance(value, str) or not value or len(value) > 128:
+        raise PayloadRejected(f"{name} must be a non-empty string (at most 128 characters)")
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise PayloadRejected(f"{name} must be printable text (no control character)")
+    return value
+
+
 def _job(value: object) -> Job | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         raise PayloadRejected("job must be an object")
-    key = value.get("key")
-    if not isinstance(key, str) or not key or len(key) > 128:
-        raise PayloadRejected("job.key must be a non-empty string (at most 128 characters)")
+    key = _identifier(value.get("key"), "job.key")
     material = value.get("material")
     if material is not None:
         if not isinstance(material, dict) or not isinstance(material.get("kind"), str):
@@ -195,9 +231,7 @@ def parse_event(payload: bytes, now: datetime) -> UsageEvent:
     body = _object(payload)
     if body.get("v") != VERSION:
         raise PayloadRejected(f"unsupported contract version {body.get('v')!r} (expected {VERSION})")
-    msg_id = body.get("msg_id")
-    if not isinstance(msg_id, str) or not msg_id or len(msg_id) > 128:
-        raise PayloadRejected("msg_id must be a non-empty string (at most 128 characters)")
+    msg_id = _identifier(body.get("msg_id"), "msg_id")
     event = body.get("event")
     if event not in EVENTS:
         raise PayloadRejected(f"unknown event {str(event)[:40]!r}")

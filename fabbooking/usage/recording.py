@@ -75,9 +75,24 @@ async def record_batch(messages: list[Incoming], now: datetime) -> None:
             async with database.write_transaction():
                 await _record(message, await Directory.load(), now)
         except Exception as exc:  # noqa: BLE001 - a bad message must not stop the others
+            if _transient(exc):
+                raise  # the database's trouble, not the message's: the listener retries later
             log.exception("message on %s could not be recorded", message.topic)
             async with database.write_transaction():
                 await dead_letter(message, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _transient(exc: BaseException) -> bool:
+    """A deadlock, a lock timeout or a lost connection: trying again later will work."""
+    import sqlite3
+
+    if isinstance(exc, (OSError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    sqlstate = getattr(exc, "sqlstate", "") or ""
+    return sqlstate.startswith(("08", "40", "53", "57")) or type(exc).__name__ in (
+        "DeadlockDetectedError", "SerializationError", "InterfaceError", "ConnectionDoesNotExistError")
 
 
 async def _record(message: Incoming, directory: Directory, now: datetime) -> None:

@@ -42,7 +42,10 @@ async def apply_job(report: JobReport) -> dict:
     ending = ENDINGS.get(report.event)
     started = report.started_at or (report.at if report.event == "job_started" else None)
     if ending and started is None and report.duration_s is not None:
-        started = report.at - timedelta(seconds=report.duration_s)
+        try:
+            started = report.at - timedelta(seconds=report.duration_s)
+        except OverflowError:  # the contract allows up to 1e12 s: before year 1, no start then
+            started = None
     values: dict = {}
     if existing is None:
         values = {"key": row_key, "machine": report.machine_id, "job_key": report.key,
@@ -60,14 +63,20 @@ async def apply_job(report: JobReport) -> dict:
         if getattr(report, column) is not None:
             values[column] = getattr(report, column)
     if report.material_kind:
-        values["material_kind"] = report.material_kind[:64]
+        values["material_kind"] = _storable(report.material_kind[:64])
     if report.file:
-        values["file_name"] = report.file[:255]
+        values["file_name"] = _storable(report.file[:255])
     if existing is None:
         await UsageSession.insert(UsageSession(**values))
     elif values:
         await UsageSession.update(values).where(UsageSession.key == row_key)
     return await _link_booking(row_key)
+
+
+def _storable(text: str) -> str:
+    """As a database takes it: PostgreSQL refuses NUL ("\\u0000" in JSON), and a lone
+    surrogate ("\\ud800") cannot be encoded for either database."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 async def _link_booking(row_key: str) -> dict:

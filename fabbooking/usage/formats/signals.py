@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from fabbooking.usage.contract import PayloadRejected
+from fabbooking.usage.contract import MAX_NESTING, PayloadRejected, json_depth
 from fabbooking.usage.power import Reading
 
 
@@ -42,9 +42,15 @@ def json_object(payload: bytes, limit: int = 64 * 1024) -> dict:
     if len(payload) > limit:
         raise PayloadRejected(f"payload too large ({len(payload)} bytes)")
     try:
-        body = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise PayloadRejected(f"not JSON: {exc}") from None
+    if text.count("[") + text.count("{") > MAX_NESTING and json_depth(text) > MAX_NESTING:
+        raise PayloadRejected(f"not JSON we accept: nested deeper than {MAX_NESTING} levels")
+    try:
+        body = json.loads(text)
+    except ValueError as exc:  # also a number of more than 4300 digits
+        raise PayloadRejected(f"not JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise PayloadRejected("JSON must be an object")
     return body
