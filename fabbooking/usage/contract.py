@@ -124,9 +124,10 @@ def build_status(state: str, **details: object) -> bytes:
     return json.dumps({"state": state, **details}, separators=(",", ":")).encode()
 
 
-def _object(payload: bytes) -> dict:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadRejected(f"payload too large ({len(payload)} bytes, at most {MAX_PAYLOAD_BYTES})")
+def json_object(payload: bytes, limit: int = MAX_PAYLOAD_BYTES) -> dict:
+    """Decode a JSON object from MQTT bytes, refusing (never crashing on) anything else."""
+    if len(payload) > limit:
+        raise PayloadRejected(f"payload too large ({len(payload)} bytes, at most {limit})")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -228,7 +229,7 @@ def _job(value: object) -> Job | None:
 
 def parse_event(payload: bytes, now: datetime) -> UsageEvent:
     """Decode and check one event; raise PayloadRejected with the reason otherwise."""
-    body = _object(payload)
+    body = json_object(payload)
     if body.get("v") != VERSION:
         raise PayloadRejected(f"unsupported contract version {body.get('v')!r} (expected {VERSION})")
     msg_id = _identifier(body.get("msg_id"), "msg_id")
@@ -252,7 +253,7 @@ def parse_event(payload: bytes, now: datetime) -> UsageEvent:
 
 def parse_status(payload: bytes) -> str:
     """The gateway's state from its retained status message."""
-    body = _object(payload)
+    body = json_object(payload)
     state = body.get("state")
     if state not in GATEWAY_STATES:
         raise PayloadRejected(f"status state must be ready or lost, not {str(state)[:20]!r}")

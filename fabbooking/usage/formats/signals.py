@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from fabbooking.usage.contract import MAX_NESTING, PayloadRejected, json_depth
+from fabbooking.usage.contract import PayloadRejected
+from fabbooking.usage.contract import json_object as contract_json_object
 from fabbooking.usage.power import Reading
 
 
@@ -39,21 +39,8 @@ def message_id(topic: str, payload: bytes) -> str:
 
 
 def json_object(payload: bytes, limit: int = 64 * 1024) -> dict:
-    if len(payload) > limit:
-        raise PayloadRejected(f"payload too large ({len(payload)} bytes)")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PayloadRejected(f"not JSON: {exc}") from None
-    if text.count("[") + text.count("{") > MAX_NESTING and json_depth(text) > MAX_NESTING:
-        raise PayloadRejected(f"not JSON we accept: nested deeper than {MAX_NESTING} levels")
-    try:
-        body = json.loads(text)
-    except ValueError as exc:  # also a number of more than 4300 digits
-        raise PayloadRejected(f"not JSON: {str(exc)[:200]}") from None
-    if not isinstance(body, dict):
-        raise PayloadRejected("JSON must be an object")
-    return body
+    """Device messages may be larger than contract events (a full Shelly status)."""
+    return contract_json_object(payload, limit)
 
 
 def number(value: object, name: str) -> float:
