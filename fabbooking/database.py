@@ -1,13 +1,12 @@
 """The database engine and the Piccolo apps, chosen from FABBOOKING_DATABASE_URL.
 
 Piccolo looks for ``DB`` and ``APP_REGISTRY`` in the module named by ``PICCOLO_CONF``;
-the top-level ``piccolo_conf.py`` re-exports them, and the CLI points Piccolo here so
-that an installed ``fabbooking`` works from any folder.
+the top-level ``piccolo_conf.py`` re-exports them, and ``fabbooking/__init__.py`` points
+Piccolo here so that an installed ``fabbooking`` works from any folder.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from piccolo.conf.apps import AppRegistry
@@ -15,14 +14,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from fabbooking.settings import (
-    ConfigError,
-    DatabaseUrl,
-    load_settings,
-    parse_database_url,
-)
-
-os.environ.setdefault("PICCOLO_CONF", "fabbooking.database")
+from fabbooking.settings import ConfigError, DatabaseUrl, database_url
 
 APPS = [
     "fabbooking.accounts.piccolo_app",
@@ -53,14 +45,7 @@ def build_engine(url: DatabaseUrl) -> Engine:
     return PostgresEngine(config={"dsn": url.dsn})
 
 
-def _engine_from_environment() -> Engine:
-    raw = os.environ.get("FABBOOKING_DATABASE_URL")
-    if raw and raw.strip():
-        return build_engine(parse_database_url(raw))
-    return build_engine(load_settings().database)
-
-
-DB: Engine = _engine_from_environment()
+DB: Engine = build_engine(database_url())
 
 
 def is_postgres(engine: Engine | None = None) -> bool:

@@ -137,16 +137,20 @@ def _public_url() -> str:
     return url
 
 
+def database_url() -> DatabaseUrl:
+    """FABBOOKING_DATABASE_URL, or the development SQLite file under FABBOOKING_VAR_DIR."""
+    raw_url = os.environ.get("FABBOOKING_DATABASE_URL")
+    if raw_url is None or not raw_url.strip():
+        var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))
+        return DatabaseUrl(kind="sqlite", path=str(var_dir / "fabbooking.sqlite3"))
+    return parse_database_url(raw_url)
+
+
 def load_settings() -> Settings:
     """Read and check every setting; raise ConfigError with a fix-it message."""
     var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))
-    raw_url = os.environ.get("FABBOOKING_DATABASE_URL")
-    if raw_url is None or not raw_url.strip():
-        database = DatabaseUrl(kind="sqlite", path=str(var_dir / "fabbooking.sqlite3"))
-    else:
-        database = parse_database_url(raw_url)
     return Settings(
-        database=database,
+        database=database_url(),
         secret_key=_secret_key(var_dir),
         mqtt_url=_mqtt_url(),
         var_dir=var_dir,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import ROOT, missing_service, run_cli
+from tests.conftest import ROOT, free_port, missing_service, run_cli
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -49,11 +48,6 @@ def next_monday() -> str:
     today = datetime.now(ZoneInfo("Europe/Paris")).date()
     return (today + timedelta(days=7 - today.weekday())).isoformat()
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until_serving(base: str, process: subprocess.Popen, log: Path | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing_service
+from tests.conftest import free_port, missing_service
 
 CONFIG = """\
 # Started as root, Mosquitto would switch to the 'mosquitto' user, which cannot write in the
@@ -31,11 +31,6 @@ max_inflight_messages 0
 log_dest file {folder}/mosquitto.log
 """
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def port_open(port: int) -> bool:

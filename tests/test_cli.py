@@ -24,6 +24,7 @@ from tests.conftest import (
     _postgres_reachable,
     create_postgres_database,
     drop_postgres_database,
+    free_port,
     make_site,
     missing_service,
     postgres_url,
@@ -51,11 +52,6 @@ async def counts() -> dict[str, int]:
     tables = [Site, OpeningPeriod, Machine, Training, Qualification, Account, Staff, Booking]
     return {t._meta.tablename: await t.count() for t in tables}
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- migrate and demo -----------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from fabbooking.bookings.tables import Booking
 from fabbooking.training.tables import Training
 from tests.conftest import (
     ROOT,
+    free_port,
     local_slot,
     make_account,
     make_machine,
@@ -32,11 +32,6 @@ pytestmark = pytest.mark.anyio
 SERVERS = 3
 CONTENDERS = 60
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def wait_until_serving(base_url: str, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -91,9 +91,12 @@ async def test_a_redelivered_event_changes_nothing(db, mosquitto, listening):
     machine = await make_machine(site, "prusa-mini")
     await wire_gateway(site, "gw-1", machine)
     publisher = Publisher(mosquitto.port)
-    payload = contract_event("job_finished", "j", now(), msg_id="same-id", duration_s=60)
-    for _ in range(3):
-        publisher.send(topic("bellevue", "gw-1", "prusa-mini"), payload)
+    # A retry reuses its msg_id: whatever it carries, a second message with that id is the
+    # same event again, so only the first counts (sessions alone would not show this: they
+    # are upserted per job key, so here each copy names another job).
+    for job in ("j", "k", "l"):
+        publisher.send(topic("bellevue", "gw-1", "prusa-mini"),
+                       contract_event("job_finished", job, now(), msg_id="same-id", duration_s=60))
     publisher.send(topic("bellevue", "gw-1", "prusa-mini"), contract_event("heartbeat", "", now()))
     await eventually(lambda: _recorded_at_least(listening, 4))
     assert await UsageSession.count() == 1

@@ -63,10 +63,11 @@ async def test_the_same_relay_message_twice_days_apart_still_counts(db):
     site = await make_site("kerourien")
     machine = await make_machine(site, "laser", kind="laser_cutter")
     await wire_device(machine, "tasmota", "plug")
-    await record("stat/plug/POWER", b"ON")
     await record("stat/plug/POWER", b"OFF")
+    assert await live_state(machine) == "idle"
     await record("tele/plug/LWT", b"Offline")
-    await record("tele/plug/LWT", b"Online")
+    assert await live_state(machine) == "offline"
+    # the very same bytes again: were it taken for a duplicate, the plug would stay offline
     await record("stat/plug/POWER", b"OFF")
     assert await live_state(machine) == "idle"
 

@@ -14,11 +14,15 @@ from fabbooking.accounts.schemas import (
     TokenOut,
 )
 from fabbooking.accounts.tables import Account
-from fabbooking.api.auth import SESSION_COOKIE, CurrentViewer, require_login
+from fabbooking.api.auth import (
+    SESSION_COOKIE,
+    CurrentViewer,
+    require_login,
+    set_session_cookie,
+)
 from fabbooking.api.errors import error_responses
 from fabbooking.errors import Refused
 from fabbooking.network.tables import Staff
-from fabbooking.settings import load_settings
 from fabbooking.training.services import qualifications_of
 
 
@@ -65,8 +69,7 @@ class AuthController(Controller):
         account_id = await services.check_login(data.username, data.password, _client(request))
         token = await services.open_session(account_id)
         response = Response(await account_out(account_id, with_private=True))
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https" or load_settings().https, max_age=14 * 24 * 3600)
+        set_session_cookie(response, token, request)
         return response
 
     @post("/logout", status_code=204)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.di import NamedDependency
 
 from fabbooking.accounts import services
@@ -10,22 +10,36 @@ from fabbooking.accounts.viewer import ANONYMOUS, Viewer
 from fabbooking.errors import Refused
 
 SESSION_COOKIE = "fabbooking_session"
+SESSION_MAX_AGE_S = 14 * 24 * 3600
+
+
+def set_session_cookie(response: Response, token: str, request: Request) -> None:
+    """The browser session: HttpOnly, SameSite=Lax, Secure behind HTTPS."""
+    from fabbooking.settings import load_settings
+
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", max_age=SESSION_MAX_AGE_S,
+                        secure=request.url.scheme == "https" or load_settings().https)
+
+
+async def session_viewer(request: Request) -> Viewer:
+    """The account behind the session cookie, or anonymous."""
+    token = request.cookies.get(SESSION_COOKIE)
+    account_id = await services.account_for_session(token) if token else None
+    return (await services.viewer_for(account_id) if account_id else None) or ANONYMOUS
 
 
 async def provide_viewer(request: Request) -> Viewer:
-    account_id = None
     authorization = request.headers.get("authorization", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused("not_authenticated")
         account_id = await services.account_for_token(token.strip())
-        if account_id is None:
+        viewer = await services.viewer_for(account_id) if account_id else None
+        if viewer is None:
             raise Refused("not_authenticated")
-    elif cookie := request.cookies.get(SESSION_COOKIE):
-        account_id = await services.account_for_session(cookie)
-    viewer = await services.viewer_for(account_id) if account_id else None
-    viewer = viewer or ANONYMOUS
+    else:
+        viewer = await session_viewer(request)
     request.state.language = viewer.language
     return viewer
 

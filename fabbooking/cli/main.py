@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 
 from fabbooking.cli import usage_commands
 from fabbooking.cli.guard import run
 from fabbooking.errors import CommandFailed
+from fabbooking.ports import port_problem
 from fabbooking.settings import ConfigError, load_settings
 
 EXIT_USAGE = 2
@@ -119,15 +119,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise CommandFailed(
-                f"cannot listen on {host}:{port} ({exc.strerror}). Another program uses "
-                f"this port: stop it, or choose another with --port."
-            ) from None
+    if problem := port_problem(host, port):
+        raise CommandFailed(
+            f"cannot listen on {host}:{port} ({problem}). Another program uses "
+            f"this port: stop it, or choose another with --port."
+        )
 
 
 def cmd_listen(args: argparse.Namespace) -> int:

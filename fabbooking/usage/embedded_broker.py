@@ -3,23 +3,18 @@ runs, so the whole system works on a fresh machine. Production uses Mosquitto (d
 
 from __future__ import annotations
 
-import socket
-
 from fabbooking.errors import CommandFailed
+from fabbooking.ports import port_problem
 
 DEFAULT_PORT = 1884  # not 1883: a machine that already runs Mosquitto keeps working
 
 
 def check_port_free(port: int, host: str = "127.0.0.1") -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise CommandFailed(
-                f"the embedded MQTT broker cannot listen on {host}:{port} ({exc.strerror}). Choose "
-                "another port with --mqtt-port, or point FABBOOKING_MQTT_URL at your Mosquitto."
-            ) from None
+    if problem := port_problem(host, port):
+        raise CommandFailed(
+            f"the embedded MQTT broker cannot listen on {host}:{port} ({problem}). Choose "
+            "another port with --mqtt-port, or point FABBOOKING_MQTT_URL at your Mosquitto."
+        )
 
 
 async def start_embedded_broker(port: int):

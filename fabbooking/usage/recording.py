@@ -24,7 +24,13 @@ from fabbooking.usage.formats.signals import message_id
 from fabbooking.usage.power import Thresholds, feed, went_offline
 from fabbooking.usage.routing import DECODERS, DeviceRoute, is_state_only, route_for
 from fabbooking.usage.sessions import JobReport, apply_job
-from fabbooking.usage.tables import DeadLetter, Gateway, ReceivedMessage, Telemetry, UsageSession
+from fabbooking.usage.tables import (
+    DeadLetter,
+    Gateway,
+    ReceivedMessage,
+    Telemetry,
+    UsageSession,
+)
 
 log = logging.getLogger("fabbooking.usage")
 DEAD_LETTER_BYTES = 4096

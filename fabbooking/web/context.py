@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from litestar import Request, Response
 
-from fabbooking.accounts import services
-from fabbooking.accounts.viewer import ANONYMOUS
-from fabbooking.api.auth import SESSION_COOKIE
+from fabbooking.api.auth import session_viewer
 from fabbooking.web.i18n import LANGUAGE_COOKIE, choose_language, current_language
 
 # No inline script or style anywhere: htmx is configured by a <meta> tag, not by script.
@@ -24,11 +22,7 @@ SECURITY_HEADERS = {
 
 
 async def resolve_viewer(request: Request) -> None:
-    viewer = ANONYMOUS
-    if token := request.cookies.get(SESSION_COOKIE):
-        account_id = await services.account_for_session(token)
-        if account_id:
-            viewer = await services.viewer_for(account_id) or ANONYMOUS
+    viewer = await session_viewer(request)
     request.state.viewer = viewer
     language = choose_language(
         request.query_params.get("lang"),

@@ -18,9 +18,9 @@ from fabbooking.accounts.tables import Account
 from fabbooking.bookings import services as bookings
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.errors import Refused
-from fabbooking.messages import render
 from fabbooking.network import services as network
 from fabbooking.training import services as training
+from fabbooking.usage import services as usage
 from fabbooking.web.desk_forms import (
     ACCOUNT_REFUSAL_FIELDS,
     MACHINE_STATUSES,
@@ -33,19 +33,15 @@ from fabbooking.web.desk_forms import (
     read_grant,
     whole_number,
 )
-from fabbooking.usage import services as usage
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
-from fabbooking.web.rendering import go, page
+from fabbooking.web.rendering import go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 TODAY_PIECE = "_desk_today.html"
 PERSON_COLUMNS = (Account.id, Account.username, Account.display_name, Account.role)
 SEARCH_LIMIT = 20
 
-
-def _refusal_text(request: Request, refused: Refused) -> str:
-    return render(refused.code, request.state.language, **refused.params)
 
 
 def _check_fields() -> str:
@@ -169,7 +165,7 @@ class DeskPages(Controller):
         try:
             account = await accounts.create_account(new, created_by=request.state.viewer)
         except Refused as refused:
-            text = _refusal_text(request, refused)
+            text = refusal_text(request, refused)
             field = ACCOUNT_REFUSAL_FIELDS.get(refused.code)
             entered = {k: v for k, v in data.items() if k != "password"}
             return await _desk(request, site, fragment="_desk_person.html", status=refused.status,
@@ -195,7 +191,7 @@ class DeskPages(Controller):
         except Refused as refused:
             return await _desk(request, site, fragment="_desk_book.html", status=refused.status,
                                maker_id=maker_id, entered=data,
-                               alerts={"book": _refusal_text(request, refused)})
+                               alerts={"book": refusal_text(request, refused)})
         return go(request, f"/desk/{slug}?maker={maker_id}&booking={booking['id']}&done=booked#done")
 
     @post("/desk/{slug:str}/bookings/{booking_id:int}/cancel")
@@ -210,7 +206,7 @@ class DeskPages(Controller):
             await bookings.cancel(viewer, booking_id, datetime.now(UTC))
         except Refused as refused:
             return await _desk(request, site, status=refused.status,
-                               alerts={"today": _refusal_text(request, refused)})
+                               alerts={"today": refusal_text(request, refused)})
         return go(request, f"/desk/{slug}?done=cancelled#done")
 
     @post("/desk/{slug:str}/qualifications")
@@ -230,7 +226,7 @@ class DeskPages(Controller):
         except Refused as refused:
             return await _desk(request, site, fragment="_desk_training.html",
                                status=refused.status, maker_id=grant.maker_id, entered=data,
-                               alerts={"training": _refusal_text(request, refused)})
+                               alerts={"training": refusal_text(request, refused)})
         return go(request, f"/desk/{slug}?maker={grant.maker_id}&done=trained#done")
 
     @post("/desk/{slug:str}/machines/{machine_id:int}/status")
@@ -267,7 +263,7 @@ class DeskPages(Controller):
         except Refused as refused:
             return await _desk(request, site, fragment="_desk_closures.html",
                                status=refused.status, entered=data,
-                               alerts={"closures": _refusal_text(request, refused)})
+                               alerts={"closures": refusal_text(request, refused)})
         return go(request, f"/desk/{slug}?done=closed#done")
 
     @post("/desk/{slug:str}/closures/{closure_id:int}/remove")

@@ -16,19 +16,15 @@ from fabbooking.api.moments import parse_moment
 from fabbooking.bookings import services as bookings
 from fabbooking.bookings.schedule import machine_week, slot_choice
 from fabbooking.errors import Refused
-from fabbooking.messages import render
 from fabbooking.network import services as network
 from fabbooking.training.services import qualifications_of
 from fabbooking.usage import services as usage
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
-from fabbooking.web.rendering import go, page
+from fabbooking.web.rendering import go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
-
-def _refusal_text(request: Request, refused: Refused) -> str:
-    return render(refused.code, request.state.language, **refused.params)
 
 
 def _week_param(week: str | None) -> date | None:
@@ -103,7 +99,7 @@ class MakerPages(Controller):
             if refused.code == "not_found":
                 raise
             return await _booking_form(request, machine_id, data.get("cell", ""),
-                                       error=_refusal_text(request, refused), status=refused.status)
+                                       error=refusal_text(request, refused), status=refused.status)
         return go(request, f"/me/bookings?done=booked#booking-{booking['id']}")
 
     @get("/me/bookings")
@@ -133,7 +129,7 @@ class MakerPages(Controller):
                 raise
             booking = await bookings.get_booking(viewer, booking_id)
             return page(request, "cancel.html", status=refused.status, booking=booking,
-                        error=_refusal_text(request, refused), timezones=await _site_timezones())
+                        error=refusal_text(request, refused), timezones=await _site_timezones())
         return go(request, "/me/bookings?done=cancelled")
 
     @get("/me/trainings")
@@ -158,7 +154,7 @@ class MakerPages(Controller):
             await accounts.change_password(viewer.account_id, current, new)
         except Refused as refused:
             return await _account_page(request, viewer.account_id, status=refused.status,
-                                       error=_refusal_text(request, refused))
+                                       error=refusal_text(request, refused))
         return go(request, "/me/account?done=password")
 
 

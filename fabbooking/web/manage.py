@@ -19,7 +19,6 @@ from fabbooking.accounts import services as accounts
 from fabbooking.accounts.tables import Account
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused
-from fabbooking.messages import render
 from fabbooking.network import services as network
 from fabbooking.network.tables import Machine, Staff
 from fabbooking.training import services as training
@@ -27,7 +26,7 @@ from fabbooking.training.tables import Training
 from fabbooking.web import manage_forms as forms
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
-from fabbooking.web.rendering import go, page
+from fabbooking.web.rendering import go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 NEW_SITE = {"kind": "papifab", "timezone": "Europe/Paris"}
@@ -40,9 +39,6 @@ def admin_viewer(request: Request) -> Viewer:
         raise Refused("forbidden")
     return viewer
 
-
-def _refusal(request: Request, refused: Refused) -> str:
-    return render(refused.code, request.state.language, **refused.params)
 
 
 def _correct_fields() -> str:
@@ -155,7 +151,7 @@ class ManagePages(Controller):
         try:
             await network.create_site(viewer, slug, values)
         except Refused as refused:
-            return await _sites_page(request, status=refused.status, error=_refusal(request, refused),
+            return await _sites_page(request, status=refused.status, error=refusal_text(request, refused),
                                      errors={"slug": ""} if refused.code == "slug_taken" else {}, form=data)
         return go(request, f"/manage/sites/{slug}?done=created")
 
@@ -177,7 +173,7 @@ class ManagePages(Controller):
         except Refused as refused:
             if refused.code == "not_found":
                 raise
-            return await _site_page(request, slug, status=refused.status, error=_refusal(request, refused),
+            return await _site_page(request, slug, status=refused.status, error=refusal_text(request, refused),
                                     form=data)
         return go(request, f"/manage/sites/{slug}?done=saved")
 
@@ -194,7 +190,7 @@ class ManagePages(Controller):
             if refused.code == "not_found":
                 raise
             return await _site_page(request, slug, status=refused.status, week=forms.week_from_form(data),
-                                    hours_error=_refusal(request, refused))
+                                    hours_error=refusal_text(request, refused))
         return go(request, f"/manage/sites/{slug}?done=hours#hours")
 
     # --- machines -------------------------------------------------------------------------
@@ -216,7 +212,7 @@ class ManagePages(Controller):
         try:
             machine = await network.create_machine(viewer, data["site"], slug, values)
         except Refused as refused:
-            return await _machines_page(request, status=refused.status, error=_refusal(request, refused),
+            return await _machines_page(request, status=refused.status, error=refusal_text(request, refused),
                                         errors={"slug": ""} if refused.code == "slug_taken" else {}, form=data)
         return go(request, f"/manage/machines?done=created#machine-{machine['id']}")
 
@@ -232,7 +228,7 @@ class ManagePages(Controller):
             await network.update_machine(viewer, machine_id, values)
         except Refused as refused:
             return await _machines_page(request, status=refused.status, failed=machine_id,
-                                        failed_error=_refusal(request, refused))
+                                        failed_error=refusal_text(request, refused))
         return go(request, f"/manage/machines?done=saved#machine-{machine_id}")
 
     # --- trainings ------------------------------------------------------------------------
@@ -252,7 +248,7 @@ class ManagePages(Controller):
             await training.create_training(viewer, values["slug"], values["name"], values["description"],
                                            values["unlocks_kinds"])
         except Refused as refused:
-            return await _trainings_page(request, status=refused.status, error=_refusal(request, refused),
+            return await _trainings_page(request, status=refused.status, error=refusal_text(request, refused),
                                          errors={"slug": ""} if refused.code == "slug_taken" else {}, form=data)
         return go(request, f"/manage/trainings?done=created#training-{values['slug']}")
 
@@ -272,7 +268,7 @@ class ManagePages(Controller):
         try:
             account = await accounts.create_account(accounts.NewAccount(**values), created_by=viewer)
         except Refused as refused:
-            return await _users_page(request, status=refused.status, error=_refusal(request, refused), form=data)
+            return await _users_page(request, status=refused.status, error=refusal_text(request, refused), form=data)
         return go(request, f"/manage/users/{account.id}?done=created")
 
     @get("/users/{account_id:int}")
@@ -294,7 +290,7 @@ class ManagePages(Controller):
             if refused.code == "not_found" and not await Account.exists().where(Account.id == account_id):
                 raise
             return await _user_page(request, account_id, status=refused.status, form=data,
-                                    error=_refusal(request, refused))
+                                    error=refusal_text(request, refused))
         if account_id == viewer.account_id and role != "admin":
             return go(request, "/me/account")  # no longer a network admin: these pages are closed
         return go(request, f"/manage/users/{account_id}?done=role")

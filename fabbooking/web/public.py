@@ -12,15 +12,14 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from fabbooking.accounts import services as accounts
-from fabbooking.api.auth import SESSION_COOKIE
+from fabbooking.api.auth import SESSION_COOKIE, set_session_cookie
 from fabbooking.bookings.calendar import hours_on
 from fabbooking.errors import Refused
-from fabbooking.messages import render
 from fabbooking.network import services as network
 from fabbooking.settings import load_settings
 from fabbooking.usage import services as usage
 from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, _
-from fabbooking.web.rendering import go, page, safe_next
+from fabbooking.web.rendering import go, page, refusal_text, safe_next
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -69,12 +68,10 @@ class PublicPages(Controller):
         try:
             account_id = await accounts.check_login(username, password, client)
         except Refused as refused:
-            message = render(refused.code, request.state.language, **refused.params)
             return page(request, "login.html", status=refused.status, next=next_url,
-                        username=username, error=message)
+                        username=username, error=refusal_text(request, refused))
         response = go(request, next_url)
-        response.set_cookie(SESSION_COOKIE, await accounts.open_session(account_id), httponly=True,
-                            samesite="lax", secure=load_settings().https, max_age=14 * 24 * 3600)
+        set_session_cookie(response, await accounts.open_session(account_id), request)
         return response
 
     @post("/logout")

@@ -9,6 +9,9 @@ from litestar import Request
 from litestar.plugins.htmx import ClientRedirect, HTMXRequest
 from litestar.response import Redirect, Template
 
+from fabbooking.errors import Refused
+from fabbooking.messages import render
+
 VARY = {"Vary": "HX-Request"}
 
 
@@ -30,6 +33,11 @@ def go(request: Request, url: str) -> Redirect | ClientRedirect:
     if isinstance(request, HTMXRequest) and request.htmx:
         return ClientRedirect(redirect_to=url)
     return Redirect(path=url, status_code=303)
+
+
+def refusal_text(request: Request, refused: Refused) -> str:
+    """A refusal in the words of the page's language, to show next to the form."""
+    return render(refused.code, request.state.language, **refused.params)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
