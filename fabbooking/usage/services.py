@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count, Sum
+
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.services import get_machine, get_site, require_staff
@@ -158,13 +160,12 @@ async def live_states(machine_ids: list[int]) -> dict[int, str]:
 
 
 async def counters(machine_id: int, since: datetime | None = None) -> dict:
-    query = UsageSession.select(UsageSession.duration_s).where(
+    query = UsageSession.select(Sum(UsageSession.duration_s, alias="seconds"), Count(alias="jobs")).where(
         (UsageSession.machine == machine_id) & (UsageSession.outcome != "running"))
     if since is not None:
         query = query.where(UsageSession.started_at >= since)
-    rows = await query
-    seconds = sum(r["duration_s"] or 0 for r in rows)
-    return {"run_hours": round(seconds / 3600, 2), "jobs": len(rows)}
+    totals = await query.first()
+    return {"run_hours": round((totals["seconds"] or 0) / 3600, 2), "jobs": totals["jobs"]}
 
 
 # --- usage sessions -------------------------------------------------------------------
