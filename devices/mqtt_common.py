@@ -1,49 +1,33 @@
 """What the simulator and the reference gateway share: broker URLs and paho clients.
 
-Only paho-mqtt and the standard library: the gateway runs on a Raspberry Pi without the
-rest of Fabbooking's dependencies.
+Only paho-mqtt, the standard library and Fabbooking's pure modules (no database, no web
+framework): the gateway runs on a Raspberry Pi without the rest of Fabbooking's dependencies.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from fabbooking.usage.broker_url import BrokerAddress, broker_address
 
 
 class DeviceError(Exception):
     """A problem the person running the tool can fix (bad address, refused password…)."""
 
 
-@dataclass(frozen=True)
-class Broker:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-    @property
-    def url(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+Broker = BrokerAddress
 
 
 def parse_broker_url(url: str) -> Broker:
     """``mqtt://host[:1883]`` or ``mqtts://host[:8883]``, with optional ``user:password@``."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise DeviceError(f"broker URL {url!r} is not understood: write mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
     try:
-        port = parts.port
-    except ValueError:
-        raise DeviceError(f"broker URL {url!r} has a bad port") from None
-    tls = parts.scheme == "mqtts"
-    return Broker(parts.hostname, port or (8883 if tls else 1883),
-                  unquote(parts.username) if parts.username else None,
-                  unquote(parts.password) if parts.password else None, tls)
+        return broker_address(url)
+    except ValueError as exc:
+        raise DeviceError(str(exc)) from None
 
 
 @dataclass(frozen=True)

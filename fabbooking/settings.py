@@ -115,12 +115,15 @@ def _mqtt_url() -> str | None:
     url = os.environ.get("FABBOOKING_MQTT_URL", "").strip()
     if not url:
         return None
-    scheme = urlsplit(url).scheme
-    if scheme not in ("mqtt", "mqtts"):
+    from fabbooking.usage.broker_url import broker_address
+
+    try:
+        broker_address(url)
+    except ValueError:
         raise ConfigError(
-            f"FABBOOKING_MQTT_URL={url!r} is not understood. "
+            f"FABBOOKING_MQTT_URL={_hide_password(url)!r} is not understood. "
             "Use mqtt://user:password@host:1883 or mqtts://host:8883."
-        )
+        ) from None
     return url
 
 

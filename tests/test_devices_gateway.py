@@ -25,7 +25,8 @@ from devices.gateway import (
     main,
 )
 from devices.mqtt_common import Broker, DeviceError
-from fabbooking.usage.listener import UsageListener, broker_address
+from fabbooking.usage.broker_url import broker_address
+from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.power import Thresholds
 from fabbooking.usage.tables import (
     DeadLetter,

@@ -11,7 +11,8 @@ import pytest
 
 from devices.simulator import JobScript, MachineSpec, Simulation, main
 from fabbooking.bookings.tables import Booking
-from fabbooking.usage.listener import UsageListener, broker_address
+from fabbooking.usage.broker_url import broker_address
+from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.tables import (
     DeadLetter,
     Gateway,

@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fabbooking.usage.broker_url import broker_address
 from fabbooking.usage.contract import EVENTS, JOB_EVENTS, MAX_PAYLOAD_BYTES, event_topic
-from fabbooking.usage.listener import UsageListener, broker_address
+from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.sessions import ENDINGS
 from fabbooking.usage.tables import DeadLetter, ReceivedMessage, UsageSession
 from tests.conftest import make_machine, make_site

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from fabbooking.bookings.tables import Booking
-from fabbooking.usage.listener import UsageListener, broker_address
+from fabbooking.usage.broker_url import broker_address
+from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.tables import DeadLetter, MachineLive, UsageSession
 from tests.conftest import make_account, make_machine, make_site
 from tests.usage_helpers import (

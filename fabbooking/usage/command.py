@@ -8,8 +8,9 @@ import os
 from fabbooking import database
 from fabbooking.migrations import migrate
 from fabbooking.settings import load_settings
+from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT
-from fabbooking.usage.listener import BrokerAddress, UsageListener, broker_address
+from fabbooking.usage.listener import UsageListener
 
 
 async def listen(client_id: str, share_group: str | None) -> None:

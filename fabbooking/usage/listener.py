@@ -11,7 +11,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -19,6 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from fabbooking.usage.broker_url import BrokerAddress
 from fabbooking.usage.recording import Incoming, record_batch
 from fabbooking.usage.routing import (
     DeviceRoute,
@@ -30,23 +30,6 @@ log = logging.getLogger("fabbooking.usage")
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our queue for a week of downtime
 RECEIVE_MAXIMUM = 500
 ROUTES_REFRESH_S = 30.0
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-
-def broker_address(url: str) -> BrokerAddress:
-    parts = urlsplit(url)
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883),
-                         unquote(parts.username) if parts.username else None,
-                         unquote(parts.password) if parts.password else None, tls)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ import os
 from datetime import UTC, datetime
 
 from fabbooking.settings import load_settings
+from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
-from fabbooking.usage.listener import BrokerAddress, UsageListener, broker_address
+from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.no_show import forget_old_message_keys, release_no_shows
 
 log = logging.getLogger("fabbooking.usage")
