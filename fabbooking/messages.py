@@ -231,6 +231,16 @@ def pick_language(accept_language: str | None, preferred: str | None = None) -> 
     return DEFAULT_LANGUAGE
 
 
+def choose_language(query: str | None, cookie: str | None, account: str | None,
+                    accept_language: str | None) -> str:
+    """An explicit choice (link, then the switcher's cookie), the account's setting, the
+    browser's, French. Pages and API answer in the same language this way."""
+    for explicit in (query, cookie, account):
+        if explicit in LANGUAGES:
+            return explicit  # type: ignore[return-value]
+    return pick_language(accept_language)
+
+
 def _format_value(value: object, language: str) -> object:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y") if language == "fr" else value.isoformat()

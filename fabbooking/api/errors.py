@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from fabbooking.errors import Refused
-from fabbooking.messages import pick_language, render
+from fabbooking.messages import choose_language, render
 
 log = logging.getLogger("fabbooking")
 
@@ -40,9 +40,8 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 def request_language(request: Request) -> str:
-    preferred = getattr(request.state, "language", None)
-    query = request.query_params.get("lang")
-    return pick_language(request.headers.get("accept-language"), query or preferred)
+    return choose_language(request.query_params.get("lang"), request.cookies.get("lang"),
+                           getattr(request.state, "language", None), request.headers.get("accept-language"))
 
 
 def _body(request: Request, status: int, code: str, **params: object) -> Response[ErrorBody]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from litestar import Request, Response
 
 from fabbooking.api.auth import session_viewer
-from fabbooking.web.i18n import LANGUAGE_COOKIE, choose_language, current_language
+from fabbooking.messages import choose_language
+from fabbooking.web.i18n import LANGUAGE_COOKIE, current_language
 
 # No inline script or style anywhere: htmx is configured by a <meta> tag, not by script.
 CONTENT_SECURITY_POLICY = (

@@ -14,10 +14,10 @@ from litestar.response import Redirect, Template
 from fabbooking.accounts.viewer import ANONYMOUS
 from fabbooking.api import errors as api
 from fabbooking.errors import Refused
-from fabbooking.messages import render
+from fabbooking.messages import choose_language, render
 from fabbooking.web.context import SECURITY_HEADERS
 from fabbooking.web.guards import LoginNeeded
-from fabbooking.web.i18n import _, choose_language, current_language
+from fabbooking.web.i18n import _, current_language
 
 log = logging.getLogger("fabbooking")
 JSON_PREFIXES = ("/api/", "/schema")

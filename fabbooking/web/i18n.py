@@ -14,8 +14,6 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
-from fabbooking.messages import LANGUAGES, pick_language
-
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LANGUAGE_COOKIE = "lang"
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
@@ -28,15 +26,6 @@ def translations(language: str) -> gettext.NullTranslations:
     if language == "fr":
         return NullTranslations()
     return Translations.load(str(LOCALE_DIR), [language], domain="messages")
-
-
-def choose_language(query: str | None, cookie: str | None, account: str | None,
-                    accept_language: str | None) -> str:
-    """An explicit choice (link, then cookie), the account's setting, the browser's, French."""
-    for explicit in (query, cookie, account):
-        if explicit in LANGUAGES:
-            return explicit  # type: ignore[return-value]
-    return pick_language(accept_language)
 
 
 def _(message: str, **values: object) -> str:
