@@ -16,7 +16,9 @@ from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
+from fabbooking.figures import routes as figures_routes
 from fabbooking.network.controllers import MachineController, SiteController
+from fabbooking.projects import routes as projects_routes
 from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
 from fabbooking.usage.controllers import MachineUsageController, UsageController
@@ -24,6 +26,7 @@ from fabbooking.usage.runtime import UsageRuntime
 from fabbooking.web.errors import EXCEPTION_HANDLERS
 from fabbooking.web.routes import static_router, web_router
 from fabbooking.web.templating import template_config
+from fabbooking.workshops import routes as workshops_routes
 
 
 async def _open_pool() -> None:
@@ -57,6 +60,8 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
             AuthController, UserController, SiteController, MachineController,
             TrainingController, QualificationController, BookingController,
             AvailabilityController, MachineUsageController, UsageController,
+            *projects_routes.API_CONTROLLERS, *workshops_routes.API_CONTROLLERS,
+            *figures_routes.API_CONTROLLERS,
         ],
     )
     app = Litestar(

@@ -22,6 +22,8 @@ APPS = [
     "fabbooking.training.piccolo_app",
     "fabbooking.bookings.piccolo_app",
     "fabbooking.usage.piccolo_app",
+    "fabbooking.projects.piccolo_app",
+    "fabbooking.workshops.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

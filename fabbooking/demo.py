@@ -224,10 +224,18 @@ async def load_demo() -> str:
     ids = await _people()
     bookings = await _bookings(ids)
     await _devices()
+    from fabbooking.figures import demo as demo_history
+    from fabbooking.projects import demo as demo_projects
+    from fabbooking.workshops import demo as demo_workshops
+
+    extras = " ".join(filter(None, [
+        await demo_history.load(ids), await demo_workshops.load(ids), await demo_projects.load(ids),
+    ]))
     total_accounts = await Account.count()
     return (
         f"Demo network ready: {await Site.count()} sites ({sites} new), "
-        f"{await Machine.count()} machines, {total_accounts} accounts, {bookings} new bookings.\n"
+        f"{await Machine.count()} machines, {total_accounts} accounts, {bookings} new bookings."
+        f"{' ' + extras if extras else ''}\n"
         f"Log in as maiwenn, yannick, karim or lea (makers), gwen, samir or nolwenn "
         f"(animators), or admin — password: {DEMO_PASSWORD}"
     )

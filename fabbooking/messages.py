@@ -219,6 +219,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Each later domain keeps its own sentences next to its code.
+from fabbooking.figures.messages import MESSAGES as _FIGURES  # noqa: E402
+from fabbooking.projects.messages import MESSAGES as _PROJECTS  # noqa: E402
+from fabbooking.workshops.messages import MESSAGES as _WORKSHOPS  # noqa: E402
+
+for _domain in (_PROJECTS, _WORKSHOPS, _FIGURES):
+    assert not set(_domain) & set(MESSAGES), "a refusal code is defined twice"
+    MESSAGES.update(_domain)
+
+
 
 def pick_language(accept_language: str | None, preferred: str | None = None) -> str:
     """The account's language if known, else the first supported one the browser asks for."""

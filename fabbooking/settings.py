@@ -149,6 +149,15 @@ def database_url() -> DatabaseUrl:
     return parse_database_url(raw_url)
 
 
+def media_dir() -> Path:
+    """Where project photos and files are kept: FABBOOKING_MEDIA_DIR, or media/ under
+    FABBOOKING_VAR_DIR. Created on first upload."""
+    raw = os.environ.get("FABBOOKING_MEDIA_DIR", "").strip()
+    if raw:
+        return Path(raw)
+    return Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR))) / "media"
+
+
 def load_settings() -> Settings:
     """Read and check every setting; raise ConfigError with a fix-it message."""
     var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))

@@ -18,7 +18,7 @@ from fabbooking.bookings.rules import (
     check_qualification,
     check_quota,
 )
-from fabbooking.bookings.tables import Booking, BookingStatus
+from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused, is_overlap_violation
 from fabbooking.network.services import get_site, machine_place
 from fabbooking.network.tables import Machine
@@ -69,23 +69,29 @@ async def book(
     now: datetime,
     note: str = "",
     maker_id: int | None = None,
+    purpose: BookingPurpose = BookingPurpose.maker,
 ) -> dict[str, Any]:
     """Book ``machine_id`` for [start, end) for the viewer, or for ``maker_id`` when an
-    animator of the site books on someone's behalf. Raises Refused with the rule's code."""
+    animator of the site books on someone's behalf. Raises Refused with the rule's code.
+
+    A booking of purpose ``workshop`` holds the machine for a workshop: only the site's
+    staff make one, and it takes no training and no quota (the period and overlap rules
+    still hold, so a workshop never overlaps a booking)."""
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
     place = await machine_place(machine_id)
     by_staff = viewer.is_staff_of(place.site_id)
-    if maker_id is not None and maker_id != viewer.account_id and not by_staff:
+    for_workshop = purpose == BookingPurpose.workshop
+    if (for_workshop or (maker_id is not None and maker_id != viewer.account_id)) and not by_staff:
         raise Refused("on_behalf_needs_staff")
     maker = maker_id if maker_id is not None else viewer.account_id
     if not await Account.exists().where((Account.id == maker) & (Account.active == True)):  # noqa: E712
         raise Refused.not_found(f"la personne n° {maker}", f"person #{maker}")
 
     request = BookingRequest(start=start, end=end, now=now, by_staff=by_staff)
-    refusal = check_period(request, place.facts) or check_qualification(
+    refusal = check_period(request, place.facts) or (None if for_workshop else check_qualification(
         place.facts, await held_qualifications(maker), now.astimezone(place.facts.timezone).date()
-    )
+    ))
     if refusal:
         raise Refused.because(refusal)
 
@@ -96,18 +102,20 @@ async def book(
                 # One booking at a time per machine, so buffer and quota checks hold too.
                 await Machine.raw("SELECT id FROM machine WHERE id = {} FOR UPDATE", machine_id)
             others = await busy_intervals(machine_id, start - buffer, end + buffer)
-            held = await Booking.count().where(
+            held = 0 if for_workshop else await Booking.count().where(
                 (Booking.maker == maker) & _active() & (Booking.end_at > now)
                 & (Booking.machine.site == place.site_id)
+                & (Booking.purpose == BookingPurpose.maker.value)
             )
-            refusal = check_conflicts(request, place.facts, others) or check_quota(
-                request, place.facts, held
+            refusal = check_conflicts(request, place.facts, others) or (
+                None if for_workshop else check_quota(request, place.facts, held)
             )
             if refusal:
                 raise Refused.because(refusal)
             rows = await Booking.insert(
                 Booking(machine=machine_id, maker=maker, booked_by=viewer.account_id,
-                        start_at=start, end_at=end, note=note.strip()[:2000])
+                        start_at=start, end_at=end, note=note.strip()[:2000],
+                        purpose=purpose.value)
             ).returning(Booking.id)
     except Exception as exc:
         if is_overlap_violation(exc):

@@ -17,6 +17,11 @@ class BookingStatus(str, Enum):
     no_show = "no_show"
 
 
+class BookingPurpose(str, Enum):
+    maker = "maker"  # a maker's own use (booked by them or for them at the desk)
+    workshop = "workshop"  # held for a planned workshop: no quota, no no-show
+
+
 class Booking(Table, tablename="booking"):
     """A maker holds a machine for [start_at, end_at). Never deleted: cancelling keeps history.
 
@@ -31,6 +36,16 @@ class Booking(Table, tablename="booking"):
     end_at = Timestamptz()
     status = Varchar(length=20, choices=BookingStatus, default=BookingStatus.confirmed)
     note = Text(default="")
+    purpose = Varchar(length=20, choices=BookingPurpose, default=BookingPurpose.maker)
     created_at = Timestamptz(default=TimestamptzNow())
     cancelled_at = Timestamptz(null=True, default=None)
     cancelled_by = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
+
+
+class CalendarFeed(Table, tablename="calendar_feed"):
+    """The secret address of a maker's own bookings as an iCalendar feed. Whoever knows the
+    token reads that feed, nothing else; making a new one retires the old address."""
+
+    account = ForeignKey(Account, null=False, unique=True, on_delete=OnDelete.cascade)
+    token = Varchar(length=64, unique=True, secret=True)
+    created_at = Timestamptz(default=TimestamptzNow())

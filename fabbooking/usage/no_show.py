@@ -12,7 +12,8 @@ from fabbooking.usage.tables import MachineLive, Telemetry, UsageSession
 
 
 async def release_no_shows(now: datetime) -> list[int]:
-    """Mark no-shows; return their booking ids. Safe to run from several processes at once."""
+    """Mark no-shows; return their booking ids. Safe to run from several processes at once.
+    A machine held for a workshop is never released: the workshop may not use it at once."""
     watched = [r["machine"] for r in await Telemetry.select(Telemetry.machine)]
     if not watched:
         return []
@@ -20,7 +21,8 @@ async def release_no_shows(now: datetime) -> list[int]:
         Booking.id, Booking.machine, Booking.start_at,
         Booking.machine.site.no_show_grace_minutes.as_alias("grace"),
     ).where(
-        (Booking.status == "confirmed") & Booking.machine.is_in(watched)
+        (Booking.status == "confirmed") & (Booking.purpose == "maker")
+        & Booking.machine.is_in(watched)
         & (Booking.start_at <= now) & (Booking.end_at > now)
     )
     released = []

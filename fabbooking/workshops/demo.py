@@ -1,0 +1,8 @@
+"""Demo workshops for the Brest demo network (idempotent)."""
+
+from __future__ import annotations
+
+
+async def load(ids: dict[str, int]) -> str:
+    """Add the demo workshops; ids maps demo usernames to account ids. Returns a short summary."""
+    return ""
