@@ -124,6 +124,17 @@ async def test_desk_searches_people_by_name_but_makers_cannot(client, world):
     assert refused.status_code == 403
 
 
+async def test_people_found_together_each_keep_their_own_sites_and_trainings(client, world):
+    found = await client.get("/api/v1/users?q=", headers=world.auth("admin"))
+    people = {a["username"]: a for a in found.json()}
+    assert list(people) == ["admin", "animator", "maker", "newbie", "stranger"]
+    assert people["animator"]["staff_of"] == ["atelier"]
+    assert people["stranger"]["staff_of"] == ["ailleurs"]
+    assert people["maker"]["staff_of"] == []
+    assert [q["training_slug"] for q in people["maker"]["qualifications"]] == ["impression-3d"]
+    assert people["newbie"]["qualifications"] == []
+
+
 async def test_me_needs_login(client, world):
     response = await client.get("/api/v1/users/me")
     assert response.status_code == 401

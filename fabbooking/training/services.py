@@ -80,9 +80,20 @@ async def qualification(qualification_id: int) -> dict[str, Any]:
 
 
 async def qualifications_of(account_id: int) -> list[dict[str, Any]]:
-    return await Qualification.select(*QUALIFICATION_COLUMNS).where(
-        Qualification.account == account_id
-    ).order_by(Qualification.granted_on, ascending=False)
+    return (await qualifications_of_many([account_id])).get(account_id, [])
+
+
+async def qualifications_of_many(account_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each account's qualifications, newest first, in one query."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if not account_ids:
+        return found
+    rows = await Qualification.select(*QUALIFICATION_COLUMNS).where(
+        Qualification.account.is_in(list(account_ids))
+    ).order_by(Qualification.granted_on, ascending=False).order_by(Qualification.id, ascending=False)
+    for row in rows:
+        found.setdefault(row["account"], []).append(row)
+    return found
 
 
 async def held_qualifications(account_id: int) -> list[HeldQualification]:
