@@ -22,6 +22,15 @@ async def test_anyone_lists_sites_and_machines(client, world):
     assert machine.json()["rules"]["slot_minutes"] == 15
 
 
+async def test_machine_list_shows_each_machines_own_rules(client, world):
+    await Site.update({Site.max_minutes: 90}).where(Site.id == world.ids["ailleurs"])
+    await Machine.update({Machine.max_minutes: 30}).where(Machine.id == world.ids["laser"])
+    machines = {m["slug"]: m for m in (await client.get("/api/v1/machines")).json()}
+    assert machines["printer"]["rules"]["max_minutes"] == 240  # atelier's default
+    assert machines["laser"]["rules"]["max_minutes"] == 30  # its own override
+    assert machines["far-printer"]["rules"]["max_minutes"] == 90  # ailleurs' default
+
+
 async def test_unknown_site_and_machine_are_404(client, world):
     assert (await client.get("/api/v1/sites/nowhere")).status_code == 404
     assert (await client.get("/api/v1/machines?site=nowhere")).status_code == 404

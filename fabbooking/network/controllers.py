@@ -141,7 +141,9 @@ class MachineController(Controller):
         kind: MachineKindName | None = Parameter(default=None),
     ) -> list[MachineOut]:
         """Machines of the network, optionally of one site and/or one kind."""
-        return [await machine_out_with_rules(r) for r in await services.list_machines(site, kind)]
+        rows = await services.list_machines(site, kind)
+        rules = await services.site_rules([r["site"] for r in rows])
+        return [machine_out(r, rules[r["site"]]) for r in rows]
 
     @get("/{machine_id:int}", responses=error_responses(404))
     async def get_machine(self, machine_id: FromPath[int]) -> MachineOut:

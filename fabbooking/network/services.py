@@ -201,6 +201,15 @@ class MachinePlace:
     facts: MachineFacts
 
 
+async def site_rules(site_ids: list[int]) -> dict[int, BookingRules]:
+    """Each site's default booking rules, in one query."""
+    if not site_ids:
+        return {}
+    sites = await Site.select(Site.id, *[getattr(Site, n) for n in RULE_NAMES]).where(
+        Site.id.is_in(list(set(site_ids))))
+    return {s["id"]: BookingRules().overridden_by({n: s[n] for n in RULE_NAMES}) for s in sites}
+
+
 async def machine_place(machine_id: int) -> MachinePlace:
     """Everything the booking rules need to know about a machine and its site."""
     machine = await get_machine(machine_id)
