@@ -108,12 +108,13 @@ async def test_admin_changes_a_sites_details_and_booking_rules(client, world):
     form = {**SITE_FORM, "name": "Atelier du centre", "kind": "fablab", "description": "Au rez-de-chaussée.",
             "slot_minutes": "30", "min_minutes": "30", "max_minutes": "180", "max_days_ahead": "14",
             "min_notice_minutes": "60", "cancel_deadline_minutes": "120", "max_future_bookings": "2",
-            "buffer_minutes": "10"}
+            "buffer_minutes": "10", "no_show_grace_minutes": "25"}
     saved = await submit(client, "/manage/sites/atelier", form)
     assert saved.status_code == 303 and saved.headers["location"] == "/manage/sites/atelier?done=saved"
     site = await Site.select().where(Site.slug == "atelier").first()
     assert (site["name"], site["kind"], site["slot_minutes"], site["max_minutes"], site["buffer_minutes"],
-            site["cancel_deadline_minutes"]) == ("Atelier du centre", "fablab", 30, 180, 10, 120)
+            site["cancel_deadline_minutes"], site["no_show_grace_minutes"]) == (
+        "Atelier du centre", "fablab", 30, 180, 10, 120, 25)
 
     wrong = await submit(client, "/manage/sites/atelier", {**form, "name": "Autre nom", "slot_minutes": "0",
                                                            "max_minutes": "20"})
@@ -194,6 +195,33 @@ async def test_admin_puts_a_machine_in_maintenance_and_drops_its_training(client
     wrong = await submit(client, f"/manage/machines/{world.ids['printer']}", {"status": "broken"},
                          page="/manage/machines")
     assert wrong.status_code == 422 and "Choisissez l'état de la machine." in text_of(wrong)
+
+
+async def test_admin_gives_a_machine_its_own_rules_and_gives_them_back_to_the_site(client, world):
+    await login(client, "admin")
+    editor = await client.get("/manage/machines")
+    assert "Règles propres à cette machine" in editor.text
+    assert f'id="max_minutes-{world.ids["laser"]}"' in editor.text
+    form = {"status": "available", "required_training": str(world.ids["laser_training"]),
+            "rules_shown": "1", "max_minutes": "60", "buffer_minutes": "15"}
+    saved = await submit(client, f"/manage/machines/{world.ids['laser']}", form, page="/manage/machines")
+    assert saved.status_code == 303
+    laser = (await client.get(f"/api/v1/machines/{world.ids['laser']}")).json()
+    assert laser["rule_overrides"] == {"max_minutes": 60, "buffer_minutes": 15}
+    assert laser["rules"]["slot_minutes"] == 15  # blank: still the site's
+
+    wrong = await submit(client, f"/manage/machines/{world.ids['laser']}",
+                         {**form, "min_minutes": "90"}, page="/manage/machines")
+    assert wrong.status_code == 422
+    assert "au moins égale à la plus courte" in text_of(wrong)
+    assert (await Machine.select(Machine.min_minutes).where(Machine.id == world.ids["laser"]).first()
+            )["min_minutes"] is None
+
+    back = await submit(client, f"/manage/machines/{world.ids['laser']}",
+                        {**form, "max_minutes": "", "buffer_minutes": ""}, page="/manage/machines")
+    assert back.status_code == 303
+    laser = (await client.get(f"/api/v1/machines/{world.ids['laser']}")).json()
+    assert laser["rule_overrides"] == {} and laser["rules"]["max_minutes"] == 240
 
 
 async def test_admin_creates_a_training_that_unlocks_machine_kinds(client, world):

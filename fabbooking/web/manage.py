@@ -46,7 +46,7 @@ def _correct_fields() -> str:
 
 
 def _common() -> dict[str, Any]:
-    return {"rules": forms.RULES, "site_kinds": forms.SITE_KINDS, "machine_kinds": forms.MACHINE_KINDS,
+    return {"rules": forms.RULES, "site_rules": forms.SITE_RULES, "site_kinds": forms.SITE_KINDS, "machine_kinds": forms.MACHINE_KINDS,
             "machine_statuses": forms.MACHINE_STATUSES, "roles": forms.ROLES}
 
 

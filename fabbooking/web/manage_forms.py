@@ -58,6 +58,12 @@ RULES = (
     Rule("buffer_minutes", N_("Pause entre deux réservations d'une même machine"),
          N_("en minutes, de 0 à 240, pour nettoyer ou laisser refroidir"), 0, 240),
 )
+# Only a site has it: how long a booked machine that reports its use may stay unused.
+NO_SHOW_GRACE = Rule(
+    "no_show_grace_minutes", N_("Délai avant de libérer une réservation où personne n'est venu"),
+    N_("en minutes après le début, de 0 à 240 ; seulement pour les machines qui signalent leur usage"),
+    0, 240)
+SITE_RULES = (*RULES, NO_SHOW_GRACE)
 
 
 def slugify(text: str) -> str:
@@ -106,22 +112,40 @@ def site_values(data: dict[str, str]) -> tuple[dict[str, Any], Errors]:
     return values, errors
 
 
-def rule_values(data: dict[str, str]) -> tuple[dict[str, int], Errors]:
-    values: dict[str, int] = {}
-    errors: Errors = {}
-    for rule in RULES:
-        raw = data.get(rule.name, "").strip()
-        try:
-            number = int(raw)
-        except ValueError:
-            number = None
-        if number is None or not rule.low <= number <= rule.high:
-            errors[rule.name] = _("Écrivez un nombre entier de %(low)s à %(high)s.",
-                                  low=rule.low, high=rule.high)
-        else:
-            values[rule.name] = number
-    if values.get("min_minutes", 0) > values.get("max_minutes", 10_000):
+def _rule_number(data: dict[str, str], rule: Rule, errors: Errors, blank_ok: bool) -> int | None:
+    raw = data.get(rule.name, "").strip()
+    if not raw and blank_ok:
+        return None
+    try:
+        number = int(raw)
+    except ValueError:
+        number = None
+    if number is None or not rule.low <= number <= rule.high:
+        errors[rule.name] = _("Écrivez un nombre entier de %(low)s à %(high)s.",
+                              low=rule.low, high=rule.high)
+        return None
+    return number
+
+
+def _check_durations(values: dict[str, int | None], errors: Errors) -> None:
+    shortest, longest = values.get("min_minutes"), values.get("max_minutes")
+    if shortest is not None and longest is not None and shortest > longest:
         errors["max_minutes"] = _("La durée la plus longue doit être au moins égale à la plus courte.")
+
+
+def rule_values(data: dict[str, str]) -> tuple[dict[str, int], Errors]:
+    """A site's rules: every one is required."""
+    errors: Errors = {}
+    values = {rule.name: _rule_number(data, rule, errors, blank_ok=False) for rule in SITE_RULES}
+    _check_durations(values, errors)
+    return {k: v for k, v in values.items() if v is not None}, errors
+
+
+def machine_rule_overrides(data: dict[str, str]) -> tuple[dict[str, int | None], Errors]:
+    """A machine's own rules: a blank field takes the site's rule again (None)."""
+    errors: Errors = {}
+    values = {rule.name: _rule_number(data, rule, errors, blank_ok=True) for rule in RULES}
+    _check_durations(values, errors)
     return values, errors
 
 
@@ -211,6 +235,10 @@ def machine_changes(data: dict[str, str]) -> tuple[dict[str, Any], Errors]:
     values = {"status": data.get("status", ""), "required_training": _training_id(data, errors)}
     if values["status"] not in MACHINE_STATUSES:
         errors["status"] = _("Choisissez l'état de la machine.")
+    if "rules_shown" in data:  # the form with the machine's own rules
+        overrides, rule_errors = machine_rule_overrides(data)
+        values.update(overrides)
+        errors.update(rule_errors)
     return values, errors
 
 
