@@ -49,7 +49,7 @@ def book_next_week_and_cancel(page, base: str, machine: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(machine)
     page.get_by_role("link", name="Semaine suivante").click()
     expect(page).to_have_url(re.compile(rf"week={next_monday()}"))
-    page.locator("#week a.free").last.click()
+    page.locator("#week a.free:visible").last.click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Réserver {machine}")
     page.get_by_label("Ce que vous allez faire (facultatif)").fill(note)
@@ -145,7 +145,7 @@ def test_touch_targets_are_at_least_44px_high(browser, live_server, viewport):
         login(page, live_server, "maiwenn")
         machine = machine_path(page, live_server, PRINTER)
         page.goto(f"{live_server}{machine}?week={next_monday()}")
-        form = page.locator("#week a.free").first.get_attribute("href")
+        form = page.locator("#week a.free:visible").first.get_attribute("href")
         too_small = []
         for path in ("/", f"{machine}?week={next_monday()}", form):
             page.goto(live_server + path)
@@ -161,7 +161,7 @@ def test_a_refused_booking_is_explained_in_plain_french_next_to_the_form(browser
         login(page, live_server, "lea")  # no training at all
         page.goto(f"{live_server}{machine_path(page, live_server, LASER)}?week={next_monday()}")
         expect(page.locator("dl.facts")).to_contain_text("Il faut la formation « Découpe laser – initiation »")
-        page.locator("#week a.free").last.click()
+        page.locator("#week a.free:visible").last.click()
         page.get_by_role("button", name="Confirmer la réservation").click()
 
         alert = page.locator("#booking-form").get_by_role("alert")
@@ -172,3 +172,19 @@ def test_a_refused_booking_is_explained_in_plain_french_next_to_the_form(browser
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Réserver {LASER}")
         page.goto(live_server + "/me/bookings")
         expect(page.locator("main")).to_contain_text("Aucune réservation à venir.")
+
+
+def test_on_a_phone_the_week_reads_day_by_day_without_sideways_scrolling(browser, live_server):
+    with open_page(browser, PHONE) as page:
+        login(page, live_server, "maiwenn")
+        page.goto(f"{live_server}{machine_path(page, live_server, PRINTER)}?week={next_monday()}")
+        expect(page.locator("table.week")).to_be_hidden()
+        days = page.locator(".week-days h3")
+        expect(days).to_have_count(7)
+        expect(days.first).to_contain_text("lundi")
+        wide = page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
+        assert not wide, "the machine page scrolls sideways on a phone"
+        slot = page.locator(".week-days a.free").first
+        expect(slot).to_have_text(re.compile(r"^\d\d:\d\d$"))
+        slot.click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Réserver {PRINTER}")
