@@ -3,4 +3,127 @@ fabbooking.messages.MESSAGES; keys are the API's stable codes)."""
 
 from __future__ import annotations
 
-MESSAGES: dict[str, tuple[str, str]] = {}
+MESSAGES: dict[str, tuple[str, str]] = {
+    "workshop_title_needed": (
+        "Donnez un titre à l'atelier, par exemple « Initiation impression 3D ».",
+        "Give the workshop a title, for example “3D printing for beginners”.",
+    ),
+    "workshop_title_too_long": (
+        "Le titre est trop long : {limit} caractères au plus. Raccourcissez-le.",
+        "The title is too long: {limit} characters at most. Shorten it.",
+    ),
+    "workshop_theme_too_long": (
+        "Le thème est trop long : {limit} caractères au plus. Raccourcissez-le.",
+        "The theme is too long: {limit} characters at most. Shorten it.",
+    ),
+    "workshop_end_before_start": (
+        "L'atelier doit finir après son début. Vérifiez l'heure de fin.",
+        "The workshop must end after it starts. Check the end time.",
+    ),
+    "workshop_too_short": (
+        "Un atelier dure au moins {minutes} minutes. Vérifiez les heures.",
+        "A workshop lasts {minutes} minutes at least. Check the times.",
+    ),
+    "workshop_too_long": (
+        "Un atelier dure au plus {hours} heures. Vérifiez les heures, ou notez plusieurs "
+        "ateliers.",
+        "A workshop lasts {hours} hours at most. Check the times, or log several workshops.",
+    ),
+    "workshop_in_past": (
+        "Ce moment est déjà passé. Pour un atelier qui a déjà eu lieu, utilisez « Noter un "
+        "atelier ».",
+        "This time is already over. For a workshop that already took place, use “Log a "
+        "workshop”.",
+    ),
+    "workshop_in_future": (
+        "Cet atelier n'a pas encore commencé. Notez la présence une fois qu'il a eu lieu.",
+        "This workshop has not started yet. Log the attendance once it has taken place.",
+    ),
+    "capacity_needed": (
+        "Avec les inscriptions, indiquez le nombre de places (1 au moins).",
+        "With registration on, give the number of places (1 at least).",
+    ),
+    "capacity_invalid": (
+        "Le nombre de places est un nombre entier entre 1 et {limit}.",
+        "The number of places is a whole number from 1 to {limit}.",
+    ),
+    "capacity_below_registered": (
+        "{registered} personnes sont déjà inscrites : le nombre de places ne peut pas être "
+        "plus petit. Annulez d'abord des inscriptions si besoin.",
+        "{registered} people are already registered: the number of places cannot be lower. "
+        "Cancel registrations first if needed.",
+    ),
+    "unknown_audience": (
+        "Le public « {audience} » n'existe pas. Choisissez parmi : {known}.",
+        "There is no audience “{audience}”. Choose among: {known}.",
+    ),
+    "audience_twice": (
+        "Le public « {audience} » est compté deux fois. Gardez une seule ligne par public.",
+        "The audience “{audience}” is counted twice. Keep one line per audience.",
+    ),
+    "head_count_invalid": (
+        "Le nombre de personnes ({audience}) doit être un nombre entier entre 0 et {limit}.",
+        "The number of people ({audience}) must be a whole number from 0 to {limit}.",
+    ),
+    "first_timers_invalid": (
+        "Le nombre de premières venues ({audience}) doit être un nombre entier, 0 ou plus.",
+        "The number of first-timers ({audience}) must be a whole number, 0 or more.",
+    ),
+    "first_timers_over_head_count": (
+        "{audience} : {first_timers} premières venues pour {head_count} personnes, c'est "
+        "impossible. Il ne peut pas y avoir plus de premières venues que de personnes.",
+        "{audience}: {first_timers} first-timers for {head_count} people is impossible. There "
+        "cannot be more first-timers than people.",
+    ),
+    "animator_not_of_site": (
+        "La personne n° {account} n'anime pas dans ce lieu. Choisissez les animateurs parmi "
+        "l'équipe du lieu.",
+        "Person #{account} is not a facilitator of this place. Choose facilitators from the "
+        "place's team.",
+    ),
+    "machine_not_of_site": (
+        "La machine n° {machine} n'est pas dans ce lieu. Choisissez les machines du lieu.",
+        "Machine #{machine} is not at this place. Choose machines of this place.",
+    ),
+    "workshop_machine_refused": (
+        "Rien n'a été enregistré : la machine « {machine} » ne peut pas être réservée pour "
+        "l'atelier. {reason}",
+        "Nothing was saved: the machine “{machine}” cannot be held for the workshop. {reason}",
+    ),
+    "workshop_cancelled": (
+        "Cet atelier est annulé.",
+        "This workshop is cancelled.",
+    ),
+    "workshop_not_editable": (
+        "Cet atelier est annulé : il ne peut plus changer.",
+        "This workshop is cancelled: it cannot change any more.",
+    ),
+    "workshop_not_cancellable": (
+        "Cet atelier a déjà eu lieu et sa présence est notée : il ne peut plus être annulé.",
+        "This workshop took place and its attendance is logged: it cannot be cancelled.",
+    ),
+    "registration_off": (
+        "Cet atelier est en accès libre, sans inscription. Venez directement !",
+        "This workshop is open to all without registration. Just come!",
+    ),
+    "registration_closed": (
+        "Les inscriptions sont fermées : l'atelier a commencé ou est passé.",
+        "Registration is closed: the workshop has started or is over.",
+    ),
+    "already_registered": (
+        "Vous êtes déjà inscrit ou inscrite à cet atelier (ou sur la liste d'attente).",
+        "You are already registered for this workshop (or on its waiting list).",
+    ),
+    "registration_name_needed": (
+        "Écrivez le nom de la personne à inscrire.",
+        "Write the name of the person to register.",
+    ),
+    "registration_name_too_long": (
+        "Le nom est trop long : {limit} caractères au plus.",
+        "The name is too long: {limit} characters at most.",
+    ),
+    "registration_already_cancelled": (
+        "Cette inscription est déjà annulée.",
+        "This registration is already cancelled.",
+    ),
+}

@@ -3,5 +3,7 @@
 
 from __future__ import annotations
 
-API_CONTROLLERS: list = []
+from fabbooking.workshops.controllers import WorkshopController
+
+API_CONTROLLERS: list = [WorkshopController]
 PAGE_CONTROLLERS: list = []
