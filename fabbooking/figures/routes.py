@@ -3,5 +3,8 @@
 
 from __future__ import annotations
 
-API_CONTROLLERS: list = []
-PAGE_CONTROLLERS: list = []
+from fabbooking.figures.api import FiguresController
+from fabbooking.figures.pages import FiguresPages
+
+API_CONTROLLERS: list = [FiguresController]
+PAGE_CONTROLLERS: list = [FiguresPages]
