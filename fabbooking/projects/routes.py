@@ -3,5 +3,8 @@
 
 from __future__ import annotations
 
-API_CONTROLLERS: list = []
-PAGE_CONTROLLERS: list = []
+from fabbooking.projects.controllers import ProjectController
+from fabbooking.projects.pages import ProjectPages
+
+API_CONTROLLERS: list = [ProjectController]
+PAGE_CONTROLLERS: list = [ProjectPages]

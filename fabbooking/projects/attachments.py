@@ -1,0 +1,176 @@
+"""The machine time of a project: bookings and usage sessions attached to it, and what
+they add up to.
+
+- A booking can be attached by the maker who holds it (when they edit the project), or by
+  an animator of the booking's site on their behalf; either way the booking's maker must
+  be an owner or collaborator of the project. Cancelled and workshop bookings are refused.
+- Every usage session of an attached booking counts by itself.
+- A session with no booking (walk-in use) has no maker on record: only the staff of the
+  machine's site (who saw who used it) attach it to a project.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fabbooking.accounts.viewer import Viewer
+from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
+from fabbooking.errors import Refused, is_unique_violation
+from fabbooking.projects.services import access, editable
+from fabbooking.projects.tables import ProjectBooking, ProjectMember, ProjectUsage
+from fabbooking.usage.tables import UsageSession
+
+
+def _booking_not_found(booking_id: int) -> Refused:
+    return Refused.not_found(f"la réservation n° {booking_id}", f"booking #{booking_id}")
+
+
+async def attach_booking(viewer: Viewer, slug: str, booking_id: int) -> None:
+    found = await access(viewer, slug)
+    if not viewer.is_authenticated:
+        raise Refused("not_authenticated")
+    booking = await Booking.select(
+        Booking.id, Booking.maker, Booking.status, Booking.purpose,
+        Booking.machine.site.as_alias("site_id"),
+    ).where(Booking.id == booking_id).first()
+    if booking is None:
+        raise _booking_not_found(booking_id)
+    by_staff = viewer.is_staff_of(booking["site_id"])
+    if not by_staff and not (found.can_edit and booking["maker"] == viewer.account_id):
+        if booking["maker"] != viewer.account_id:
+            raise _booking_not_found(booking_id)
+        raise Refused("project_members_only", status=403)
+    if not await ProjectMember.exists().where(
+            (ProjectMember.project == found.id) & (ProjectMember.account == booking["maker"])):
+        raise Refused("booking_maker_not_member")
+    if booking["status"] == BookingStatus.cancelled.value or booking["purpose"] != BookingPurpose.maker.value:
+        raise Refused("booking_not_attachable")
+    current = await ProjectBooking.select(ProjectBooking.project).where(
+        ProjectBooking.booking == booking_id).first()
+    if current:
+        if current["project"] == found.id:
+            return
+        raise Refused("booking_already_attached", status=409)
+    try:
+        await ProjectBooking.insert(ProjectBooking(project=found.id, booking=booking_id))
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Refused("booking_already_attached", status=409) from None
+        raise
+
+
+async def detach_booking(viewer: Viewer, slug: str, booking_id: int) -> None:
+    found = await access(viewer, slug)
+    booking = await Booking.select(Booking.machine.site.as_alias("site_id")).where(
+        Booking.id == booking_id).first()
+    if not found.can_edit and not (booking and viewer.is_staff_of(booking["site_id"])):
+        raise Refused("project_members_only", status=403)
+    await ProjectBooking.delete().where(
+        (ProjectBooking.project == found.id) & (ProjectBooking.booking == booking_id))
+
+
+async def attach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
+    found = await access(viewer, slug)
+    if not viewer.is_authenticated:
+        raise Refused("not_authenticated")
+    session = await UsageSession.select(
+        UsageSession.id, UsageSession.booking, UsageSession.machine.site.as_alias("site_id"),
+    ).where(UsageSession.id == session_id).first()
+    if session is None or not viewer.is_staff_of(session["site_id"]):
+        # Sessions are the staff's records; others do not learn whether one exists.
+        raise Refused.not_found(f"la session n° {session_id}", f"session #{session_id}")
+    if session["booking"] and await ProjectBooking.exists().where(
+            ProjectBooking.booking == session["booking"]):
+        raise Refused("usage_already_counted", status=409)
+    current = await ProjectUsage.select(ProjectUsage.project).where(
+        ProjectUsage.usage_session == session_id).first()
+    if current:
+        if current["project"] == found.id:
+            return
+        raise Refused("usage_already_attached", status=409)
+    try:
+        await ProjectUsage.insert(ProjectUsage(project=found.id, usage_session=session_id))
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Refused("usage_already_attached", status=409) from None
+        raise
+
+
+async def detach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
+    found = await access(viewer, slug)
+    session = await UsageSession.select(UsageSession.machine.site.as_alias("site_id")).where(
+        UsageSession.id == session_id).first()
+    if not found.can_edit and not (session and viewer.is_staff_of(session["site_id"])):
+        raise Refused("project_members_only", status=403)
+    await ProjectUsage.delete().where(
+        (ProjectUsage.project == found.id) & (ProjectUsage.usage_session == session_id))
+
+
+async def attached_booking_ids(project_id: int) -> list[int]:
+    rows = await ProjectBooking.select(ProjectBooking.booking).where(ProjectBooking.project == project_id)
+    return [r["booking"] for r in rows]
+
+
+async def attachable_bookings(viewer: Viewer, slug: str) -> list[dict[str, Any]]:
+    """My own maker bookings (not cancelled), newest first, with whether each is attached
+    to this project: the list to tick on the page."""
+    found = await editable(viewer, slug)
+    rows = await Booking.select(
+        Booking.id, Booking.start_at, Booking.end_at, Booking.status,
+        Booking.machine.name.as_alias("machine_name"), Booking.machine.site.name.as_alias("site_name"),
+        Booking.machine.site.timezone.as_alias("timezone"),
+    ).where((Booking.maker == viewer.account_id) & (Booking.status != BookingStatus.cancelled.value)
+            & (Booking.purpose == BookingPurpose.maker.value)
+            ).order_by(Booking.start_at, ascending=False).limit(200)
+    attached = {r["booking"]: r["project"] for r in await ProjectBooking.select(
+        ProjectBooking.booking, ProjectBooking.project).where(
+        ProjectBooking.booking.is_in([r["id"] for r in rows] or [0]))}
+    for row in rows:
+        row["here"] = attached.get(row["id"]) == found.id
+        row["elsewhere"] = row["id"] in attached and not row["here"]
+    return rows
+
+
+async def project_figures(project_id: int) -> dict[str, Any]:
+    """What the project took: machine time actually used (sum of its sessions' durations)
+    and time booked (attached bookings not cancelled), jobs, energy, material, sites."""
+    bookings = await Booking.select(
+        Booking.id, Booking.start_at, Booking.end_at, Booking.status,
+        Booking.machine.site.name.as_alias("site_name"), Booking.machine.site.slug.as_alias("site_slug"),
+    ).where(Booking.id.is_in(ProjectBooking.select(ProjectBooking.booking).where(
+        ProjectBooking.project == project_id)))
+    counted = [b for b in bookings if b["status"] != BookingStatus.cancelled.value]
+    booking_ids = [b["id"] for b in bookings]
+    where = UsageSession.id.is_in(ProjectUsage.select(ProjectUsage.usage_session).where(
+        ProjectUsage.project == project_id))
+    if booking_ids:
+        where |= UsageSession.booking.is_in(booking_ids)
+    sessions = await UsageSession.select(
+        UsageSession.id, UsageSession.duration_s, UsageSession.started_at, UsageSession.ended_at,
+        UsageSession.energy_wh, UsageSession.material_grams, UsageSession.material_length_mm,
+        UsageSession.machine.site.name.as_alias("site_name"),
+        UsageSession.machine.site.slug.as_alias("site_slug"),
+    ).where(where)
+    used_s = sum(_duration(s) for s in sessions)
+    sites = {b["site_slug"]: b["site_name"] for b in counted}
+    sites.update({s["site_slug"]: s["site_name"] for s in sessions})
+    return {
+        "booked_minutes": round(sum((b["end_at"] - b["start_at"]).total_seconds() for b in counted) / 60),
+        "used_minutes": round(used_s / 60),
+        "bookings": len(counted),
+        "jobs": len(sessions),
+        "energy_wh": round(sum(s["energy_wh"] or 0 for s in sessions), 1),
+        "material_grams": round(sum(s["material_grams"] or 0 for s in sessions), 1),
+        "material_length_m": round(sum(s["material_length_mm"] or 0 for s in sessions) / 1000, 2),
+        "sites": [{"slug": slug, "name": sites[slug]} for slug in sorted(sites)],
+    }
+
+
+def _duration(session: dict[str, Any]) -> float:
+    if session["duration_s"] is not None:
+        return float(session["duration_s"])
+    start, end = session["started_at"], session["ended_at"]
+    if isinstance(start, datetime) and isinstance(end, datetime) and end > start:
+        return (end - start).total_seconds()
+    return 0.0

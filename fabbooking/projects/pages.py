@@ -1,0 +1,350 @@
+"""The pages of projects: the gallery, a project's page, writing and editing it, its
+steps with photos and files, its people, its bookings; and the photos and files
+themselves, served with safe headers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import File, Template
+
+from fabbooking.accounts.viewer import Viewer
+from fabbooking.api.auth import provide_viewer
+from fabbooking.errors import Refused
+from fabbooking.messages import render
+from fabbooking.network import services as network
+from fabbooking.network.tables import MachineKind
+from fabbooking.projects import attachments, controllers, exports, media, services
+from fabbooking.projects.markdown import render_markdown
+from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
+from fabbooking.web.errors import error_page
+from fabbooking.web.guards import signed_in
+from fabbooking.web.i18n import _
+from fabbooking.web.rendering import go, page, refusal_text
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+MEDIA_CSP = "default-src 'none'; sandbox"
+
+
+def page_too_big(request: Request, exc: HTTPException) -> Response:
+    return error_page(request, 413, render("upload_too_big", request.state.language,
+                                           megabytes=media.MAX_REQUEST_BYTES // media.MB))
+
+
+def choices() -> dict[str, Any]:
+    """The lists the forms and filters offer, in the order people expect."""
+    return {
+        "statuses": [s.value for s in ProjectStatus], "licences": exports.LICENCES,
+        "visibilities": [v.value for v in Visibility], "kinds": [k.value for k in MachineKind],
+        "default_licence": Licence.cc_by_sa.value,
+    }
+
+
+def _form_values(data: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {k: data.get(k, "") for k in ("title", "summary", "body", "status")}
+    for key in ("licence", "visibility"):
+        if key in data:
+            values[key] = data[key]
+    values["tags"] = data.get("tags", "")
+    return values
+
+
+async def _form_page(request: Request, *, project: dict | None = None, values: dict | None = None,
+                     error: str = "", status: int = 200, is_owner: bool = True, tags: str = "") -> Template:
+    template = "project_edit.html" if project else "project_new.html"
+    return page(request, template, status=status, project=project, values=values or {}, error=error,
+                is_owner=is_owner, tags_text=tags, **choices())
+
+
+async def _step_page(request: Request, found: services.Access, *, values: dict | None = None,
+                     error: str = "", status: int = 200) -> Template:
+    return page(request, "project_step.html", status=status, project=found.project, error=error,
+                values=values or {"happened_on": datetime.now(UTC).date().isoformat()},
+                limits=_limits())
+
+
+def _limits() -> dict[str, int]:
+    return {"image_mb": media.MAX_IMAGE_BYTES // media.MB, "file_mb": media.MAX_FILE_BYTES // media.MB,
+            "request_mb": media.MAX_REQUEST_BYTES // media.MB, "per_step": media.MAX_FILES_PER_STEP,
+            "per_project": media.MAX_FILES_PER_PROJECT}
+
+
+class ProjectPages(Controller):
+    include_in_schema = False
+
+    @get("/projects")
+    async def gallery(self, request: Request, q: FromQuery[str] = "", kind: FromQuery[str] = "",
+                      site: FromQuery[str] = "", tag: FromQuery[str] = "", licence: FromQuery[str] = "",
+                      status: FromQuery[str] = "", page_number: FromQuery[int] = 1) -> Template:
+        viewer = request.state.viewer
+        rows, total = await services.gallery(viewer, text=q, kind=kind, site=site, tag=tag, licence=licence,
+                                             status=status, page=page_number)
+        pages = max(1, -(-total // services.PER_PAGE))
+        filters = {"q": q, "kind": kind, "site": site, "tag": tag, "licence": licence, "status": status}
+        return page(request, "project_gallery.html", "_project_results.html", projects=rows, total=total,
+                    page_number=min(page_number, pages), pages=pages, filters=filters,
+                    sites=await network.list_sites(), **choices())
+
+    @get("/me/projects")
+    async def mine(self, request: Request, done: FromQuery[str] = "") -> Template:
+        viewer = signed_in(request)
+        return page(request, "project_mine.html", projects=await services.my_projects(viewer), done=done)
+
+    @get("/projects/new")
+    async def new_form(self, request: Request) -> Template:
+        signed_in(request)
+        return await _form_page(request, values={"licence": Licence.cc_by_sa.value, "visibility": "public",
+                                                 "status": "idea"})
+
+    @post("/projects/new")
+    async def create(self, request: Request, data: Form) -> Response | Template:
+        viewer = signed_in(request)
+        values = _form_values(data)
+        try:
+            row = await services.create_project(viewer, values, datetime.now(UTC))
+        except Refused as refused:
+            return await _form_page(request, values=values, error=refusal_text(request, refused),
+                                    status=refused.status, tags=values["tags"])
+        return go(request, f"/projects/{row['slug']}?done=created")
+
+    @get("/projects/{slug:str}")
+    async def project(self, request: Request, slug: FromPath[str], done: FromQuery[str] = "") -> Template:
+        details = await services.project_details(request.state.viewer, slug)
+        return page(request, "project_page.html", done=done, body_html=render_markdown(details["project"]["body"]),
+                    render_markdown=render_markdown, licence=exports.licence_facts(details["project"]["licence"]),
+                    **details)
+
+    @get("/projects/{slug:str}/edit")
+    async def edit_form(self, request: Request, slug: FromPath[str], done: FromQuery[str] = "") -> Template:
+        found = await services.editable(signed_in(request), slug)
+        tags = (await services.tags_of([found.id]))[found.id]
+        return await _edit_page(request, found, values=found.project, tags=", ".join(tags), done=done)
+
+    @post("/projects/{slug:str}/edit")
+    async def edit(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
+        viewer = signed_in(request)
+        found = await services.editable(viewer, slug)
+        values = _form_values(data)
+        try:
+            await services.update_project(viewer, slug, values, datetime.now(UTC))
+        except Refused as refused:
+            if refused.code == "not_found":
+                raise
+            return await _edit_page(request, found, values={**found.project, **values}, tags=values["tags"],
+                                    error=refusal_text(request, refused), status=refused.status)
+        return go(request, f"/projects/{slug}?done=saved")
+
+    @post("/projects/{slug:str}/cover", request_max_body_size=media.MAX_REQUEST_BYTES,
+          exception_handlers={413: page_too_big})
+    async def cover(self, request: Request, slug: FromPath[str]) -> Response | Template:
+        viewer = signed_in(request)
+        found = await services.editable(viewer, slug)
+        form = await request.form()
+        upload = form.get("cover")
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise Refused("no_file")
+            await services.add_media(viewer, slug, upload.filename, await upload.read(),
+                                     alt=str(form.get("alt", "")), cover=True)
+        except Refused as refused:
+            if refused.code == "not_found":
+                raise
+            tags = (await services.tags_of([found.id]))[found.id]
+            return await _edit_page(request, found, values=found.project, tags=", ".join(tags),
+                                    cover_error=refusal_text(request, refused), status=refused.status)
+        return go(request, f"/projects/{slug}/edit?done=cover")
+
+    @get("/projects/{slug:str}/delete")
+    async def delete_form(self, request: Request, slug: FromPath[str]) -> Template:
+        found = await services.access(signed_in(request), slug)
+        if not found.can_delete:
+            raise Refused("project_owners_only", status=403)
+        return page(request, "project_delete.html", project=found.project)
+
+    @post("/projects/{slug:str}/delete")
+    async def delete(self, request: Request, slug: FromPath[str]) -> Response:
+        await services.delete_project(signed_in(request), slug)
+        return go(request, "/me/projects?done=deleted")
+
+    @get("/projects/{slug:str}/steps/new")
+    async def step_form(self, request: Request, slug: FromPath[str]) -> Template:
+        return await _step_page(request, await services.editable(signed_in(request), slug))
+
+    @post("/projects/{slug:str}/steps/new", request_max_body_size=media.MAX_REQUEST_BYTES,
+          exception_handlers={413: page_too_big})
+    async def add_step(self, request: Request, slug: FromPath[str]) -> Response | Template:
+        """A dated step with its photos and files (multipart). The step is kept even if one
+        file is refused; the page then says which, so the others can be sent again."""
+        viewer = signed_in(request)
+        found = await services.editable(viewer, slug)
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in ("happened_on", "title", "body", "alt")}
+        uploads = [f for f in form.getall("files") if isinstance(f, UploadFile) and f.filename] \
+            if "files" in form else []
+        try:
+            happened_on = _step_date(values["happened_on"])
+            await services.check_room(found.id, None, len(uploads))
+            if len(uploads) > media.MAX_FILES_PER_STEP:
+                raise Refused("too_many_files_in_step", limit=media.MAX_FILES_PER_STEP)
+            step = await services.add_step(viewer, slug, happened_on, values["title"], values["body"])
+        except Refused as refused:
+            if refused.code == "not_found":
+                raise
+            return await _step_page(request, found, values=values, error=refusal_text(request, refused),
+                                    status=refused.status)
+        problems = []
+        for upload in uploads:
+            try:
+                await services.add_media(viewer, slug, upload.filename, await upload.read(), step_id=step["id"],
+                                         alt=values["alt"])
+            except Refused as refused:
+                problems.append({"name": upload.filename, "text": refusal_text(request, refused)})
+        if problems:
+            return page(request, "project_step_problems.html", status=422, project=found.project,
+                        problems=problems, step=step)
+        return go(request, f"/projects/{slug}?done=step#step-{step['id']}")
+
+    @post("/projects/{slug:str}/steps/{step_id:int}/delete")
+    async def delete_step(self, request: Request, slug: FromPath[str], step_id: FromPath[int]) -> Response:
+        await services.delete_step(signed_in(request), slug, step_id)
+        return go(request, f"/projects/{slug}?done=step_deleted")
+
+    @post("/projects/{slug:str}/media/{media_id:int}/delete")
+    async def delete_media(self, request: Request, slug: FromPath[str], media_id: FromPath[int]) -> Response:
+        await services.delete_media(signed_in(request), slug, media_id)
+        return go(request, f"/projects/{slug}?done=file_deleted")
+
+    @get("/projects/{slug:str}/members")
+    async def members(self, request: Request, slug: FromPath[str]) -> Template:
+        found = await services.owned(signed_in(request), slug)
+        return await _members_page(request, found)
+
+    @post("/projects/{slug:str}/members")
+    async def add_member(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
+        viewer = signed_in(request)
+        found = await services.owned(viewer, slug)
+        try:
+            await services.add_member(viewer, slug, data.get("username", ""), data.get("role", "collaborator"))
+        except Refused as refused:
+            return await _members_page(request, found, error=refusal_text(request, refused),
+                                       status=refused.status, username=data.get("username", ""))
+        return go(request, f"/projects/{slug}/members?done=added")
+
+    @post("/projects/{slug:str}/members/{account_id:int}/remove")
+    async def remove_member(self, request: Request, slug: FromPath[str], account_id: FromPath[int]) -> Response | Template:
+        viewer = signed_in(request)
+        found = await services.owned(viewer, slug)
+        try:
+            await services.remove_member(viewer, slug, account_id)
+        except Refused as refused:
+            return await _members_page(request, found, error=refusal_text(request, refused), status=refused.status)
+        return go(request, f"/projects/{slug}/members?done=removed")
+
+    @get("/projects/{slug:str}/bookings")
+    async def bookings(self, request: Request, slug: FromPath[str]) -> Template:
+        viewer = signed_in(request)
+        found = await services.editable(viewer, slug)
+        return await _bookings_page(request, found)
+
+    @post("/projects/{slug:str}/bookings")
+    async def set_bookings(self, request: Request, slug: FromPath[str]) -> Response | Template:
+        """The ticked bookings count for the project; unticked ones of mine stop counting."""
+        viewer = signed_in(request)
+        found = await services.editable(viewer, slug)
+        form = await request.form()
+        ticked = {int(v) for v in form.getall("booking") if str(v).isdigit()} if "booking" in form else set()
+        try:
+            for row in await attachments.attachable_bookings(viewer, slug):
+                if row["id"] in ticked and not row["here"]:
+                    await attachments.attach_booking(viewer, slug, row["id"])
+                elif row["id"] not in ticked and row["here"]:
+                    await attachments.detach_booking(viewer, slug, row["id"])
+        except Refused as refused:
+            return await _bookings_page(request, found, error=refusal_text(request, refused), status=refused.status)
+        return go(request, f"/projects/{slug}?done=bookings#machine-time")
+
+    @get("/projects/{slug:str}/export.json")
+    async def export_json(self, request: Request, slug: FromPath[str]) -> Response:
+        details = await services.project_details(request.state.viewer, slug)
+        return controllers.export_json(details, controllers.public_base(request))
+
+    @get("/projects/{slug:str}/export.wiki")
+    async def export_wiki(self, request: Request, slug: FromPath[str]) -> Response:
+        details = await services.project_details(request.state.viewer, slug)
+        return controllers.export_wiki(details, controllers.public_base(request))
+
+    @get("/projects/media/{media_id:int}")
+    async def media_file(self, request: Request, media_id: FromPath[int]) -> File:
+        return _serve(await services.media_for(await _media_viewer(request), media_id), thumbnail=False)
+
+    @get("/projects/media/{media_id:int}/thumb")
+    async def media_thumbnail(self, request: Request, media_id: FromPath[int]) -> File:
+        row = await services.media_for(await _media_viewer(request), media_id)
+        if not row["thumbnail"]:
+            raise Refused.not_found("cette miniature", "this thumbnail")
+        return _serve(row, thumbnail=True)
+
+
+async def _media_viewer(request: Request) -> Viewer:
+    """The browser's session, or a script's Bearer token (the page keeps its language)."""
+    if not request.headers.get("authorization"):
+        return request.state.viewer
+    language = request.state.language
+    viewer = await provide_viewer(request)
+    request.state.language = language
+    return viewer
+
+
+def _serve(row: dict[str, Any], *, thumbnail: bool) -> File:
+    """Only re-encoded photos show in the page; everything else (SVG included: it can carry
+    script) is a download. The sandbox CSP keeps even a misread file from running."""
+    path = media.path_of(row["thumbnail"] if thumbnail else row["stored"])
+    if not path.is_file():
+        raise Refused.not_found("ce fichier", "this file")
+    inline = row["kind"] == "image"
+    public = row["visibility"] == Visibility.public.value
+    name = row["name"] if not thumbnail else row["name"].rsplit(".", 1)[0] + "-miniature.webp"
+    return File(
+        path=path, filename=name, media_type="image/webp" if thumbnail else row["content_type"],
+        content_disposition_type="inline" if inline else "attachment",
+        headers={
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": MEDIA_CSP,
+            "Cache-Control": "public, max-age=86400" if public else "private, max-age=3600",
+            "Cross-Origin-Resource-Policy": "same-origin",
+        },
+    )
+
+
+def _step_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Refused("bad_step_date") from None
+
+
+async def _edit_page(request: Request, found: services.Access, *, values: dict, tags: str, error: str = "",
+                     cover_error: str = "", status: int = 200, done: str = "") -> Template:
+    details = await services.project_details(request.state.viewer, found.project["slug"])
+    return page(request, "project_edit.html", status=status, project=found.project, values=values, error=error,
+                cover_error=cover_error, is_owner=found.is_owner, tags_text=tags, done=done,
+                cover=details["cover"], limits=_limits(), **choices())
+
+
+async def _members_page(request: Request, found: services.Access, *, error: str = "", status: int = 200,
+                        username: str = "") -> Template:
+    return page(request, "project_members.html", status=status, project=found.project, error=error,
+                members=await services.members_of(found.id), username=username,
+                done=request.query_params.get("done", ""))
+
+
+async def _bookings_page(request: Request, found: services.Access, *, error: str = "",
+                         status: int = 200) -> Template:
+    rows = await attachments.attachable_bookings(request.state.viewer, found.project["slug"])
+    return page(request, "project_bookings.html", status=status, project=found.project, error=error,
+                bookings=rows)
