@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
@@ -49,8 +49,8 @@ class FiguresOut(msgspec.Struct):
     rows: list[FiguresRow]  # type: ignore[valid-type]
 
 
-FROM = Parameter(query="from", default=None, description="First month, YYYY-MM (default: 12 months ending at `to`)")
-TO = Parameter(query="to", default=None, description="Last month, YYYY-MM (default: last month)")
+FROM = QueryParameter(name="from", default=None, description="First month, YYYY-MM (default: 12 months ending at `to`)")
+TO = QueryParameter(name="to", default=None, description="Last month, YYYY-MM (default: last month)")
 
 
 async def _rows(viewer, site_slug: str | None, start: str | None, end: str | None) -> FiguresOut:

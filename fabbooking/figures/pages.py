@@ -9,7 +9,7 @@ from typing import Any
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream, Template
 
 from fabbooking.errors import Refused
@@ -26,8 +26,8 @@ from fabbooking.web.rendering import go, page
 
 MONTHS_SHOWN = 12
 MONTHS_OFFERED = 24
-FROM = Parameter(query="from", default="", description="First month, YYYY-MM")
-TO = Parameter(query="to", default="", description="Last month, YYYY-MM (default: last month)")
+FROM = QueryParameter(name="from", default="", description="First month, YYYY-MM")
+TO = QueryParameter(name="to", default="", description="Last month, YYYY-MM (default: last month)")
 FEED_CACHE = "public, max-age=300"
 EXPORT_CACHE = "public, max-age=600"
 

@@ -8,7 +8,7 @@ timezone. The same SQL runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fabbooking.bookings.tables import Booking
 from fabbooking.figures.monthly import (
@@ -28,6 +28,9 @@ from fabbooking.workshops.tables import (
     Workshop,
     WorkshopStatus,
 )
+
+# a session with a duration but no recorded end (older rows) is looked for this far back
+LOOK_BACK = timedelta(days=1)
 
 
 async def sites() -> list[SiteRow]:
@@ -53,7 +56,8 @@ async def sessions(lower: datetime, upper: datetime) -> list[SessionRow]:
         UsageSession.walk_in,
     ).where(
         UsageSession.started_at.is_not_null() & (UsageSession.started_at < upper)
-        & ((UsageSession.started_at >= lower) | (UsageSession.ended_at > lower))
+        & ((UsageSession.started_at >= lower) | (UsageSession.ended_at > lower)
+           | (UsageSession.ended_at.is_null() & (UsageSession.started_at >= lower - LOOK_BACK)))
     )
     return [SessionRow(r["site_id"], r["kind"], r["started_at"], r["duration_s"],
                        bool(r["walk_in"]), r["ended_at"]) for r in rows]
