@@ -174,3 +174,25 @@ def _duration(session: dict[str, Any]) -> float:
     if isinstance(start, datetime) and isinstance(end, datetime) and end > start:
         return (end - start).total_seconds()
     return 0.0
+
+
+async def projects_to_book_for(viewer: Viewer) -> list[dict[str, Any]]:
+    """The projects a maker may count a new booking for: theirs, not finished or dropped."""
+    if not viewer.is_authenticated:
+        return []
+    from fabbooking.projects.tables import Project, ProjectStatus
+
+    return await Project.select(Project.slug, Project.title).where(
+        Project.id.is_in(ProjectMember.select(ProjectMember.project).where(
+            ProjectMember.account == viewer.account_id))
+        & Project.status.is_in([ProjectStatus.idea.value, ProjectStatus.in_progress.value])
+    ).order_by(Project.updated_at, ascending=False).limit(50)
+
+
+async def attach_new_booking(viewer: Viewer, slug: str, booking_id: int) -> bool:
+    """Count a booking just made for the chosen project; the booking stands either way."""
+    try:
+        await attach_booking(viewer, slug, booking_id)
+    except Refused:
+        return False
+    return True

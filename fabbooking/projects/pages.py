@@ -17,7 +17,7 @@ from litestar.response import File, Template
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.api.auth import provide_viewer
 from fabbooking.errors import Refused
-from fabbooking.messages import render
+from fabbooking.messages import choose_language, render
 from fabbooking.network import services as network
 from fabbooking.network.tables import MachineKind
 from fabbooking.projects import attachments, controllers, exports, media, services
@@ -25,7 +25,7 @@ from fabbooking.projects.markdown import render_markdown
 from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
 from fabbooking.web.errors import error_page
 from fabbooking.web.guards import signed_in
-from fabbooking.web.i18n import _
+from fabbooking.web.i18n import LANGUAGE_COOKIE, _
 from fabbooking.web.rendering import go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -33,7 +33,12 @@ MEDIA_CSP = "default-src 'none'; sandbox"
 
 
 def page_too_big(request: Request, exc: HTTPException) -> Response:
-    return error_page(request, 413, render("upload_too_big", request.state.language,
+    """Over the request limit: refused while the CSRF check reads the form, before the
+    page hooks ran, so the language is chosen here."""
+    language = getattr(request.state, "language", None) or choose_language(
+        request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE), None,
+        request.headers.get("accept-language"))
+    return error_page(request, 413, render("upload_too_big", language,
                                            megabytes=media.MAX_REQUEST_BYTES // media.MB))
 
 

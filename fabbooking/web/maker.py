@@ -17,6 +17,7 @@ from fabbooking.bookings import services as bookings
 from fabbooking.bookings.schedule import machine_week, slot_choice
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
+from fabbooking.projects import attachments as projects
 from fabbooking.training.services import qualifications_of
 from fabbooking.usage import services as usage
 from fabbooking.web.guards import signed_in
@@ -62,7 +63,8 @@ async def _booking_form(request: Request, machine_id: int, start_text: str, erro
             moment += timedelta(minutes=place.facts.rules.slot_minutes)
     return page(request, "book.html", "_book_form.html", status=status, machine=machine,
                 choice=choice, starts=starts, tz=place.facts.timezone, error=error,
-                start_text=start_text, rules=place.facts.rules)
+                start_text=start_text, rules=place.facts.rules,
+                projects=await projects.projects_to_book_for(request.state.viewer))
 
 
 class MakerPages(Controller):
@@ -100,6 +102,8 @@ class MakerPages(Controller):
                 raise
             return await _booking_form(request, machine_id, data.get("cell", ""),
                                        error=refusal_text(request, refused), status=refused.status)
+        if data.get("project"):
+            await projects.attach_new_booking(viewer, data["project"], booking["id"])
         return go(request, f"/me/bookings?done=booked#booking-{booking['id']}")
 
     @get("/me/bookings")
