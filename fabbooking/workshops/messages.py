@@ -70,9 +70,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The number of first-timers ({audience}) must be a whole number, 0 or more.",
     ),
     "first_timers_over_head_count": (
-        "{audience} : {first_timers} premières venues pour {head_count} personnes, c'est "
-        "impossible. Il ne peut pas y avoir plus de premières venues que de personnes.",
-        "{audience}: {first_timers} first-timers for {head_count} people is impossible. There "
+        "Public « {audience} » : {first_timers} premières venues pour {head_count} personnes, "
+        "c'est impossible. Il ne peut pas y avoir plus de premières venues que de personnes.",
+        "Audience “{audience}”: {first_timers} first-timers for {head_count} people is impossible. There "
         "cannot be more first-timers than people.",
     ),
     "animator_not_of_site": (

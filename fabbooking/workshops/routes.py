@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fabbooking.workshops.controllers import WorkshopController
+from fabbooking.workshops.pages import WorkshopPages
 
 API_CONTROLLERS: list = [WorkshopController]
-PAGE_CONTROLLERS: list = []
+PAGE_CONTROLLERS: list = [WorkshopPages]

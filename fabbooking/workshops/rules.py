@@ -15,6 +15,12 @@ from fabbooking.bookings.rules import Refusal
 
 # Same values as tables.Audience (a test keeps them equal); kept here so the rules stay pure.
 AUDIENCES = ("children", "teens", "adults", "seniors", "job_seekers", "school_groups", "other")
+AUDIENCE_NAMES = {  # (French, English), for the sentences of refusals
+    "children": ("enfants", "children"), "teens": ("ados", "teens"),
+    "adults": ("adultes", "adults"), "seniors": ("seniors", "seniors"),
+    "job_seekers": ("personnes en recherche d'emploi", "job seekers"),
+    "school_groups": ("groupes scolaires", "school groups"), "other": ("autres", "others"),
+}
 
 MIN_MINUTES = 15
 MAX_HOURS = 12  # a workshop is a session, not a week-long event
@@ -99,14 +105,15 @@ def check_attendance(counts: Iterable[HeadCount]) -> Refusal | None:
             return Refusal("audience_twice", {"audience": count.audience})
         seen.add(count.audience)
         head, first = _whole(count.head_count), _whole(count.first_timers)
+        fr, en = AUDIENCE_NAMES[count.audience]
+        named = {"audience": count.audience, "audience_fr": fr, "audience_en": en}
         if head is None or not 0 <= head <= MAX_HEAD_COUNT:
-            return Refusal("head_count_invalid", {"audience": count.audience,
-                                                  "limit": MAX_HEAD_COUNT})
+            return Refusal("head_count_invalid", {**named, "limit": MAX_HEAD_COUNT})
         if first is None or first < 0:
-            return Refusal("first_timers_invalid", {"audience": count.audience})
+            return Refusal("first_timers_invalid", named)
         if first > head:
             return Refusal("first_timers_over_head_count",
-                           {"audience": count.audience, "first_timers": first, "head_count": head})
+                           {**named, "first_timers": first, "head_count": head})
     return None
 
 

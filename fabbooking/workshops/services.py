@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count
+from piccolo.query.functions.aggregate import Count, Sum
 
 from fabbooking import database
 from fabbooking.accounts.tables import Account
@@ -199,10 +199,21 @@ async def site_workshops(viewer: Viewer, site_slug: str, now: datetime) -> dict[
     rows = await _with_counts(await Workshop.select(*WORKSHOP_COLUMNS).where(
         (Workshop.site == site["id"]) & (Workshop.starts_at > now - timedelta(days=120))
     ).order_by(Workshop.starts_at).limit(MAX_LISTED))
+    totals = await attendance_totals([r["id"] for r in rows])
+    for row in rows:
+        row["attendance_total"] = totals.get(row["id"])
     to_log = [r for r in rows if rules.needs_log(r["status"], r["starts_at"], now)]
     upcoming = [r for r in rows if r["status"] == "planned" and r["starts_at"] > now]
     past = [r for r in reversed(rows) if r["status"] != "planned"][:50]
     return {"to_log": to_log, "upcoming": upcoming, "past": past}
+
+
+async def attendance_totals(workshop_ids: list[int]) -> dict[int, int]:
+    if not workshop_ids:
+        return {}
+    rows = await Attendance.select(Attendance.workshop, Sum(Attendance.head_count, alias="n")).where(
+        Attendance.workshop.is_in(workshop_ids)).group_by(Attendance.workshop)
+    return {r["workshop"]: int(r["n"] or 0) for r in rows}
 
 
 async def recent_titles(site_id: int) -> list[str]:
