@@ -365,7 +365,7 @@ async def log_workshop(viewer: Viewer, site_slug: str, draft: WorkshopDraft,
     announced, so it stays off the public calendar."""
     site = await get_site(site_slug)
     require_staff(viewer, site["id"])
-    draft = _who(viewer, replace(draft, registration=False, capacity=None))
+    draft = _who(viewer, replace(draft, public=False, registration=False, capacity=None))
     check_draft(draft)
     if draft.starts_at > now:
         raise Refused("workshop_in_future")
