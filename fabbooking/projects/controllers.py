@@ -107,7 +107,7 @@ def export_json(details: dict[str, Any], base: str) -> Response[bytes]:
 
 def export_wiki(details: dict[str, Any], base: str) -> Response[bytes]:
     body = exports.as_wikitext(details, base).encode()
-    return download(body, f"{details['project']['slug']}.wiki.txt", "text/plain; charset=utf-8")
+    return download(body, f"{details['project']['slug']}.wiki.txt", "text/plain")
 
 
 def public_base(request: Request) -> str:

@@ -58,7 +58,7 @@ def clean_file_name(name: str, extension: str | None = None) -> str:
     characters, no leading dots, at most 120 characters; ``extension`` (found from the
     content) replaces whatever the name claimed."""
     name = re.split(r"[/\\]", name or "")[-1]
-    name = clean_text(name, 400).strip(" .") or "fichier"
+    name = clean_text(name[-4000:], 4000).strip(" .") or "fichier"
     name = re.sub(r'[<>:"|?*]', "_", name)
     stem, dot, ext = name.rpartition(".")
     if not dot:
