@@ -112,7 +112,7 @@ async def _plan(ids: dict[str, int], now: datetime) -> int:
             if registration:
                 for maker in ("maiwenn", "yannick"):
                     await services.register(await viewer_for(ids[maker]), workshop["id"], now)
-                await services.register(viewer, workshop["id"], now, name="Jeanne (sans compte)")
+                await services.register(viewer, workshop["id"], now, name="Jeanne Le Bihan")
             break
     return made
 
