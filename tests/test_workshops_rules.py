@@ -3,12 +3,18 @@ defaults of « Noter un atelier »."""
 
 from __future__ import annotations
 
+import re
+import string
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from pathlib import Path
+
 import pytest
 
+from fabbooking.messages import MESSAGES as GLOBAL_MESSAGES
 from fabbooking.messages import render
+from fabbooking.workshops.messages import EXAMPLE_PARAMS, MESSAGES
 from fabbooking.workshops import rules
 from fabbooking.workshops.forms import Entered, log_defaults, read_counts, read_workshop
 from fabbooking.workshops.rules import HeadCount, Seat
@@ -167,3 +173,24 @@ def test_reading_the_log_form_turns_local_times_into_utc():
     assert answers.public is False and answers.registration is False
     missing, errors = read_workshop(Entered({"day": "demain"}, {}), PARIS)
     assert missing is None and {"ws-title", "ws-day", "ws-start", "ws-end"} <= set(errors)
+
+
+@pytest.mark.parametrize("message_code", sorted(MESSAGES))
+def test_every_workshop_message_renders_in_both_languages(message_code):
+    fr, en = MESSAGES[message_code]
+    fields = {name.split(":")[0] for _, name, _, _ in string.Formatter().parse(fr) if name}
+    assert fields == {name.split(":")[0] for _, name, _, _ in string.Formatter().parse(en) if name}
+    params = EXAMPLE_PARAMS.get(message_code, {})
+    assert fields == {re.sub(r"_(fr|en)$", "", name) for name in params if name != "machine_code"}
+    for language in ("fr", "en"):
+        text = render(message_code, language, **params)
+        assert text.strip() and "{" not in text and "}" not in text
+
+
+def test_every_code_the_workshops_raise_has_a_message():
+    package = Path(rules.__file__).parent
+    raised = set()
+    for file in package.glob("*.py"):
+        raised |= set(re.findall(r'Refus(?:ed|al)\(\s*"([a-z_]+)"', file.read_text("utf-8")))
+    assert raised - set(MESSAGES) <= set(GLOBAL_MESSAGES)
+    assert set(MESSAGES) <= raised

@@ -127,3 +127,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This registration is already cancelled.",
     ),
 }
+
+# Plausible values of each message's parameters, named as the code that raises them names them
+# (for tests that render every message; see tests/test_workshops_rules.py).
+EXAMPLE_PARAMS: dict[str, dict[str, object]] = {
+    "workshop_title_too_long": {"limit": 200},
+    "workshop_theme_too_long": {"limit": 100},
+    "workshop_too_short": {"minutes": 15},
+    "workshop_too_long": {"hours": 12},
+    "capacity_invalid": {"limit": 500},
+    "capacity_below_registered": {"registered": 6},
+    "unknown_audience": {"audience": "martians", "known": "children, teens"},
+    "audience_twice": {"audience": "teens"},
+    "head_count_invalid": {"audience": "adults", "audience_fr": "adultes",
+                           "audience_en": "adults", "limit": 10_000},
+    "first_timers_invalid": {"audience": "adults", "audience_fr": "adultes",
+                             "audience_en": "adults"},
+    "first_timers_over_head_count": {"audience": "adults", "audience_fr": "adultes",
+                                     "audience_en": "adults", "first_timers": 5, "head_count": 3},
+    "animator_not_of_site": {"account": 12},
+    "machine_not_of_site": {"machine": 4},
+    "workshop_machine_refused": {
+        "machine": "Prusa MK4", "machine_code": "overlap",
+        "reason_fr": "Ce créneau est déjà réservé.", "reason_en": "This slot is already booked."},
+    "registration_name_too_long": {"limit": 150},
+}
