@@ -73,3 +73,15 @@ async def test_deleting_a_project_removes_its_files(client, world, media_dir):
     assert response.status_code == 204
     assert (await client.get("/api/v1/projects/lampe-en-bois")).status_code == 404
     assert not [p for p in media_dir.rglob("*") if p.is_file()]
+
+
+async def test_a_project_of_a_site_is_found_by_that_site(client, world):
+    unknown = await client.post("/api/v1/projects", json={"title": "X", "site_id": 999_999},
+                                headers=world.auth("maker"))
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    await new_project(client, world, site_id=world.ids["ailleurs"])
+    found = (await client.get("/api/v1/projects", params={"site": "ailleurs"})).json()
+    assert [p["slug"] for p in found["items"]] == ["lampe-en-bois"]
+    assert (await client.get("/api/v1/projects", params={"site": "atelier"})).json()["total"] == 0
+    page = (await client.get("/projects/lampe-en-bois")).text
+    assert 'href="/sites/ailleurs"' in page

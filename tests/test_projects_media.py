@@ -7,8 +7,10 @@ import io
 import pytest
 from PIL import Image
 
+from fabbooking.accounts.services import viewer_for
 from fabbooking.errors import Refused
-from fabbooking.projects import media
+from fabbooking.projects import media, services
+from fabbooking.projects.tables import MediaFile
 from fabbooking.projects.media import prepare
 from tests.projects_support import (  # noqa: F401
     ASCII_STL,
@@ -152,16 +154,11 @@ async def test_too_many_files_in_a_step_or_project_are_refused(client, world, mo
 
 async def test_a_failed_database_write_leaves_no_file_behind(client, world, monkeypatch, media_dir):
     await new_project(client, world)
-    from fabbooking.projects.tables import MediaFile
 
     def broken_insert(*_args, **_kwargs):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(MediaFile, "insert", broken_insert)
-    from fabbooking.projects import services
-    from tests.conftest import World  # noqa: F401
-    from fabbooking.accounts.services import viewer_for
-
     viewer = await viewer_for(world.ids["maker"])
     with pytest.raises(RuntimeError):
         await services.add_media(viewer, "lampe-en-bois", "a.png", png())

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 
 from fabbooking.api.auth import CurrentViewer, require_login
@@ -43,6 +44,14 @@ def too_big_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]
     code = "upload_too_big"
     detail = render(code, request_language(request), megabytes=media.MAX_REQUEST_BYTES // media.MB)
     return Response(ErrorBody(code=code, detail=detail), status_code=413)
+
+
+UPLOAD_ERRORS = {
+    **error_responses(401, 403, 404, 409, 422),
+    413: ResponseSpec(data_container=ErrorBody, generate_examples=False, description=(
+        "Too big: one file over its limit (`file_too_big`: 10 MB a photo, 50 MB a model or "
+        "drawing) or the request over 64 MB (`upload_too_big`).")),
+}
 
 
 def media_out(row: dict[str, Any]) -> MediaOut:
@@ -168,7 +177,7 @@ class ProjectController(Controller):
         await services.delete_step(require_login(viewer), slug, step_id)
 
     @post("/{slug:str}/media", status_code=201, request_max_body_size=media.MAX_REQUEST_BYTES,
-          exception_handlers={413: too_big_handler}, responses=error_responses(401, 403, 404, 409, 422))
+          exception_handlers={413: too_big_handler}, responses=UPLOAD_ERRORS)
     async def upload(self, slug: FromPath[str], viewer: CurrentViewer,
                      data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> MediaOut:
         """One photo or file (multipart field `file`), for the project or one of its steps

@@ -25,7 +25,7 @@ from fabbooking.projects.markdown import render_markdown
 from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
 from fabbooking.web.errors import error_page
 from fabbooking.web.guards import signed_in
-from fabbooking.web.i18n import LANGUAGE_COOKIE, _
+from fabbooking.web.i18n import LANGUAGE_COOKIE
 from fabbooking.web.rendering import go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]

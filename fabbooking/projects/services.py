@@ -21,6 +21,7 @@ from fabbooking import database
 from fabbooking.accounts.tables import Account
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
+from fabbooking.network.tables import Site
 from fabbooking.projects import media
 from fabbooking.projects.markdown import clean_body, clean_file_name, clean_text
 from fabbooking.projects.tables import (
@@ -174,6 +175,8 @@ async def create_project(viewer: Viewer, values: dict[str, Any], now: datetime) 
     fields = checked_fields({"title": "", **values})
     tags = normalise_tags(values.get("tags") or [])
     site_id = values.get("site_id")
+    if site_id is not None and not await Site.exists().where(Site.id == site_id):
+        raise Refused.not_found(f"le lieu n° {site_id}", f"site #{site_id}")
     if fields.get("status") == ProjectStatus.done.value:
         fields["done_at"] = now
     base = slugify(fields["title"])
@@ -405,7 +408,6 @@ async def project_details(viewer: Viewer, slug: str) -> dict[str, Any]:
     covers = await covers_of([found.id])
     site = None
     if found.project["site"]:
-        from fabbooking.network.tables import Site
         site = await Site.select(Site.name, Site.slug).where(Site.id == found.project["site"]).first()
     return {
         "project": found.project, "role": found.role, "can_edit": found.can_edit,
