@@ -155,3 +155,23 @@ async def test_private_exports_only_for_the_project_people(client, world):
     for address in ("/api/v1/projects/lampe-en-bois/export.json", "/api/v1/projects/lampe-en-bois/export.wiki"):
         assert (await client.get(address, headers=world.auth("newbie"))).status_code == 404
         assert (await client.get(address, headers=world.auth("maker"))).status_code == 200
+
+
+async def test_gallery_filters_by_machine_kind_and_site_of_what_was_used(client, world):
+    await new_project(client, world)
+    await new_project(client, world, title="Autre")
+    await attach(client, world, "maker", await booking(world, "far_printer", T0, 60))
+    walk_in = await session(world, "laser", "l", 600)
+    await client.post("/api/v1/projects/autre/usage", json={"session_id": walk_in}, headers=world.auth("animator"))
+
+    async def slugs(**query) -> list[str]:
+        return sorted(p["slug"] for p in (await client.get("/api/v1/projects", params=query)).json()["items"])
+
+    assert await slugs(kind="3d_printer") == ["lampe-en-bois"]
+    assert await slugs(kind="laser_cutter") == ["autre"]
+    assert await slugs(site="ailleurs") == ["lampe-en-bois"]
+    assert await slugs(site="atelier") == ["autre"]
+    assert await slugs(kind="cnc") == []
+    fragment = await client.get("/projects", params={"kind": "laser_cutter"}, headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and 'id="project-results"' in fragment.text
+    assert "Autre" in fragment.text and "Lampe en bois" not in fragment.text
