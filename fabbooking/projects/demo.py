@@ -13,6 +13,7 @@ from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused
 from fabbooking.projects import attachments, services
 from fabbooking.projects.tables import Project
+from fabbooking.usage.tables import UsageSession
 
 STL = (b"solid support\n facet normal 0 0 1\n  outer loop\n   vertex 0 0 0\n   vertex 60 0 0\n"
        b"   vertex 0 80 0\n  endloop\n endfacet\nendsolid support\n")
@@ -92,11 +93,16 @@ async def load(ids: dict[str, int]) -> str:
 
 
 async def _attach_a_booking(owner: Viewer, slug: str) -> None:
-    booking = await Booking.select(Booking.id).where(
-        (Booking.maker == owner.account_id) & (Booking.status == BookingStatus.confirmed.value)
-        & (Booking.purpose == BookingPurpose.maker.value)).order_by(Booking.start_at).first()
-    if booking:
+    """Prefer bookings whose machine reported jobs (the demo history), so the project shows
+    measured machine time; otherwise any confirmed booking of the maker."""
+    mine = (Booking.maker == owner.account_id) & (Booking.purpose == BookingPurpose.maker.value) \
+        & (Booking.status != BookingStatus.cancelled.value)
+    used = await Booking.select(Booking.id).where(
+        mine & Booking.id.is_in(UsageSession.select(UsageSession.booking).where(UsageSession.booking.is_not_null()))
+    ).order_by(Booking.start_at, ascending=False).limit(3)
+    chosen = used or await Booking.select(Booking.id).where(mine).order_by(Booking.start_at).limit(1)
+    for booking in chosen:
         try:
             await attachments.attach_booking(owner, slug, booking["id"])
         except Refused:
-            pass
+            continue
