@@ -41,7 +41,7 @@ PAYLOADS = [
     "{{#invoke:x|y}} [[Special:Logout]] __NOTOC__ <nowiki></nowiki> ''italique''",
     "<style>body{display:none}</style><meta http-equiv=refresh content=0;url=javascript:alert(22)>",
 ]
-DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "svg", "math", "style", "base", "form", "details", "body"}
+DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "svg", "math", "style", "base", "form", "body"}
 
 
 class Inspector(HTMLParser):
