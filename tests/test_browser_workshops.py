@@ -127,6 +127,11 @@ def test_workshop_pages_have_no_axe_violations(browser, live_server, viewport):
             "plan form": (f"/desk/{SITE}/workshops/new", 200),
             "edit form": (f"/desk/{SITE}{workshop}/edit", 200),
         })
+        for path in ("/workshops", workshop, f"/desk/{SITE}/workshops", f"/desk/{SITE}/workshops/log",
+                     f"/desk/{SITE}/workshops/new"):
+            page.goto(live_server + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], f"{path} is {width}px wide at {viewport['width']}px"
         page.goto(f"{live_server}/desk/{SITE}/workshops/log")
         page.get_by_role("button", name="Enregistrer l'atelier").click()
         violations = browser_support.axe_violations(page)

@@ -13,7 +13,7 @@ from fabbooking.bookings.tables import Booking
 from fabbooking.workshops.tables import Attendance, Registration, Workshop, WorkshopMachine
 from tests.conftest import PARIS, booking_body
 from tests.web_helpers import browser_login, submit
-from tests.workshops_support import local_moment, plan_body
+from tests.workshops_support import local_moment, plan_body, utc_now
 
 pytestmark = pytest.mark.anyio
 
@@ -228,3 +228,30 @@ async def test_cancelling_a_workshop_from_the_desk(client, world):
     free = await client.post("/api/v1/bookings", headers=world.auth("maker"),
                              json=booking_body(world.ids["printer"], days_ahead=3, start="14:00"))
     assert free.status_code == 201
+
+
+async def test_a_workshop_is_only_reached_through_its_own_sites_desk(client, world):
+    created = await client.post("/api/v1/workshops", headers=world.auth("animator"), json=plan_body())
+    workshop_id = created.json()["id"]
+    await browser_login(client, "stranger")
+    for action in ("edit", "attendance", "cancel"):
+        assert (await client.get(f"/desk/atelier/workshops/{workshop_id}/{action}")).status_code == 403
+        assert (await client.get(f"/desk/ailleurs/workshops/{workshop_id}/{action}")).status_code == 404
+    moved = await submit(client, f"/desk/ailleurs/workshops/{workshop_id}/edit",
+                         {"title": "Volé", "day": "2030-01-01", "start": "10:00", "end": "11:00"})
+    assert moved.status_code == 404
+    assert (await client.get(f"/workshops/{workshop_id}")).status_code == 200
+    assert (await Workshop.select(Workshop.title).first())["title"] == "Initiation impression 3D"
+
+
+async def test_changing_the_machines_of_a_workshop_under_way_needs_no_new_hold(client, world):
+    created = await client.post("/api/v1/workshops", headers=world.auth("animator"),
+                                json=plan_body(machine_ids=[world.ids["printer"]]))
+    workshop_id = created.json()["id"]
+    await Workshop.update({Workshop.starts_at: utc_now() - timedelta(hours=1),
+                           Workshop.ends_at: utc_now() + timedelta(hours=1)}).where(Workshop.id == workshop_id)
+    changed = await client.patch(f"/api/v1/workshops/{workshop_id}", headers=world.auth("animator"),
+                                 json={"machine_ids": [world.ids["laser"]]})
+    assert changed.status_code == 200, changed.text
+    assert [(m["name"], m["booking_id"]) for m in changed.json()["machines"]] == [("Laser", None)]
+    assert (await Booking.select(Booking.status).first())["status"] == "cancelled"

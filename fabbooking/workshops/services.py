@@ -412,7 +412,7 @@ async def update_workshop(viewer: Viewer, workshop_id: int, changes: dict[str, A
         await Workshop.update(_columns(draft)).where(Workshop.id == workshop_id)
         if set(draft.animator_ids) != set(before.animator_ids):
             await _set_animators(workshop_id, draft.animator_ids)
-        if planned and draft.ends_at > now and (moved or machines_changed):
+        if planned and draft.starts_at > now and (moved or machines_changed):
             await _release_holds(viewer, workshop_id, now)
             await WorkshopMachine.delete().where(WorkshopMachine.workshop == workshop_id)
             await _hold_machines(viewer, workshop_id, draft.title, names, draft.machine_ids,
