@@ -409,6 +409,7 @@ async def update_workshop(viewer: Viewer, workshop_id: int, changes: dict[str, A
     machines_changed = set(draft.machine_ids) != set(before.machine_ids)
     names = await _check_team_and_machines(row["site"], draft.animator_ids, draft.machine_ids)
     async with database.write_transaction():
+        await _lock(workshop_id)
         await Workshop.update(_columns(draft)).where(Workshop.id == workshop_id)
         if set(draft.animator_ids) != set(before.animator_ids):
             await _set_animators(workshop_id, draft.animator_ids)
@@ -444,6 +445,7 @@ async def cancel_workshop(viewer: Viewer, workshop_id: int, now: datetime) -> di
     if row["status"] == WorkshopStatus.done.value:
         raise Refused("workshop_not_cancellable")
     async with database.write_transaction():
+        await _lock(workshop_id)
         await Workshop.update({Workshop.status: WorkshopStatus.cancelled.value}).where(
             Workshop.id == workshop_id)
         await _release_holds(viewer, workshop_id, now)
