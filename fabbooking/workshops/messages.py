@@ -148,7 +148,7 @@ EXAMPLE_PARAMS: dict[str, dict[str, object]] = {
     "animator_not_of_site": {"account": 12},
     "machine_not_of_site": {"machine": 4},
     "workshop_machine_refused": {
-        "machine": "Prusa MK4", "machine_code": "overlap",
+        "machine": "Prusa MK4",
         "reason_fr": "Ce créneau est déjà réservé.", "reason_en": "This slot is already booked."},
     "registration_name_too_long": {"limit": 150},
 }

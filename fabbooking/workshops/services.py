@@ -256,7 +256,6 @@ async def _check_team_and_machines(site_id: int, animator_ids: tuple[int, ...],
 
 def _machine_refused(name: str, refused: Refused) -> Refused:
     return Refused("workshop_machine_refused", status=refused.status, machine=name,
-                   machine_code=refused.code,
                    reason_fr=render(refused.code, "fr", **refused.params),
                    reason_en=render(refused.code, "en", **refused.params))
 
