@@ -102,23 +102,23 @@ def _reencode_image(data: bytes) -> Prepared:
             keep_alpha = image.mode in ("RGBA", "LA", "PA") or (
                 image.mode == "P" and "transparency" in image.info)
             image = image.convert("RGBA" if keep_alpha else "RGB")
+            image.thumbnail((MAX_EDGE, MAX_EDGE))
+            out = io.BytesIO()
+            if keep_alpha:
+                image.save(out, "PNG", optimize=True)
+                content_type, extension = "image/png", "png"
+            else:
+                image.save(out, "JPEG", quality=85, optimize=True)
+                content_type, extension = "image/jpeg", "jpg"
+            thumb = image.copy()
+            thumb.thumbnail((THUMB_EDGE, THUMB_EDGE))
+            thumb_out = io.BytesIO()
+            thumb.save(thumb_out, "WEBP", quality=80)
     except Refused:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            struct.error, EOFError):
+            struct.error, EOFError, KeyError, IndexError):
         raise Refused("bad_image") from None
-    image.thumbnail((MAX_EDGE, MAX_EDGE))
-    out = io.BytesIO()
-    if keep_alpha:
-        image.save(out, "PNG", optimize=True)
-        content_type, extension = "image/png", "png"
-    else:
-        image.save(out, "JPEG", quality=85, optimize=True)
-        content_type, extension = "image/jpeg", "jpg"
-    thumb = image.copy()
-    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE))
-    thumb_out = io.BytesIO()
-    thumb.save(thumb_out, "WEBP", quality=80)
     return Prepared(MediaKind.image, content_type, extension, out.getvalue(), thumb_out.getvalue(),
                     image.width, image.height)
 
