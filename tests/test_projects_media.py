@@ -163,3 +163,19 @@ async def test_a_failed_database_write_leaves_no_file_behind(client, world, monk
     with pytest.raises(RuntimeError):
         await services.add_media(viewer, "lampe-en-bois", "a.png", png())
     assert not [p for p in media_dir.rglob("*") if p.is_file()]
+
+
+def test_garbage_behind_any_signature_is_refused_never_a_crash():
+    import random
+
+    generator = random.Random(5)
+    signatures = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\0\0\0\0WEBP", b"PK\x03\x04",
+                  b"solid ", b"<svg ", b"<?xml ", b"0\nSECTION\n", b""]
+    for signature in signatures:
+        for length in (0, 1, 50, 84, 500, 5000):
+            data = signature + generator.randbytes(length)
+            try:
+                prepare(data)
+            except Refused:
+                pass
+    assert refusal(png()[:33] + b"\0" * 40) == "bad_image"
