@@ -91,4 +91,12 @@ def test_projects_pages_have_no_axe_violations(browser, live_server, viewport):
             violations = axe_violations(page)
             if violations:
                 problems.append(f"{name} ({path}):\n{describe_violations(violations)}")
-        assert not problems, "axe found accessibility violations:\n" + "\n".join(problems)
+    with open_page(browser, viewport) as page:
+        login(page, live_server, "gwen")
+        path = f"{demo}/usage"
+        response = page.goto(live_server + path)
+        assert response is not None and response.status == 200, (path, response and response.status)
+        violations = axe_violations(page)
+        if violations:
+            problems.append(f"walk-in uses ({path}):\n{describe_violations(violations)}")
+    assert not problems, "axe found accessibility violations:\n" + "\n".join(problems)

@@ -171,3 +171,29 @@ async def test_pages_that_change_things_send_anonymous_people_to_login(client, w
     for path in ("/projects/new", "/projects/nichoir/edit", "/projects/nichoir/steps/new", "/me/projects"):
         response = await client.get(path)
         assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+
+
+async def test_staff_tick_walk_in_uses_of_their_sites_for_a_project(client, world):
+    from datetime import UTC, datetime, timedelta
+
+    from fabbooking.projects.tables import ProjectUsage
+    from fabbooking.usage.tables import UsageSession
+
+    await new_project(client, world, title="Nichoir")
+    started = datetime.now(UTC) - timedelta(days=2)
+    ids = []
+    for key, machine in (("here", "printer"), ("far", "far_printer")):
+        rows = await UsageSession.insert(UsageSession(
+            key=key, machine=world.ids[machine], job_key=key, started_at=started, ended_at=started + timedelta(minutes=30),
+            duration_s=1800, outcome="completed", walk_in=True, file_name=f"{key}.gcode")).returning(UsageSession.id)
+        ids.append(rows[0]["id"])
+    await browser_login(client, "maker")
+    assert (await client.get("/projects/nichoir/usage")).status_code == 403
+    await browser_login(client, "animator")
+    listing = await client.get("/projects/nichoir/usage")
+    assert listing.status_code == 200 and "here.gcode" in listing.text and "far.gcode" not in listing.text
+    ticked = await submit(client, "/projects/nichoir/usage", {"session": str(ids[0])}, page="/projects/nichoir/usage")
+    assert ticked.status_code == 303 and await ProjectUsage.count() == 1
+    assert "30 min" in (await client.get("/projects/nichoir")).text
+    await submit(client, "/projects/nichoir/usage", {}, page="/projects/nichoir/usage")
+    assert await ProjectUsage.count() == 0

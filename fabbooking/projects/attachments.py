@@ -196,3 +196,26 @@ async def attach_new_booking(viewer: Viewer, slug: str, booking_id: int) -> bool
     except Refused:
         return False
     return True
+
+
+async def walk_ins_to_attach(viewer: Viewer, slug: str, since: datetime) -> list[dict[str, Any]]:
+    """Uses without a booking since ``since`` on machines of the sites the viewer runs, not
+    counted for another project, newest first, with whether each counts here: the list the
+    staff tick for a project."""
+    found = await access(viewer, slug)
+    if not viewer.is_staff_anywhere:
+        raise Refused("not_staff_of_site")
+    where = UsageSession.booking.is_null() & (UsageSession.started_at >= since)
+    if not viewer.is_admin:
+        where &= UsageSession.machine.site.is_in(list(viewer.staff_site_ids))
+    rows = await UsageSession.select(
+        UsageSession.id, UsageSession.started_at, UsageSession.duration_s, UsageSession.file_name,
+        UsageSession.machine.name.as_alias("machine_name"), UsageSession.machine.site.name.as_alias("site_name"),
+        UsageSession.machine.site.timezone.as_alias("timezone"),
+    ).where(where).order_by(UsageSession.started_at, ascending=False).limit(100)
+    attached = {r["usage_session"]: r["project"] for r in await ProjectUsage.select(
+        ProjectUsage.usage_session, ProjectUsage.project).where(
+        ProjectUsage.usage_session.is_in([r["id"] for r in rows] or [0]))}
+    for row in rows:
+        row["here"] = attached.get(row["id"]) == found.id
+    return [r for r in rows if r["id"] not in attached or r["here"]]

@@ -4,7 +4,7 @@ themselves, served with safe headers."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -274,6 +274,30 @@ class ProjectPages(Controller):
             return await _bookings_page(request, found, error=refusal_text(request, refused), status=refused.status)
         return go(request, f"/projects/{slug}?done=bookings#machine-time")
 
+    @get("/projects/{slug:str}/usage")
+    async def usage(self, request: Request, slug: FromPath[str]) -> Template:
+        """For the staff: uses without a booking (walk-ins) to count for the project."""
+        viewer = signed_in(request)
+        return await _usage_page(request, await services.access(viewer, slug))
+
+    @post("/projects/{slug:str}/usage")
+    async def set_usage(self, request: Request, slug: FromPath[str]) -> Response | Template:
+        viewer = signed_in(request)
+        found = await services.access(viewer, slug)
+        form = await request.form()
+        ticked = {int(v) for v in form.getall("session") if str(v).isdigit()} if "session" in form else set()
+        try:
+            for row in await attachments.walk_ins_to_attach(viewer, slug, _walk_in_since()):
+                if row["id"] in ticked and not row["here"]:
+                    await attachments.attach_usage(viewer, slug, row["id"])
+                elif row["id"] not in ticked and row["here"]:
+                    await attachments.detach_usage(viewer, slug, row["id"])
+        except Refused as refused:
+            if refused.code in ("not_found", "not_staff_of_site"):
+                raise
+            return await _usage_page(request, found, error=refusal_text(request, refused), status=refused.status)
+        return go(request, f"/projects/{slug}?done=usage#machine-time")
+
     @get("/projects/{slug:str}/export.json")
     async def export_json(self, request: Request, slug: FromPath[str]) -> Response:
         details = await services.project_details(request.state.viewer, slug)
@@ -346,6 +370,20 @@ async def _members_page(request: Request, found: services.Access, *, error: str 
     return page(request, "project_members.html", status=status, project=found.project, error=error,
                 members=await services.members_of(found.id), username=username,
                 done=request.query_params.get("done", ""))
+
+
+WALK_IN_DAYS = 60
+
+
+def _walk_in_since() -> datetime:
+    return datetime.now(UTC) - timedelta(days=WALK_IN_DAYS)
+
+
+async def _usage_page(request: Request, found: services.Access, *, error: str = "",
+                      status: int = 200) -> Template:
+    rows = await attachments.walk_ins_to_attach(request.state.viewer, found.project["slug"], _walk_in_since())
+    return page(request, "project_usage.html", status=status, project=found.project, error=error,
+                sessions=rows, days=WALK_IN_DAYS)
 
 
 async def _bookings_page(request: Request, found: services.Access, *, error: str = "",
