@@ -85,3 +85,8 @@ async def test_a_project_of_a_site_is_found_by_that_site(client, world):
     assert (await client.get("/api/v1/projects", params={"site": "atelier"})).json()["total"] == 0
     page = (await client.get("/projects/lampe-en-bois")).text
     assert 'href="/sites/ailleurs"' in page
+    moved = await client.patch("/api/v1/projects/lampe-en-bois", json={"site_id": world.ids["atelier"]},
+                               headers=world.auth("maker"))
+    assert moved.status_code == 200 and moved.json()["site"] == "atelier"
+    cleared = await client.patch("/api/v1/projects/lampe-en-bois", json={"site_id": None}, headers=world.auth("maker"))
+    assert cleared.json()["site"] is None

@@ -28,6 +28,7 @@ async def test_maker_creates_a_project_and_adds_a_step_with_photos(client, world
     await browser_login(client, "maker")
     created = await create_by_form(client)
     assert created.status_code == 303 and created.headers["location"] == "/projects/nichoir?done=created"
+    assert 'id="site"' in (await client.get("/projects/new")).text
     form = await client.get("/projects/nichoir/steps/new")
     assert 'enctype="multipart/form-data"' in form.text
     token = await csrf(client, "/projects/nichoir/steps/new")
@@ -92,6 +93,7 @@ async def test_edit_form_and_cover(client, world):
     await browser_login(client, "maker")
     await create_by_form(client)
     edited = await submit(client, "/projects/nichoir/edit", {"title": "Nichoir à mésanges", "status": "done",
+                                                             "site": str(world.ids["atelier"]),
                                                              "tags": "bois", "visibility": "members",
                                                              "licence": "CC0-1.0"}, page="/projects/nichoir/edit")
     assert edited.status_code == 303
@@ -101,6 +103,7 @@ async def test_edit_form_and_cover(client, world):
     assert cover.status_code == 303
     page = (await client.get("/projects/nichoir")).text
     assert "Nichoir à mésanges" in page and "Terminé" in page and "CC0 1.0" in page
+    assert 'href="/sites/atelier"' in page
     assert 'alt="Vue de face"' in page
     mine = (await client.get("/me/projects")).text
     assert "Nichoir à mésanges" in mine and "/thumb" in mine

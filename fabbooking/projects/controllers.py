@@ -74,7 +74,8 @@ def project_out(details: dict[str, Any]) -> ProjectOut:
     return ProjectOut(
         slug=project["slug"], title=project["title"], summary=project["summary"], body=project["body"],
         body_html=render_markdown(project["body"]), status=project["status"], licence=project["licence"],
-        visibility=project["visibility"], tags=details["tags"], created_at=project["created_at"],
+        visibility=project["visibility"], tags=details["tags"],
+        site=details["site"]["slug"] if details["site"] else None, created_at=project["created_at"],
         updated_at=project["updated_at"], done_at=project["done_at"], your_role=details["role"],
         members=[MemberOut(account_id=m["account"], username=m["username"], credit=m["credit"], role=m["role"])
                  for m in details["members"]],

@@ -57,6 +57,8 @@ def _form_values(data: dict[str, str]) -> dict[str, Any]:
         if key in data:
             values[key] = data[key]
     values["tags"] = data.get("tags", "")
+    if "site" in data:
+        values["site_id"] = int(data["site"]) if data["site"].isdigit() else None
     return values
 
 
@@ -64,7 +66,7 @@ async def _form_page(request: Request, *, project: dict | None = None, values: d
                      error: str = "", status: int = 200, is_owner: bool = True, tags: str = "") -> Template:
     template = "project_edit.html" if project else "project_new.html"
     return page(request, template, status=status, project=project, values=values or {}, error=error,
-                is_owner=is_owner, tags_text=tags, **choices())
+                is_owner=is_owner, tags_text=tags, sites=await network.list_sites(), **choices())
 
 
 async def _step_page(request: Request, found: services.Access, *, values: dict | None = None,
@@ -362,7 +364,7 @@ async def _edit_page(request: Request, found: services.Access, *, values: dict, 
     details = await services.project_details(request.state.viewer, found.project["slug"])
     return page(request, "project_edit.html", status=status, project=found.project, values=values, error=error,
                 cover_error=cover_error, is_owner=found.is_owner, tags_text=tags, done=done,
-                cover=details["cover"], limits=_limits(), **choices())
+                cover=details["cover"], limits=_limits(), sites=await network.list_sites(), **choices())
 
 
 async def _members_page(request: Request, found: services.Access, *, error: str = "", status: int = 200,

@@ -34,6 +34,7 @@ class ProjectPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     licence: Choice | msgspec.UnsetType = msgspec.UNSET
     visibility: Choice | msgspec.UnsetType = msgspec.UNSET
     tags: Tags | msgspec.UnsetType = msgspec.UNSET
+    site_id: int | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class MediaOut(msgspec.Struct):
@@ -123,6 +124,7 @@ class ProjectOut(msgspec.Struct):
     licence: str
     visibility: str
     tags: list[str]
+    site: str | None
     created_at: datetime
     updated_at: datetime
     done_at: datetime | None

@@ -166,6 +166,12 @@ def checked_fields(values: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+async def _checked_site(site_id: int | None) -> int | None:
+    if site_id is not None and not await Site.exists().where(Site.id == site_id):
+        raise Refused.not_found(f"le lieu n° {site_id}", f"site #{site_id}")
+    return site_id
+
+
 # --- creating, editing, deleting -------------------------------------------------------
 
 async def create_project(viewer: Viewer, values: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -174,9 +180,7 @@ async def create_project(viewer: Viewer, values: dict[str, Any], now: datetime) 
         raise Refused("not_authenticated")
     fields = checked_fields({"title": "", **values})
     tags = normalise_tags(values.get("tags") or [])
-    site_id = values.get("site_id")
-    if site_id is not None and not await Site.exists().where(Site.id == site_id):
-        raise Refused.not_found(f"le lieu n° {site_id}", f"site #{site_id}")
+    site_id = await _checked_site(values.get("site_id"))
     if fields.get("status") == ProjectStatus.done.value:
         fields["done_at"] = now
     base = slugify(fields["title"])
@@ -213,6 +217,8 @@ async def update_project(viewer: Viewer, slug: str, values: dict[str, Any], now:
     if "status" in fields and fields["status"] != found.project["status"]:
         fields["done_at"] = now if fields["status"] == ProjectStatus.done.value else None
     tags = normalise_tags(values["tags"]) if values.get("tags") is not None else None
+    if "site_id" in values:
+        fields["site"] = await _checked_site(values["site_id"])
     async with database.write_transaction():
         await Project.update({**fields, "updated_at": now}).where(Project.id == found.id)
         if tags is not None:
