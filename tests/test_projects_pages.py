@@ -10,7 +10,7 @@ import pytest
 
 from fabbooking.bookings.tables import Booking
 from fabbooking.projects import media
-from fabbooking.projects.tables import MediaFile, ProjectBooking
+from fabbooking.projects.tables import MediaFile, ProjectBooking, ProjectStep
 from tests.projects_support import binary_stl, media_dir, new_project, png  # noqa: F401
 from tests.web_helpers import browser_login, csrf, free_cell_links, submit
 
@@ -57,7 +57,7 @@ async def test_a_multipart_form_without_its_csrf_token_is_refused(client, world)
     assert await MediaFile.count() == 0
 
 
-async def test_a_refused_file_is_named_and_the_others_kept(client, world):
+async def test_a_refused_file_is_named_and_nothing_is_saved(client, world):
     await browser_login(client, "maker")
     await create_by_form(client)
     token = await csrf(client, "/projects/nichoir/steps/new")
@@ -66,8 +66,9 @@ async def test_a_refused_file_is_named_and_the_others_kept(client, world):
                                  files=[("files", ("ok.png", png(), "image/png")),
                                         ("files", ("page.jpg", b"<html><script>alert(1)</script>", "image/jpeg"))])
     assert response.status_code == 422
-    assert "page.jpg" in response.text and "type de fichier n'est pas accepté" in html_lib.unescape(response.text)
-    assert await MediaFile.count() == 1
+    text = html_lib.unescape(response.text)
+    assert "page.jpg" in text and "type de fichier n'est pas accepté" in text and "Rien n'est enregistré" in text
+    assert await MediaFile.count() == 0 and await ProjectStep.count() == 0
 
 
 async def test_an_oversized_page_upload_gets_a_clear_413_page(client, world):

@@ -25,7 +25,7 @@ from fabbooking.projects.markdown import render_markdown
 from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
 from fabbooking.web.errors import error_page
 from fabbooking.web.guards import signed_in
-from fabbooking.web.i18n import LANGUAGE_COOKIE
+from fabbooking.web.i18n import LANGUAGE_COOKIE, _
 from fabbooking.web.rendering import go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -70,8 +70,9 @@ async def _form_page(request: Request, *, project: dict | None = None, values: d
 
 
 async def _step_page(request: Request, found: services.Access, *, values: dict | None = None,
-                     error: str = "", status: int = 200) -> Template:
+                     error: str = "", status: int = 200, problems: list | None = None) -> Template:
     return page(request, "project_step.html", status=status, project=found.project, error=error,
+                problems=problems or [],
                 values=values or {"happened_on": datetime.now(UTC).date().isoformat()},
                 limits=_limits())
 
@@ -186,8 +187,8 @@ class ProjectPages(Controller):
     @post("/projects/{slug:str}/steps/new", request_max_body_size=media.MAX_REQUEST_BYTES,
           exception_handlers={413: page_too_big})
     async def add_step(self, request: Request, slug: FromPath[str]) -> Response | Template:
-        """A dated step with its photos and files (multipart). The step is kept even if one
-        file is refused; the page then says which, so the others can be sent again."""
+        """A dated step with its photos and files (multipart). Every file is checked first:
+        if one is refused, nothing is saved and the form says which file and why."""
         viewer = signed_in(request)
         found = await services.editable(viewer, slug)
         form = await request.form()
@@ -196,25 +197,27 @@ class ProjectPages(Controller):
             if "files" in form else []
         try:
             happened_on = _step_date(values["happened_on"])
-            await services.check_room(found.id, None, len(uploads))
             if len(uploads) > media.MAX_FILES_PER_STEP:
                 raise Refused("too_many_files_in_step", limit=media.MAX_FILES_PER_STEP)
-            step = await services.add_step(viewer, slug, happened_on, values["title"], values["body"])
+            await services.check_room(found.id, None, len(uploads))
         except Refused as refused:
-            if refused.code == "not_found":
-                raise
             return await _step_page(request, found, values=values, error=refusal_text(request, refused),
                                     status=refused.status)
-        problems = []
+        accepted, problems = [], []
         for upload in uploads:
+            data = await upload.read()
             try:
-                await services.add_media(viewer, slug, upload.filename, await upload.read(), step_id=step["id"],
-                                         alt=values["alt"])
+                accepted.append((upload.filename, data, media.prepare(data)))
             except Refused as refused:
                 problems.append({"name": upload.filename, "text": refusal_text(request, refused)})
         if problems:
-            return page(request, "project_step_problems.html", status=422, project=found.project,
-                        problems=problems, step=step)
+            return await _step_page(request, found, values=values, problems=problems, status=422,
+                                    error=_("Rien n'est enregistré : ces fichiers ne sont pas acceptés. "
+                                            "Retirez-les ou remplacez-les, puis envoyez de nouveau."))
+        step = await services.add_step(viewer, slug, happened_on, values["title"], values["body"])
+        for name, data, prepared in accepted:
+            await services.add_media(viewer, slug, name, data, step_id=step["id"], alt=values["alt"],
+                                     prepared=prepared)
         return go(request, f"/projects/{slug}?done=step#step-{step['id']}")
 
     @post("/projects/{slug:str}/steps/{step_id:int}/delete")

@@ -313,9 +313,10 @@ async def check_room(project_id: int, step_id: int | None, adding: int) -> None:
 
 
 async def add_media(viewer: Viewer, slug: str, name: str, data: bytes, *, step_id: int | None = None,
-                    alt: str = "", cover: bool = False) -> dict[str, Any]:
-    """Check, re-encode and keep one upload. Files are written first, then the row; if
-    the row cannot be written the files are removed: nothing is left half-done."""
+                    alt: str = "", cover: bool = False, prepared: media.Prepared | None = None) -> dict[str, Any]:
+    """Check, re-encode and keep one upload (``prepared``: already checked by
+    media.prepare). Files are written first, then the row; if the row cannot be written
+    the files are removed: nothing is left half-done."""
     found = await editable(viewer, slug)
     if step_id is not None and not await ProjectStep.exists().where(
             (ProjectStep.id == step_id) & (ProjectStep.project == found.id)):
@@ -324,7 +325,7 @@ async def add_media(viewer: Viewer, slug: str, name: str, data: bytes, *, step_i
     used = await MediaFile.select(MediaFile.size).where(MediaFile.project == found.id)
     if sum(r["size"] for r in used) + len(data) > media.MAX_PROJECT_BYTES:
         raise Refused("project_full", megabytes=media.MAX_PROJECT_BYTES // media.MB)
-    prepared = media.prepare(data)
+    prepared = prepared or media.prepare(data)
     if cover and prepared.kind != MediaKind.image:
         raise Refused("cover_must_be_image")
     stored = media.new_stored_name(prepared.extension)
