@@ -173,6 +173,9 @@ async def test_maker_registers_and_cancels_with_forms(client, world):
     page = f"/workshops/{workshop_id}"
     anonymous = await client.get(page)
     assert "Se connecter pour s&#39;inscrire" in anonymous.text or "Se connecter pour s'inscrire" in anonymous.text
+    expired = await submit(client, f"{page}/register", {}, page=page)
+    assert expired.status_code == 303 and "/login?next=" in expired.headers["location"]
+    assert (await client.get(f"{page}/register")).headers["location"] == f"{page}#register"
     await browser_login(client, "maker")
     registered = await submit(client, f"{page}/register", {}, page=page)
     assert registered.status_code == 303

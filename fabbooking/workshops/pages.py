@@ -89,6 +89,11 @@ class WorkshopPages(Controller):
                        done: FromQuery[str] = "") -> Template:
         return await _workshop_page(request, workshop_id, done=done)
 
+    @get("/workshops/{workshop_id:int}/register")
+    async def register_link(self, request: Request, workshop_id: FromPath[int]) -> Response:
+        """Where a login started from the registration button comes back to."""
+        return go(request, f"/workshops/{workshop_id}#register")
+
     @post("/workshops/{workshop_id:int}/register")
     async def register(self, request: Request, workshop_id: FromPath[int]) -> Response | Template:
         viewer = signed_in(request)
