@@ -425,6 +425,11 @@ async def project_details(viewer: Viewer, slug: str) -> dict[str, Any]:
     }
 
 
+def _contains(column, pattern: str):
+    """Any case: ILIKE on PostgreSQL; SQLite's LIKE already ignores the case of ASCII letters."""
+    return column.ilike(pattern) if database.is_postgres() else column.like(pattern)
+
+
 def _visible_to(viewer: Viewer):
     where = Project.visibility == Visibility.public.value
     if viewer.is_authenticated:
@@ -444,8 +449,9 @@ async def gallery(viewer: Viewer, *, text: str = "", kind: str = "", site: str =
     text = clean_text(text, 100)
     if text:
         pattern = f"%{text}%"
-        tagged = ProjectTag.select(ProjectTag.project).where(ProjectTag.tag.ilike(pattern))
-        where &= (Project.title.ilike(pattern) | Project.summary.ilike(pattern) | Project.id.is_in(tagged))
+        tagged = ProjectTag.select(ProjectTag.project).where(_contains(ProjectTag.tag, pattern))
+        where &= (_contains(Project.title, pattern) | _contains(Project.summary, pattern)
+                  | Project.id.is_in(tagged))
     if tag:
         where &= Project.id.is_in(ProjectTag.select(ProjectTag.project).where(
             ProjectTag.tag == (normalise_tags([tag]) or [""])[0]))
