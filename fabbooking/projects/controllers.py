@@ -19,7 +19,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 from fabbooking.api.auth import CurrentViewer, require_login
 from fabbooking.api.errors import ErrorBody, error_responses, request_language
 from fabbooking.messages import render
-from fabbooking.projects import attachments, exports, media, services
+from fabbooking.projects import attachments, exports, gallery, media, services
 from fabbooking.projects.markdown import render_markdown
 from fabbooking.projects.schemas import (
     AttachBookingIn,
@@ -139,7 +139,7 @@ class ProjectController(Controller):
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 24,
     ) -> ProjectListOut:
         """The projects the caller may see (public; members-only when signed in; their own)."""
-        rows, total = await services.gallery(viewer, text=q, kind=kind, site=site, tag=tag, licence=licence,
+        rows, total = await gallery.gallery(viewer, text=q, kind=kind, site=site, tag=tag, licence=licence,
                                              status=status, page=page, per_page=per_page)
         return ProjectListOut(total=total, page=page, per_page=per_page, items=[summary_out(r) for r in rows])
 
@@ -150,18 +150,18 @@ class ProjectController(Controller):
             "title": data.title, "summary": data.summary, "body": data.body, "status": data.status,
             "licence": data.licence, "visibility": data.visibility, "tags": data.tags, "site_id": data.site_id,
         }, datetime.now(UTC))
-        return project_out(await services.project_details(viewer, row["slug"]))
+        return project_out(await gallery.project_details(viewer, row["slug"]))
 
     @get("/{slug:str}", responses=error_responses(404))
     async def get_project(self, slug: FromPath[str], viewer: CurrentViewer) -> ProjectOut:
-        return project_out(await services.project_details(viewer, slug))
+        return project_out(await gallery.project_details(viewer, slug))
 
     @patch("/{slug:str}", responses=error_responses(401, 403, 404, 422))
     async def update(self, slug: FromPath[str], data: JSONBody[ProjectPatch], viewer: CurrentViewer) -> ProjectOut:
         """Owners and collaborators edit; licence and visibility are the owners' choice."""
         values = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
         await services.update_project(require_login(viewer), slug, values, datetime.now(UTC))
-        return project_out(await services.project_details(viewer, slug))
+        return project_out(await gallery.project_details(viewer, slug))
 
     @delete("/{slug:str}", status_code=204, responses=error_responses(401, 403, 404))
     async def delete_project(self, slug: FromPath[str], viewer: CurrentViewer) -> None:
@@ -232,13 +232,13 @@ class ProjectController(Controller):
          response_description="The project as a JSON file (attachment).")
     async def export_json(self, request: Request, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
         """Title, text, steps, media URLs, licence, credits and machine time."""
-        return export_json(await services.project_details(viewer, slug), public_base(request))
+        return export_json(await gallery.project_details(viewer, slug), public_base(request))
 
     @get("/{slug:str}/export.wiki", responses=error_responses(404),
          response_description="MediaWiki wikitext (text/plain attachment).")
     async def export_wiki(self, request: Request, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
         """MediaWiki wikitext for a local wiki such as Wiki-Brest, with licence and credits."""
-        return export_wiki(await services.project_details(viewer, slug), public_base(request))
+        return export_wiki(await gallery.project_details(viewer, slug), public_base(request))
 
     async def _figures(self, viewer, slug: str) -> FiguresOut:
         found = await services.access(viewer, slug)

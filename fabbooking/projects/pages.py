@@ -20,7 +20,7 @@ from fabbooking.errors import Refused
 from fabbooking.messages import choose_language, render
 from fabbooking.network import services as network
 from fabbooking.network.tables import MachineKind
-from fabbooking.projects import attachments, controllers, exports, media, services
+from fabbooking.projects import attachments, controllers, exports, gallery, media, services
 from fabbooking.projects.markdown import render_markdown
 from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
 from fabbooking.web.errors import error_page
@@ -91,9 +91,9 @@ class ProjectPages(Controller):
                       site: FromQuery[str] = "", tag: FromQuery[str] = "", licence: FromQuery[str] = "",
                       status: FromQuery[str] = "", page_number: FromQuery[int] = 1) -> Template:
         viewer = request.state.viewer
-        rows, total = await services.gallery(viewer, text=q, kind=kind, site=site, tag=tag, licence=licence,
+        rows, total = await gallery.gallery(viewer, text=q, kind=kind, site=site, tag=tag, licence=licence,
                                              status=status, page=page_number)
-        pages = max(1, -(-total // services.PER_PAGE))
+        pages = max(1, -(-total // gallery.PER_PAGE))
         filters = {"q": q, "kind": kind, "site": site, "tag": tag, "licence": licence, "status": status}
         return page(request, "project_gallery.html", "_project_results.html", projects=rows, total=total,
                     page_number=min(page_number, pages), pages=pages, filters=filters,
@@ -102,7 +102,7 @@ class ProjectPages(Controller):
     @get("/me/projects")
     async def mine(self, request: Request, done: FromQuery[str] = "") -> Template:
         viewer = signed_in(request)
-        return page(request, "project_mine.html", projects=await services.my_projects(viewer), done=done)
+        return page(request, "project_mine.html", projects=await gallery.my_projects(viewer), done=done)
 
     @get("/projects/new")
     async def new_form(self, request: Request) -> Template:
@@ -123,7 +123,7 @@ class ProjectPages(Controller):
 
     @get("/projects/{slug:str}")
     async def project(self, request: Request, slug: FromPath[str], done: FromQuery[str] = "") -> Template:
-        details = await services.project_details(request.state.viewer, slug)
+        details = await gallery.project_details(request.state.viewer, slug)
         return page(request, "project_page.html", done=done, body_html=render_markdown(details["project"]["body"]),
                     render_markdown=render_markdown, licence=exports.licence_facts(details["project"]["licence"]),
                     **details)
@@ -131,7 +131,7 @@ class ProjectPages(Controller):
     @get("/projects/{slug:str}/edit")
     async def edit_form(self, request: Request, slug: FromPath[str], done: FromQuery[str] = "") -> Template:
         found = await services.editable(signed_in(request), slug)
-        tags = (await services.tags_of([found.id]))[found.id]
+        tags = (await gallery.tags_of([found.id]))[found.id]
         return await _edit_page(request, found, values=found.project, tags=", ".join(tags), done=done)
 
     @post("/projects/{slug:str}/edit")
@@ -163,7 +163,7 @@ class ProjectPages(Controller):
         except Refused as refused:
             if refused.code == "not_found":
                 raise
-            tags = (await services.tags_of([found.id]))[found.id]
+            tags = (await gallery.tags_of([found.id]))[found.id]
             return await _edit_page(request, found, values=found.project, tags=", ".join(tags),
                                     cover_error=refusal_text(request, refused), status=refused.status)
         return go(request, f"/projects/{slug}/edit?done=cover")
@@ -305,12 +305,12 @@ class ProjectPages(Controller):
 
     @get("/projects/{slug:str}/export.json")
     async def export_json(self, request: Request, slug: FromPath[str]) -> Response:
-        details = await services.project_details(request.state.viewer, slug)
+        details = await gallery.project_details(request.state.viewer, slug)
         return controllers.export_json(details, controllers.public_base(request))
 
     @get("/projects/{slug:str}/export.wiki")
     async def export_wiki(self, request: Request, slug: FromPath[str]) -> Response:
-        details = await services.project_details(request.state.viewer, slug)
+        details = await gallery.project_details(request.state.viewer, slug)
         return controllers.export_wiki(details, controllers.public_base(request))
 
     @get("/projects/media/{media_id:int}")
@@ -364,7 +364,7 @@ def _step_date(text: str) -> date:
 
 async def _edit_page(request: Request, found: services.Access, *, values: dict, tags: str, error: str = "",
                      cover_error: str = "", status: int = 200, done: str = "") -> Template:
-    details = await services.project_details(request.state.viewer, found.project["slug"])
+    details = await gallery.project_details(request.state.viewer, found.project["slug"])
     return page(request, "project_edit.html", status=status, project=found.project, values=values, error=error,
                 cover_error=cover_error, is_owner=found.is_owner, tags_text=tags, done=done,
                 cover=details["cover"], limits=_limits(), sites=await network.list_sites(), **choices())
