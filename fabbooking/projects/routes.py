@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fabbooking.projects.controllers import ProjectController
 from fabbooking.projects.pages import ProjectPages
+from fabbooking.projects.serving import MediaPages
 
 API_CONTROLLERS: list = [ProjectController]
-PAGE_CONTROLLERS: list = [ProjectPages]
+PAGE_CONTROLLERS: list = [ProjectPages, MediaPages]
