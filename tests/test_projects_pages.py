@@ -201,3 +201,14 @@ async def test_staff_tick_walk_in_uses_of_their_sites_for_a_project(client, worl
     assert "30 min" in (await client.get("/projects/nichoir")).text
     await submit(client, "/projects/nichoir/usage", {}, page="/projects/nichoir/usage")
     assert await ProjectUsage.count() == 0
+
+
+async def test_an_owner_who_leaves_goes_back_to_the_project(client, world):
+    await new_project(client, world, title="Nichoir")
+    await client.post("/api/v1/projects/nichoir/members", json={"username": "newbie", "role": "owner"},
+                      headers=world.auth("maker"))
+    await browser_login(client, "maker")
+    left = await submit(client, f"/projects/nichoir/members/{world.ids['maker']}/remove", {},
+                        page="/projects/nichoir/members")
+    assert left.status_code == 303 and left.headers["location"] == "/projects/nichoir"
+    assert (await client.get("/projects/nichoir/edit")).status_code == 403

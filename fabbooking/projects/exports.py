@@ -46,6 +46,7 @@ def as_json(details: dict[str, Any], base: str) -> dict[str, Any]:
         "title": project["title"], "slug": project["slug"], "url": f"{base}/projects/{project['slug']}",
         "summary": project["summary"], "body_markdown": project["body"], "status": project["status"],
         "visibility": project["visibility"], "tags": details["tags"],
+        "site": details["site"]["name"] if details["site"] else None,
         "licence": licence_facts(project["licence"]),
         "credits": [{"name": m["credit"], "role": m["role"]} for m in details["members"]],
         "created_at": project["created_at"].isoformat(), "updated_at": project["updated_at"].isoformat(),

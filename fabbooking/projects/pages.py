@@ -251,6 +251,8 @@ class ProjectPages(Controller):
             await services.remove_member(viewer, slug, account_id)
         except Refused as refused:
             return await _members_page(request, found, error=refusal_text(request, refused), status=refused.status)
+        if account_id == viewer.account_id:  # an owner who left no longer manages the project
+            return go(request, f"/projects/{slug}")
         return go(request, f"/projects/{slug}/members?done=removed")
 
     @get("/projects/{slug:str}/bookings")
