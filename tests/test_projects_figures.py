@@ -67,7 +67,7 @@ async def test_machine_time_adds_up_bookings_their_sessions_and_walk_ins(client,
     assert {k: body[k] for k in expected} == expected
     assert [s["slug"] for s in body["sites"]] == ["ailleurs", "atelier"]
     page = (await client.get("/projects/lampe-en-bois")).text
-    assert "1 h 50" in page and "2 h 30" in page and "300.5 Wh" in page
+    assert "1 h 50" in page and "2 h 30" in page and "300,5 Wh" in page
 
 
 async def test_who_may_attach_which_booking(client, world):
