@@ -179,3 +179,13 @@ def test_garbage_behind_any_signature_is_refused_never_a_crash():
             except Refused:
                 pass
     assert refusal(png()[:33] + b"\0" * 40) == "bad_image"
+
+
+async def test_an_unwritable_media_directory_is_a_clear_503(client, world, monkeypatch, tmp_path):
+    await new_project(client, world)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the media folder should be")
+    monkeypatch.setenv("FABBOOKING_MEDIA_DIR", str(blocker))
+    response = await upload(client, world, "lampe-en-bois", "p.png", png())
+    assert response.status_code == 503 and response.json()["code"] == "media_storage_failed"
+    assert (await client.get("/api/v1/projects/lampe-en-bois")).json()["files"] == []

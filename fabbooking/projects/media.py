@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import secrets
 import struct
@@ -27,6 +28,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from fabbooking.errors import Refused
 from fabbooking.projects.tables import MediaKind
 from fabbooking.settings import media_dir
+
+log = logging.getLogger("fabbooking")
 
 MB = 1024 * 1024
 MAX_IMAGE_BYTES = 10 * MB
@@ -218,10 +221,15 @@ def path_of(stored: str) -> Path:
 
 def write_atomically(stored: str, data: bytes) -> Path:
     """Write to a temporary file beside the target, then rename: a reader never sees half
-    a file."""
+    a file. A media directory that cannot be written is refused as ``media_storage_failed``
+    (and logged with its cause, for the people who run the server)."""
     path = path_of(stored)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    except OSError as exc:
+        log.error("cannot write in the media directory %s: %s", path.parent, exc)
+        raise Refused("media_storage_failed", status=503) from None
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)

@@ -77,6 +77,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Aucun fichier reçu. Choisissez un fichier puis envoyez.",
         "No file received. Choose a file, then send.",
     ),
+    "media_storage_failed": (
+        "Le fichier n'a pas pu être enregistré sur le serveur. Rien n'est enregistré ; "
+        "prévenez l'équipe du lieu.",
+        "The file could not be kept on the server. Nothing was saved; tell the place's team.",
+    ),
     "cover_must_be_image": (
         "La couverture doit être une photo (JPEG, PNG, WebP ou GIF).",
         "The cover must be a photo (JPEG, PNG, WebP or GIF).",
