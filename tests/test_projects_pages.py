@@ -212,3 +212,19 @@ async def test_an_owner_who_leaves_goes_back_to_the_project(client, world):
                         page="/projects/nichoir/members")
     assert left.status_code == 303 and left.headers["location"] == "/projects/nichoir"
     assert (await client.get("/projects/nichoir/edit")).status_code == 403
+
+
+async def test_editors_delete_a_photo_from_the_page(client, world, media_dir):
+    from tests.projects_support import upload
+
+    await new_project(client, world, title="Nichoir")
+    step = (await client.post("/api/v1/projects/nichoir/steps", json={"happened_on": "2026-03-14"},
+                              headers=world.auth("maker"))).json()
+    photo = (await upload(client, world, "nichoir", "p.png", png(), step_id=step["id"])).json()
+    await browser_login(client, "maker")
+    assert "Supprimer la photo" in (await client.get("/projects/nichoir")).text
+    deleted = await submit(client, f"/projects/nichoir/media/{photo['id']}/delete", {}, page="/projects/nichoir")
+    assert deleted.status_code == 303 and await MediaFile.count() == 0
+    assert not [p for p in media_dir.rglob("*") if p.is_file()]
+    await browser_login(client, "newbie")
+    assert "Supprimer la photo" not in (await client.get("/projects/nichoir")).text
