@@ -90,3 +90,25 @@ async def test_a_project_of_a_site_is_found_by_that_site(client, world):
     assert moved.status_code == 200 and moved.json()["site"] == "atelier"
     cleared = await client.patch("/api/v1/projects/lampe-en-bois", json={"site_id": None}, headers=world.auth("maker"))
     assert cleared.json()["site"] is None
+
+
+async def test_numbers_too_big_to_be_ids_are_simply_not_found(client, world):
+    await new_project(client, world)
+    huge = 99_999_999_999
+    headers = world.auth("animator")
+    await client.post("/api/v1/projects/lampe-en-bois/members", json={"username": "animator"},
+                      headers=world.auth("maker"))
+    answers = [
+        await client.get(f"/projects/media/{huge}"),
+        await client.get(f"/projects/media/{huge}/thumb"),
+        await client.post("/api/v1/projects/lampe-en-bois/bookings", json={"booking_id": huge}, headers=headers),
+        await client.delete(f"/api/v1/projects/lampe-en-bois/bookings/{huge}", headers=headers),
+        await client.post("/api/v1/projects/lampe-en-bois/usage", json={"session_id": huge}, headers=headers),
+        await client.delete(f"/api/v1/projects/lampe-en-bois/usage/{huge}", headers=headers),
+        await client.delete(f"/api/v1/projects/lampe-en-bois/steps/{huge}", headers=headers),
+        await client.delete(f"/api/v1/projects/lampe-en-bois/media/{huge}", headers=headers),
+        await client.delete(f"/api/v1/projects/lampe-en-bois/members/{huge}", headers=world.auth("maker")),
+        await client.post("/api/v1/projects", json={"title": "X", "site_id": huge}, headers=headers),
+        await client.patch("/api/v1/projects/lampe-en-bois", json={"site_id": huge}, headers=headers),
+    ]
+    assert [a.status_code for a in answers] == [404] * len(answers)

@@ -17,7 +17,7 @@ from typing import Any
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused, is_unique_violation
-from fabbooking.projects.services import access, editable
+from fabbooking.projects.services import access, editable, is_id
 from fabbooking.projects.tables import ProjectBooking, ProjectMember, ProjectUsage
 from fabbooking.usage.tables import UsageSession
 
@@ -33,7 +33,7 @@ async def attach_booking(viewer: Viewer, slug: str, booking_id: int) -> None:
     booking = await Booking.select(
         Booking.id, Booking.maker, Booking.status, Booking.purpose,
         Booking.machine.site.as_alias("site_id"),
-    ).where(Booking.id == booking_id).first()
+    ).where(Booking.id == booking_id).first() if is_id(booking_id) else None
     if booking is None:
         raise _booking_not_found(booking_id)
     by_staff = viewer.is_staff_of(booking["site_id"])
@@ -62,6 +62,8 @@ async def attach_booking(viewer: Viewer, slug: str, booking_id: int) -> None:
 
 async def detach_booking(viewer: Viewer, slug: str, booking_id: int) -> None:
     found = await access(viewer, slug)
+    if not is_id(booking_id):
+        raise _booking_not_found(booking_id)
     booking = await Booking.select(Booking.machine.site.as_alias("site_id")).where(
         Booking.id == booking_id).first()
     if not found.can_edit and not (booking and viewer.is_staff_of(booking["site_id"])):
@@ -76,7 +78,7 @@ async def attach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
         raise Refused("not_authenticated")
     session = await UsageSession.select(
         UsageSession.id, UsageSession.booking, UsageSession.machine.site.as_alias("site_id"),
-    ).where(UsageSession.id == session_id).first()
+    ).where(UsageSession.id == session_id).first() if is_id(session_id) else None
     if session is None or not viewer.is_staff_of(session["site_id"]):
         # Sessions are the staff's records; others do not learn whether one exists.
         raise Refused.not_found(f"la session n° {session_id}", f"session #{session_id}")
@@ -99,6 +101,8 @@ async def attach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
 
 async def detach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
     found = await access(viewer, slug)
+    if not is_id(session_id):
+        raise Refused.not_found(f"la session n° {session_id}", f"session #{session_id}")
     session = await UsageSession.select(UsageSession.machine.site.as_alias("site_id")).where(
         UsageSession.id == session_id).first()
     if not found.can_edit and not (session and viewer.is_staff_of(session["site_id"])):

@@ -46,6 +46,15 @@ MAX_ALT = 300
 RESERVED_SLUGS = {"new", "media", "nouveau"}
 
 
+MAX_ID = 2**31 - 1
+
+
+def is_id(value: int | None) -> bool:
+    """Ids are 32-bit integers in PostgreSQL: a bigger number names nothing, and must not
+    reach a query (the driver would fail instead of finding nothing)."""
+    return value is not None and 0 < value <= MAX_ID
+
+
 def project_not_found(slug: str) -> Refused:
     return Refused.not_found(f"le projet « {slug} »", f"project “{slug}”")
 
@@ -164,7 +173,7 @@ def checked_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _checked_site(site_id: int | None) -> int | None:
-    if site_id is not None and not await Site.exists().where(Site.id == site_id):
+    if site_id is not None and (not is_id(site_id) or not await Site.exists().where(Site.id == site_id)):
         raise Refused.not_found(f"le lieu n° {site_id}", f"site #{site_id}")
     return site_id
 
@@ -267,6 +276,8 @@ async def add_member(viewer: Viewer, slug: str, username: str,
 
 async def remove_member(viewer: Viewer, slug: str, account_id: int) -> list[dict[str, Any]]:
     found = await owned(viewer, slug)
+    if not is_id(account_id):
+        raise Refused.not_found(f"la personne n° {account_id}", f"person #{account_id}")
     members = await members_of(found.id)
     owners = [m for m in members if m["role"] == MemberRole.owner.value]
     if len(owners) == 1 and owners[0]["account"] == account_id:
@@ -289,6 +300,8 @@ async def add_step(viewer: Viewer, slug: str, happened_on: date, title: str, bod
 
 async def delete_step(viewer: Viewer, slug: str, step_id: int) -> None:
     found = await editable(viewer, slug)
+    if not is_id(step_id):
+        raise Refused.not_found(f"l'étape n° {step_id}", f"step #{step_id}")
     files = await MediaFile.select(MediaFile.stored, MediaFile.thumbnail).where(
         (MediaFile.step == step_id) & (MediaFile.project == found.id))
     deleted = await ProjectStep.delete().where(
@@ -315,8 +328,8 @@ async def add_media(viewer: Viewer, slug: str, name: str, data: bytes, *, step_i
     media.prepare). Files are written first, then the row; if the row cannot be written
     the files are removed: nothing is left half-done."""
     found = await editable(viewer, slug)
-    if step_id is not None and not await ProjectStep.exists().where(
-            (ProjectStep.id == step_id) & (ProjectStep.project == found.id)):
+    if step_id is not None and not (is_id(step_id) and await ProjectStep.exists().where(
+            (ProjectStep.id == step_id) & (ProjectStep.project == found.id))):
         raise Refused.not_found(f"l'étape n° {step_id}", f"step #{step_id}")
     await check_room(found.id, step_id, 1)
     used = await MediaFile.select(MediaFile.size).where(MediaFile.project == found.id)
@@ -348,7 +361,8 @@ async def add_media(viewer: Viewer, slug: str, name: str, data: bytes, *, step_i
 
 async def delete_media(viewer: Viewer, slug: str, media_id: int) -> None:
     found = await editable(viewer, slug)
-    row = await MediaFile.select().where((MediaFile.id == media_id) & (MediaFile.project == found.id)).first()
+    row = await MediaFile.select().where((MediaFile.id == media_id) & (MediaFile.project == found.id)).first() \
+        if is_id(media_id) else None
     if row is None:
         raise Refused.not_found(f"le fichier n° {media_id}", f"file #{media_id}")
     await MediaFile.delete().where(MediaFile.id == media_id)
@@ -357,6 +371,8 @@ async def delete_media(viewer: Viewer, slug: str, media_id: int) -> None:
 
 async def media_for(viewer: Viewer, media_id: int) -> dict[str, Any]:
     """A photo or file, if the viewer may see its project (« not found » otherwise)."""
+    if not is_id(media_id):
+        raise Refused.not_found("ce fichier", "this file")
     row = await MediaFile.select(MediaFile.all_columns(), MediaFile.project.slug.as_alias("slug"),
                                  MediaFile.project.visibility.as_alias("visibility")
                                  ).where(MediaFile.id == media_id).first()
