@@ -228,3 +228,12 @@ async def test_editors_delete_a_photo_from_the_page(client, world, media_dir):
     assert not [p for p in media_dir.rglob("*") if p.is_file()]
     await browser_login(client, "newbie")
     assert "Supprimer la photo" not in (await client.get("/projects/nichoir")).text
+
+
+async def test_project_pages_answer_in_english_too(client, world):
+    await new_project(client, world, title="Nichoir")
+    await browser_login(client, "maker")
+    for path in ("/projects", "/projects/nichoir", "/projects/nichoir/edit", "/projects/nichoir/steps/new",
+                 "/me/projects"):
+        response = await client.get(path, params={"lang": "en"})
+        assert response.status_code == 200 and '<html lang="en">' in response.text, path
