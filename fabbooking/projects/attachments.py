@@ -22,6 +22,9 @@ from fabbooking.projects.tables import ProjectBooking, ProjectMember, ProjectUsa
 from fabbooking.usage.tables import UsageSession
 
 
+MAX_LISTED = 100
+
+
 def _booking_not_found(booking_id: int) -> Refused:
     return Refused.not_found(f"la réservation n° {booking_id}", f"booking #{booking_id}")
 
@@ -116,17 +119,20 @@ async def attached_booking_ids(project_id: int) -> list[int]:
     return [r["booking"] for r in rows]
 
 
-async def attachable_bookings(viewer: Viewer, slug: str) -> list[dict[str, Any]]:
-    """My own maker bookings (not cancelled), newest first, with whether each is attached
-    to this project: the list to tick on the page."""
+async def attachable_bookings(viewer: Viewer, slug: str, since: datetime) -> list[dict[str, Any]]:
+    """My own maker bookings (not cancelled) from ``since`` on, and any already counted for
+    this project, newest first, with whether each counts here or elsewhere: the list to
+    tick on the page."""
     found = await editable(viewer, slug)
+    here = ProjectBooking.select(ProjectBooking.booking).where(ProjectBooking.project == found.id)
     rows = await Booking.select(
         Booking.id, Booking.start_at, Booking.end_at, Booking.status,
         Booking.machine.name.as_alias("machine_name"), Booking.machine.site.name.as_alias("site_name"),
         Booking.machine.site.timezone.as_alias("timezone"),
     ).where((Booking.maker == viewer.account_id) & (Booking.status != BookingStatus.cancelled.value)
             & (Booking.purpose == BookingPurpose.maker.value)
-            ).order_by(Booking.start_at, ascending=False).limit(200)
+            & ((Booking.start_at >= since) | Booking.id.is_in(here))
+            ).order_by(Booking.start_at, ascending=False).limit(MAX_LISTED)
     attached = {r["booking"]: r["project"] for r in await ProjectBooking.select(
         ProjectBooking.booking, ProjectBooking.project).where(
         ProjectBooking.booking.is_in([r["id"] for r in rows] or [0]))}

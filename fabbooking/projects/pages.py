@@ -269,7 +269,7 @@ class ProjectPages(Controller):
         form = await request.form()
         ticked = {int(v) for v in form.getall("booking") if str(v).isdigit()} if "booking" in form else set()
         try:
-            for row in await attachments.attachable_bookings(viewer, slug):
+            for row in await attachments.attachable_bookings(viewer, slug, _bookings_since()):
                 if row["id"] in ticked and not row["here"]:
                     await attachments.attach_booking(viewer, slug, row["id"])
                 elif row["id"] not in ticked and row["here"]:
@@ -336,6 +336,11 @@ async def _members_page(request: Request, found: services.Access, *, error: str 
 
 
 WALK_IN_DAYS = 60
+BOOKING_DAYS = 30
+
+
+def _bookings_since() -> datetime:
+    return datetime.now(UTC) - timedelta(days=BOOKING_DAYS)
 
 
 def _walk_in_since() -> datetime:
@@ -351,6 +356,6 @@ async def _usage_page(request: Request, found: services.Access, *, error: str = 
 
 async def _bookings_page(request: Request, found: services.Access, *, error: str = "",
                          status: int = 200) -> Template:
-    rows = await attachments.attachable_bookings(request.state.viewer, found.project["slug"])
+    rows = await attachments.attachable_bookings(request.state.viewer, found.project["slug"], _bookings_since())
     return page(request, "project_bookings.html", status=status, project=found.project, error=error,
-                bookings=rows)
+                bookings=rows, days=BOOKING_DAYS)
