@@ -197,3 +197,14 @@ async def test_network_dashboard_links_every_site_and_defaults_to_last_month(cli
     assert 'selected>' in response.text
     assert (await client.get("/figures/nowhere")).status_code == 404
     assert (await client.get("/figures?month=13-2026")).status_code == 422
+
+
+async def test_the_month_shown_is_always_fresh_while_older_months_may_be_cached(client, march):
+    from tests.figures_support import booking
+
+    first = await client.get("/figures/ailleurs?month=2026-03")
+    assert "<td>1</td>" in first.text  # one booking at ailleurs in March
+    await booking(march.ids["far_printer"], march.ids["newbie"], "2026-03-06 10:00", "2026-03-06 11:00")
+    second = await client.get("/figures/ailleurs?month=2026-03")
+    tiles = second.text.split('class="figures-tiles"')[1].split("</ul>")[0]
+    assert '<span class="figures-number">2</span> réservations' in tiles

@@ -125,7 +125,8 @@ async def _dashboard(request: Request, site_slug: str | None, month_text: str | 
     k = min_count()
     series: list[tuple[Month, dict[str, Any]]] = []
     site_records: list[dict[str, Any]] = []
-    async for result in services.months(first, selected, now, all_sites):
+    # the month shown in detail is always read afresh; the eleven before it may be cached
+    async for result in services.months(first, selected, now, all_sites, cached_before=selected):
         published = services.publish(result, k, viewer)
         if site is None:
             series.append((result.month, published.network))

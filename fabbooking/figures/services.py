@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from fabbooking import database
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused
 from fabbooking.figures import queries
@@ -88,12 +90,37 @@ async def month_figures(month: Month, now: datetime, sites: list[SiteRow] | None
     )
 
 
-async def months(first: Month, last: Month, now: datetime,
-                 sites: list[SiteRow] | None = None) -> AsyncIterator[MonthResult]:
-    """One month's results after the other: the rows of one month only are in memory."""
+async def months(first: Month, last: Month, now: datetime, sites: list[SiteRow] | None = None,
+                 cached_before: Month | None = None) -> AsyncIterator[MonthResult]:
+    """One month's results after the other: the rows of one month only are in memory.
+    Months before ``cached_before`` may come from a cache kept CACHE_SECONDS (the
+    dashboards' history); exports and the API always read the database."""
     sites = sites if sites is not None else await queries.sites()
     for month in month_range(first, last):
-        yield await month_figures(month, now, sites)
+        if cached_before is not None and month < cached_before:
+            yield await _cached_month(month, now, sites)
+        else:
+            yield await month_figures(month, now, sites)
+
+
+CACHE_SECONDS = 600
+_cache: dict[tuple, tuple[float, object, MonthResult]] = {}
+
+
+async def _cached_month(month: Month, now: datetime, sites: list[SiteRow]) -> MonthResult:
+    """A past month's figures, kept ten minutes: a dashboard shows twelve months, and
+    recomputing eleven unchanged ones on every visit would cost the most."""
+    engine = database.DB
+    key = (id(engine), month, tuple(sites))
+    clock = time.monotonic()
+    hit = _cache.get(key)
+    if hit and hit[0] > clock and hit[1] is engine:
+        return hit[2]
+    result = await month_figures(month, now, sites)
+    if len(_cache) > 500:
+        _cache.clear()
+    _cache[key] = (clock + CACHE_SECONDS, engine, result)
+    return result
 
 
 # --- who sees what -----------------------------------------------------------------------
