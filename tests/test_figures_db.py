@@ -208,3 +208,13 @@ async def test_the_month_shown_is_always_fresh_while_older_months_may_be_cached(
     second = await client.get("/figures/ailleurs?month=2026-03")
     tiles = second.text.split('class="figures-tiles"')[1].split("</ul>")[0]
     assert '<span class="figures-number">2</span> réservations' in tiles
+
+
+async def test_network_page_is_exact_for_admins_only(client, march):
+    await browser_login(client, "animator")
+    animator = (await client.get("/figures?month=2026-03")).text
+    assert "Chiffres exacts" not in animator and "<td>&lt; 3</td>" in animator
+    client.cookies.clear()
+    await browser_login(client, "admin")
+    admin = (await client.get("/figures?month=2026-03")).text
+    assert "Chiffres exacts, réservés à l'équipe" in admin and "<td>&lt; 3</td>" not in admin

@@ -127,7 +127,9 @@ async def _dashboard(request: Request, site_slug: str | None, month_text: str | 
     site_records: list[dict[str, Any]] = []
     # the month shown in detail is always read afresh; the eleven before it may be cached
     async for result in services.months(first, selected, now, all_sites, cached_before=selected):
-        published = services.publish(result, k, viewer)
+        # the network page is exact for admins only (an animator's own site row too would be
+        # exact without the « chiffres exacts » label); a site page is exact for its staff
+        published = services.publish(result, k, viewer if site or viewer.is_admin else None)
         if site is None:
             series.append((result.month, published.network))
             site_records = published.sites
