@@ -1,6 +1,6 @@
 """The pages of projects: the gallery, a project's page, writing and editing it, its
-steps with photos and files, its people, its bookings; and the photos and files
-themselves, served with safe headers."""
+steps with photos and files, its people, its bookings and walk-in uses, its exports.
+(The photos and files themselves are served by serving.py.)"""
 
 from __future__ import annotations
 
