@@ -12,8 +12,10 @@ no-shows, usage sessions with walk-ins, workshops with attendance and registrati
 projects), then runs the exact generator that /open-data/monthly.csv streams
 (``fabbooking.figures.services.csv_export``) for the last month and for the whole year,
 reading every chunk as the server would send it. It prints rows, bytes, seconds and the
-peak of Python memory allocated during the export (tracemalloc, reset before each run), so
-one can see that memory depends on a month's rows, not on the length of the period.
+peak of Python memory allocated during the export (tracemalloc, in a second run: it slows
+allocations down, so the time comes from a run without it), so
+one can see that memory depends on a month's rows, not on the length of the period. It
+also times the twelve months a dashboard reads, with a cold and a warm cache.
 
 It is a script, not a test: run it when the figures or their queries change, and update the
 section in docs/performance.md.
@@ -144,19 +146,44 @@ async def fill(sites: int, bookings: int, sessions: int, now: datetime) -> dict[
             "sessions": len(session_rows), "workshops": workshops, "projects": len(projects)}
 
 
-async def export(first: Month, last: Month, now: datetime) -> tuple[int, int, float, float]:
-    """Rows, bytes, seconds, peak MiB of the streamed CSV for [first, last]."""
-    tracemalloc.reset_peak()
-    baseline = tracemalloc.get_traced_memory()[0]
-    began = time.perf_counter()
+async def _stream(first: Month, last: Month, now: datetime) -> tuple[int, int]:
     rows = size = 0
     async for chunk in services.csv_export(first, last, None, now):
-        data = chunk.encode()  # what the server writes to the socket
-        size += len(data)
+        size += len(chunk.encode())  # what the server writes to the socket
         rows += chunk.count("\r\n")
+    return rows - 1, size
+
+
+async def export(first: Month, last: Month, now: datetime) -> tuple[int, int, float, float]:
+    """Rows, bytes, seconds, peak MiB of the streamed CSV for [first, last]: timed without
+    tracemalloc (it slows allocations down), then run again under it for the peak."""
+    began = time.perf_counter()
+    rows, size = await _stream(first, last, now)
     seconds = time.perf_counter() - began
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    await _stream(first, last, now)
     peak = (tracemalloc.get_traced_memory()[1] - baseline) / 2**20
-    return rows - 1, size, seconds, peak
+    tracemalloc.stop()
+    return rows, size, seconds, peak
+
+
+async def whole_year_at_once(first: Month, last: Month) -> float:
+    """For contrast, the peak MiB of holding the year's rows in memory at once (what a
+    non-streamed export would do before writing its first byte)."""
+    from fabbooking.figures import queries
+    from fabbooking.figures.monthly import window
+
+    sites = await queries.sites()
+    lower, upper = window(first, sites)[0], window(last, sites)[1]
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    rows = [await queries.bookings(lower, upper), await queries.sessions(lower, upper),
+            await queries.workshops(lower, upper), await queries.projects(lower, upper)]
+    peak = (tracemalloc.get_traced_memory()[1] - baseline) / 2**20
+    tracemalloc.stop()
+    del rows
+    return peak
 
 
 async def run(kind: str, args: argparse.Namespace) -> None:
@@ -188,13 +215,20 @@ async def run(kind: str, args: argparse.Namespace) -> None:
         first = last
         for _ in range(11):
             first = first.previous()
-        tracemalloc.start()
         print(f"{'database':<10} {'period':<20} {'rows':>6} {'bytes':>9} {'seconds':>8} {'peak MiB':>9}")
         for label, start in (("1 month", last), ("12 months", first), ("1 month again", last)):
             rows, size, seconds, peak = await export(start, last, now)
             print(f"{kind:<10} {label:<20} {rows:>6} {size:>9} {seconds:>8.2f} {peak:>9.2f}")
-        tracemalloc.stop()
+        held = await whole_year_at_once(first, last)
+        print(f"{kind:<10} a year's rows held at once (not streamed): peak {held:.1f} MiB")
+        for label in ("cold cache", "warm cache"):
+            began = time.perf_counter()
+            async for _result in services.months(first, last, now, cached_before=last):
+                pass
+            print(f"{kind:<10} dashboard, 12 months, {label}: {time.perf_counter() - began:.2f} s")
     finally:
+        if kind == "sqlite":
+            path.unlink(missing_ok=True)
         if kind == "postgres":
             await database.DB.close_connection_pool()
             import asyncpg
