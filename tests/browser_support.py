@@ -81,10 +81,12 @@ def demo_server(workdir: Path, template: Path | None = None) -> Iterator[str]:
         shutil.copy(template, path)
     else:
         run_cli("migrate", url=url)
-    run_cli("demo", url=url)
+    # The demo's photos and the server must share one media folder.
+    media = {"FABBOOKING_MEDIA_DIR": str(workdir / "media")}
+    run_cli("demo", url=url, extra_env=media)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "FABBOOKING_DATABASE_URL": url, "FABBOOKING_VAR_DIR": str(workdir)}
+    env = {**os.environ, "FABBOOKING_DATABASE_URL": url, "FABBOOKING_VAR_DIR": str(workdir), **media}
     log = workdir / "serve.log"  # a file, not a pipe: a long session's log never fills a buffer
     with log.open("wb") as log_file:
         process = subprocess.Popen(

@@ -100,3 +100,15 @@ def test_projects_pages_have_no_axe_violations(browser, live_server, viewport):
         if violations:
             problems.append(f"walk-in uses ({path}):\n{describe_violations(violations)}")
     assert not problems, "axe found accessibility violations:\n" + "\n".join(problems)
+
+
+def test_the_demo_gallery_shows_its_cover_photos(browser, live_server):
+    with open_page(browser, DESKTOP) as page:
+        page.goto(f"{live_server}/projects")
+        covers = page.locator("img.project-thumb")
+        expect(covers.first).to_be_visible()
+        covers.first.scroll_into_view_if_needed()
+        page.wait_for_function("() => [...document.querySelectorAll('img.project-thumb')]"
+                               ".every(img => img.complete)")
+        widths = covers.evaluate_all("imgs => imgs.map(img => img.naturalWidth)")
+        assert widths and all(w > 0 for w in widths), f"a demo cover did not load: {widths}"
