@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fabbooking.errors import STATUS_BY_CODE
+from fabbooking.figures import messages as figures_messages
 from fabbooking.messages import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -17,6 +18,9 @@ from fabbooking.messages import (
     pick_language,
     render,
 )
+
+from fabbooking.projects import messages as projects_messages  # noqa: E402
+from fabbooking.workshops import messages as workshops_messages  # noqa: E402
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fabbooking"
 
@@ -57,6 +61,9 @@ PARAMS: dict[str, dict[str, object]] = {
     "invalid_datetime": {"field": "end"},
     "http_error": {"status": 405},
 }
+# Each later domain keeps its examples next to its sentences.
+for _domain in (projects_messages, workshops_messages, figures_messages):
+    PARAMS.update(getattr(_domain, "EXAMPLE_PARAMS", {}))
 
 
 def codes_raised_in_source(pattern: str, *paths: Path) -> set[str]:

@@ -112,3 +112,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This session already counts for another project. Remove it from that project first.",
     ),
 }
+
+# Plausible values for the parameters of each message, as the code raising it names them
+# (tests/test_messages.py renders every message with them).
+EXAMPLE_PARAMS: dict[str, dict[str, object]] = {
+    "file_too_big": {"megabytes": 10},
+    "upload_too_big": {"megabytes": 64},
+    "zip_too_big": {"megabytes": 200},
+    "project_full": {"megabytes": 500},
+    "too_many_files": {"limit": 200},
+    "too_many_files_in_step": {"limit": 20},
+    "too_many_tags": {"limit": 10},
+    "image_too_large": {"megapixels": 40},
+    "project_bad_choice": {"field": "licence"},
+    "project_member_unknown": {"username": "camille"},
+}
