@@ -25,3 +25,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You have no calendar address yet. Create one first.",
     ),
 }
+
+# Plausible parameters of each message, named as the code that raises it names them (the
+# message tests render every sentence with these).
+EXAMPLE_PARAMS: dict[str, dict[str, object]] = {
+    "figures_bad_month": {"field": "from", "value": "2026-13"},
+    "figures_month_order": {"first": "2026-05", "last": "2026-03"},
+    "figures_period_too_long": {"months": 72, "max": 60},
+}
