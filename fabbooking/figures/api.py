@@ -40,7 +40,7 @@ FiguresRow.__doc__ = ("One month of a site (level « site ») or of the whole ne
                       "« network »). People counts are null when suppressed.")
 
 
-class FiguresOut(msgspec.Struct):
+class MonthlyFiguresOut(msgspec.Struct):
     first_month: str
     last_month: str
     min_count: int
@@ -53,7 +53,7 @@ FROM = QueryParameter(name="from", default=None, description="First month, YYYY-
 TO = QueryParameter(name="to", default=None, description="Last month, YYYY-MM (default: last month)")
 
 
-async def _rows(viewer, site_slug: str | None, start: str | None, end: str | None) -> FiguresOut:
+async def _rows(viewer, site_slug: str | None, start: str | None, end: str | None) -> MonthlyFiguresOut:
     now = datetime.now(UTC)
     first, last = services.period(start, end, now)
     sites = await queries.sites()
@@ -64,7 +64,7 @@ async def _rows(viewer, site_slug: str | None, start: str | None, end: str | Non
         published = services.publish(result, k, viewer)
         record = published.network if site is None else services.selected(published, site)[0]
         rows.append(FiguresRow(**record))
-    return FiguresOut(first_month=str(first), last_month=str(last), min_count=k,
+    return MonthlyFiguresOut(first_month=str(first), last_month=str(last), min_count=k,
                       exact=services.sees_exact(viewer, site.id if site else None),
                       licence=services.LICENCE, rows=rows)
 
@@ -74,12 +74,12 @@ class FiguresController(Controller):
     tags = ["figures"]
 
     @get("/", responses=error_responses(422))
-    async def network(self, viewer: CurrentViewer, start: str | None = FROM, end: str | None = TO) -> FiguresOut:
+    async def network(self, viewer: CurrentViewer, start: str | None = FROM, end: str | None = TO) -> MonthlyFiguresOut:
         """The whole network, month by month (at most 60 months)."""
         return await _rows(viewer, None, start, end)
 
     @get("/sites/{slug:str}", responses=error_responses(404, 422))
     async def site(self, slug: FromPath[str], viewer: CurrentViewer, start: str | None = FROM,
-                   end: str | None = TO) -> FiguresOut:
+                   end: str | None = TO) -> MonthlyFiguresOut:
         """One site, month by month, months in the site's timezone (at most 60 months)."""
         return await _rows(viewer, slug, start, end)
