@@ -227,3 +227,14 @@ async def test_network_page_is_exact_for_admins_only(client, march):
     await browser_login(client, "admin")
     admin = (await client.get("/figures?month=2026-03")).text
     assert "Chiffres exacts, réservés à l'équipe" in admin and "<td>&lt; 3</td>" not in admin
+
+
+async def test_the_threshold_comes_from_the_environment(client, march, monkeypatch):
+    monkeypatch.setenv("FABBOOKING_OPEN_DATA_MIN_COUNT", "6")
+    rows = list(csv.DictReader(io.StringIO(
+        (await client.get("/open-data/monthly.csv?site=atelier&from=2026-03&to=2026-03")).text)))
+    # k = 6: children 5 is now hidden too; registrations 3 as well
+    assert (rows[0]["attendance_children"], rows[0]["registrations"]) == ("", "")
+    body = (await client.get("/open-data/monthly.json?from=2026-03&to=2026-03")).json()
+    assert body["min_count"] == 6
+    assert "&lt; 6" in (await client.get("/figures/atelier?month=2026-03")).text
