@@ -34,6 +34,7 @@ class Settings:
     mqtt_url: str | None
     var_dir: Path
     public_url: str = "http://127.0.0.1:8000"
+    open_data_min_count: int = 3
 
     @property
     def https(self) -> bool:
@@ -167,4 +168,11 @@ def load_settings() -> Settings:
         mqtt_url=_mqtt_url(),
         var_dir=var_dir,
         public_url=_public_url(),
+        open_data_min_count=_open_data_min_count(),
     )
+
+
+def _open_data_min_count() -> int:
+    from fabbooking.figures.suppression import min_count  # it reads and checks the variable
+
+    return min_count()

@@ -180,7 +180,8 @@ async def test_token_create_for_unknown_username(db):
     ({"FABBOOKING_DATABASE_URL": "sqlite:///"}, "no file path"),
     ({"FABBOOKING_SECRET_KEY": "short"}, "FABBOOKING_SECRET_KEY is too short"),
     ({"FABBOOKING_MQTT_URL": "http://x"}, "FABBOOKING_MQTT_URL"),
-], ids=["mysql", "sqlite-no-path", "short-secret", "http-mqtt"])
+    ({"FABBOOKING_OPEN_DATA_MIN_COUNT": "zero"}, "FABBOOKING_OPEN_DATA_MIN_COUNT='zero' is not understood"),
+], ids=["mysql", "sqlite-no-path", "short-secret", "http-mqtt", "open-data-threshold"])
 @pytest.mark.parametrize("command", [("migrate",), ("token", "create", "--username", "x")],
                          ids=["migrate", "token"])
 def test_bad_configuration_is_explained(tmp_path, env, says, command):
