@@ -28,6 +28,19 @@ async def test_site_page_shows_machines_and_opening_hours(client, world):
     assert f'/machines/{world.ids["laser"]}' in page
 
 
+async def test_site_page_announces_its_next_public_workshops_only(client, world):
+    from tests.workshops_support import plan_body
+
+    for title, public, site in [("Lampes en bois", True, "atelier"), ("Réunion d'équipe", False, "atelier"),
+                                ("Ailleurs seulement", True, "ailleurs")]:
+        planned = await client.post("/api/v1/workshops", headers=world.auth("admin"),
+                                    json=plan_body(site=site, title=title, public=public))
+        assert planned.status_code == 201, planned.text
+    page = (await client.get("/sites/atelier")).text
+    assert "Prochains ateliers" in page and "Lampes en bois" in page
+    assert "Réunion d'équipe" not in page and "Ailleurs seulement" not in page
+
+
 async def test_unknown_page_is_a_helpful_404_page_while_the_api_stays_json(client, world):
     page = await client.get("/sites/nowhere")
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]

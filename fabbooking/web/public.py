@@ -20,8 +20,10 @@ from fabbooking.settings import load_settings
 from fabbooking.usage import services as usage
 from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, _
 from fabbooking.web.rendering import go, page, refusal_text, safe_next
+from fabbooking.workshops import services as workshops
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+SITE_WORKSHOPS_SHOWN = 5  # the next ones; the calendar has the rest
 
 
 async def site_summary(site: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -51,10 +53,13 @@ class PublicPages(Controller):
 
     @get("/sites/{slug:str}")
     async def site(self, request: Request, slug: FromPath[str]) -> Template:
-        site = await site_summary(await network.get_site(slug), datetime.now(UTC))
+        now = datetime.now(UTC)
+        site = await site_summary(await network.get_site(slug), now)
+        upcoming = await workshops.list_workshops(request.state.viewer, now, slug, public_only=True)
         return page(request, "site.html", "_site_machines.html", site=site,
                     opening=await network.opening_rows(site["id"]),
-                    closures=await network.closure_rows(site["id"]))
+                    closures=await network.closure_rows(site["id"]),
+                    workshops=upcoming[:SITE_WORKSHOPS_SHOWN])
 
     @get("/login")
     async def login_form(self, request: Request, next: FromQuery[str] = "/") -> Template:
