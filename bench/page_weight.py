@@ -101,6 +101,13 @@ def measure(base: str) -> bool:
     meter.page("anonymous", "login", "/login")
     meter.page("anonymous", "page not found", "/no/such/page", status=404)
     meter.fragment("anonymous", "next week's grid", week)
+    gallery = meter.page("anonymous", "projects gallery", "/projects")
+    project = re.search(r'href="(/projects/[a-z0-9-]+)"', gallery).group(1)
+    meter.page("anonymous", "project page", project)
+    meter.page("anonymous", "workshops calendar", "/workshops")
+    meter.page("anonymous", "network figures", "/figures")
+    meter.page("anonymous", "site figures", "/figures/fabriques-du-ponant")
+    meter.page("anonymous", "open data", "/open-data")
 
     meter.login("maiwenn")
     meter.page("maker", "home", "/")
@@ -112,8 +119,13 @@ def measure(base: str) -> bool:
     meter.page("maker", "my bookings", "/me/bookings")
     meter.page("maker", "my trainings", "/me/trainings")
     meter.page("maker", "my account", "/me/account")
+    meter.page("maker", "my projects", "/me/projects")
+    meter.page("maker", "new project", "/projects/new")
+    meter.page("maker", "my calendar feed", "/me/calendar")
 
-    for username, pages in (("gwen", {"desk": "/desk", "site desk": "/desk/fabriques-du-ponant"}),
+    for username, pages in (("gwen", {"desk": "/desk", "site desk": "/desk/fabriques-du-ponant",
+                                      "site workshops": "/desk/fabriques-du-ponant/workshops",
+                                      "log a workshop": "/desk/fabriques-du-ponant/workshops/log"}),
                             ("admin", {"network admin": "/manage", "people": "/manage/users"})):
         meter.login(username)
         for name, path in pages.items():
