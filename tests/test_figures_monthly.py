@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fabbooking.figures.charts import Group, Series, bar_chart
+from fabbooking.figures.charts import Group, Series, bar_chart, label_lines
 from fabbooking.figures.monthly import (
     BookingRow,
     Month,
@@ -184,6 +184,19 @@ def test_records_have_every_documented_column():
 
 # --- charts -----------------------------------------------------------------------------
 
+def test_a_long_label_takes_two_lines_instead_of_leaving_the_chart():
+    assert label_lines("Adultes") == ["Adultes"]
+    assert label_lines("Personnes en recherche d'emploi") == ["Personnes en", "recherche d'emploi"]
+    assert label_lines("Imprimantes 3D grand format et résine spéciale") == [
+        "Imprimantes 3D grand", "format et résine sp…"]
+    assert all(len(line) <= 20 for line in label_lines("x" * 50))
+    svg = bar_chart("c2", "t", "d", [Series("Participants")],
+                    [Group("Personnes en recherche d'emploi", (4,), ("4",))])
+    ns = "{http://www.w3.org/2000/svg}"
+    spans = [t.text for t in ElementTree.fromstring(svg).iter(f"{ns}tspan")]
+    assert spans == ["Personnes en", "recherche d'emploi"]
+
+
 def test_a_chart_is_a_named_image_with_values_as_text_and_no_style():
     svg = bar_chart("c1", "Heures <par> mois", "Barres & valeurs", [Series("Réservées", hatched=True),
                                                                     Series("Utilisées")],
@@ -194,7 +207,7 @@ def test_a_chart_is_a_named_image_with_values_as_text_and_no_style():
     assert tree.get("role") == "img" and tree.get("aria-labelledby") == "c1-title c1-desc"
     assert tree.find(f"{ns}title").text == "Heures <par> mois"
     assert tree.find(f"{ns}desc").text == "Barres & valeurs"
-    texts = [t.text for t in tree.iter(f"{ns}text")]
+    texts = ["".join(t.itertext()) for t in tree.iter(f"{ns}text")]
     assert {"Réservées", "Utilisées", "nov. 2026", "12,5 h", "< 3"} <= set(texts)
     assert "style=" not in svg
     bars = [r for r in tree.iter(f"{ns}rect") if r.get("height") == "16"]

@@ -22,6 +22,8 @@ BAR_HEIGHT = 16
 BAR_GAP = 3
 GROUP_GAP = 12
 FONT_SIZE = 13
+LINE_HEIGHT = 14
+LABEL_CHARS = 20  # what fits in LABEL_WIDTH at FONT_SIZE, about 7 px a character
 TOP = 8
 
 # (fill, outline): dark blue ≈ 6.6:1 and dark green ≈ 6.5:1 against white
@@ -41,6 +43,20 @@ class Group:
     label: str
     values: tuple[float | int | None, ...]  # one per series; None: not published
     texts: tuple[str, ...]  # what each bar's end says (« 12,5 h », « < 3 »)
+
+
+def label_lines(label: str, width: int = LABEL_CHARS) -> list[str]:
+    """A label on one line, or two when it is too long for the label column (the second
+    shortened with « … » if need be); the table beside the chart gives it in full."""
+    if len(label) <= width:
+        return [label]
+    words, first = label.split(), ""
+    while words and len(f"{first} {words[0]}".strip()) <= width:
+        first = f"{first} {words.pop(0)}".strip()
+    if not first:  # one long word
+        first, words = label[:width], [label[width:]]
+    rest = " ".join(words)
+    return [first, rest if len(rest) <= width else rest[: width - 1].rstrip() + "…"]
 
 
 def _number(value: float) -> str:
@@ -83,8 +99,12 @@ def bar_chart(chart_id: str, title: str, desc: str, series: Sequence[Series],
         y += legend_height
     for group in groups:
         label_y = y + group_height / 2 + FONT_SIZE / 2 - 2
-        parts.append(f'<text x="{LABEL_WIDTH - 8}" y="{_number(label_y)}" text-anchor="end" '
-                     f'fill="{INK}">{escape(group.label)}</text>')
+        lines = label_lines(group.label)
+        first_y = label_y - (len(lines) - 1) * LINE_HEIGHT / 2
+        spans = "".join(
+            f'<tspan x="{LABEL_WIDTH - 8}" y="{_number(first_y + n * LINE_HEIGHT)}">{escape(line)}</tspan>'
+            for n, line in enumerate(lines))
+        parts.append(f'<text text-anchor="end" fill="{INK}">{spans}</text>')
         for index, s in enumerate(series):
             bar_y = y + index * (BAR_HEIGHT + BAR_GAP)
             value = group.values[index] if index < len(group.values) else None
