@@ -188,3 +188,17 @@ def test_on_a_phone_the_week_reads_day_by_day_without_sideways_scrolling(browser
         expect(slot).to_have_text(re.compile(r"^\d\d:\d\d$"))
         slot.click()
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Réserver {PRINTER}")
+
+
+def test_on_a_phone_the_menu_is_folded_and_opens_without_javascript(browser, live_server):
+    with open_page(browser, PHONE, javascript=False) as page:
+        login(page, live_server, "maiwenn")
+        page.goto(live_server + "/")
+        menu = page.get_by_role("navigation", name="Menu principal")
+        expect(menu).to_have_count(0)  # folded: the page starts with its own content
+        header = page.locator("header").bounding_box()
+        assert header["height"] < 200, f"the header takes {header['height']:.0f} px of a phone"
+        page.get_by_text("Menu", exact=True).click()
+        expect(menu).to_have_count(1)
+        menu.get_by_role("link", name="Mes réservations").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Mes réservations")
