@@ -97,7 +97,9 @@ async def gallery(viewer: Viewer, *, text: str = "", kind: str = "", site: str =
     and how many match in all. ``text`` is looked for in titles, summaries and tags,
     whatever the case."""
     where = _visible_to(viewer)
-    text = clean_text(text, 100)
+    # Filters come straight from the query string: cleaned like any text (a NUL byte would
+    # make PostgreSQL fail the whole query).
+    text, kind, site, tag, licence, status = (clean_text(v, 100) for v in (text, kind, site, tag, licence, status))
     if text:
         pattern = f"%{text}%"
         tagged = ProjectTag.select(ProjectTag.project).where(_contains(ProjectTag.tag, pattern))
@@ -123,6 +125,9 @@ async def gallery(viewer: Viewer, *, text: str = "", kind: str = "", site: str =
                       ProjectUsage.usage_session.machine.site.slug == site)))
     total = await Project.count().where(where)
     page = max(1, page)
+    if (page - 1) * per_page >= total:
+        # Past the last page (or a page number too big for the database's OFFSET): nothing.
+        return [], total
     rows = await Project.select(
         Project.id, Project.slug, Project.title, Project.summary, Project.status, Project.licence,
         Project.visibility, Project.updated_at,

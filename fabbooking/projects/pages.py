@@ -55,8 +55,24 @@ def _form_values(data: dict[str, str]) -> dict[str, Any]:
             values[key] = data[key]
     values["tags"] = data.get("tags", "")
     if "site" in data:
-        values["site_id"] = int(data["site"]) if data["site"].isdigit() else None
+        # "" is « no site »; anything else must be a site's number (« ² » or a 5000-digit
+        # number is one that names no site: refused as not found, never a crash).
+        site = data["site"].strip()
+        values["site_id"] = None if not site else _form_id(site) or 0
     return values
+
+
+def _form_id(text: str) -> int | None:
+    """An id typed in (or ticked in) a form: plain ASCII digits of a believable length;
+    None otherwise (``str.isdigit`` also accepts « ² », which ``int`` refuses)."""
+    text = str(text).strip()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def _ticked(form: Any, name: str) -> set[int]:
+    return {n for n in (_form_id(v) for v in form.getall(name)) if n is not None} if name in form else set()
 
 
 async def _form_page(request: Request, *, project: dict | None = None, values: dict | None = None,
@@ -211,10 +227,24 @@ class ProjectPages(Controller):
             return await _step_page(request, found, values=values, problems=problems, status=422,
                                     error=_("Rien n'est enregistré : ces fichiers ne sont pas acceptés. "
                                             "Retirez-les ou remplacez-les, puis envoyez de nouveau."))
+        try:
+            await services.check_space(found.id, sum(len(data) for _name, data, _p in accepted))
+        except Refused as refused:
+            return await _step_page(request, found, values=values, error=refusal_text(request, refused),
+                                    status=refused.status)
         step = await services.add_step(viewer, slug, happened_on, values["title"], values["body"])
-        for name, data, prepared in accepted:
-            await services.add_media(viewer, slug, name, data, step_id=step["id"], alt=values["alt"],
-                                     prepared=prepared)
+        try:
+            for name, data, prepared in accepted:
+                await services.add_media(viewer, slug, name, data, step_id=step["id"], alt=values["alt"],
+                                         prepared=prepared)
+        except Exception as failure:
+            # All or nothing: a file refused on the way (the project filled up meanwhile,
+            # the media folder failed) takes the step and the files already kept with it.
+            await services.delete_step(viewer, slug, step["id"])
+            if not isinstance(failure, Refused):
+                raise
+            return await _step_page(request, found, values=values, error=refusal_text(request, failure),
+                                    status=failure.status)
         return go(request, f"/projects/{slug}?done=step#step-{step['id']}")
 
     @post("/projects/{slug:str}/steps/{step_id:int}/delete")
@@ -267,7 +297,7 @@ class ProjectPages(Controller):
         viewer = signed_in(request)
         found = await services.editable(viewer, slug)
         form = await request.form()
-        ticked = {int(v) for v in form.getall("booking") if str(v).isdigit()} if "booking" in form else set()
+        ticked = _ticked(form, "booking")
         try:
             for row in await attachments.attachable_bookings(viewer, slug, _bookings_since()):
                 if row["id"] in ticked and not row["here"]:
@@ -289,7 +319,7 @@ class ProjectPages(Controller):
         viewer = signed_in(request)
         found = await services.access(viewer, slug)
         form = await request.form()
-        ticked = {int(v) for v in form.getall("session") if str(v).isdigit()} if "session" in form else set()
+        ticked = _ticked(form, "session")
         try:
             for row in await attachments.walk_ins_to_attach(viewer, slug, _walk_in_since()):
                 if row["id"] in ticked and not row["here"]:

@@ -55,7 +55,11 @@ def is_id(value: int | None) -> bool:
     return value is not None and 0 < value <= MAX_ID
 
 
+SLUG_PATTERN = re.compile(r"[a-z0-9-]{1,100}")
+
+
 def project_not_found(slug: str) -> Refused:
+    slug = clean_text(slug, 100)
     return Refused.not_found(f"le projet « {slug} »", f"project “{slug}”")
 
 
@@ -93,7 +97,11 @@ def may_see(visibility: str, role: str | None, viewer: Viewer) -> bool:
 
 
 async def access(viewer: Viewer, slug: str) -> Access:
-    """The project ``slug`` if the viewer may see it; « not found » otherwise."""
+    """The project ``slug`` if the viewer may see it; « not found » otherwise. A slug no
+    project can have (a NUL byte, which PostgreSQL refuses outright, or any other character
+    slugify never writes) is not looked for."""
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise project_not_found(slug)
     project = await Project.select().where(Project.slug == slug).first()
     if project is None:
         raise project_not_found(slug)
@@ -260,13 +268,21 @@ async def add_member(viewer: Viewer, slug: str, username: str,
                      role: str = MemberRole.collaborator.value) -> list[dict[str, Any]]:
     found = await owned(viewer, slug)
     role = _choice("role", role, MemberRole)
+    name = username.strip().lower()
     account = await Account.select(Account.id).where(
-        (Account.username == username.strip().lower()) & (Account.active == True)  # noqa: E712
-    ).first()
+        (Account.username == name) & (Account.active == True)  # noqa: E712
+    ).first() if name and "\x00" not in name else None  # PostgreSQL fails on a NUL byte
     if account is None:
         raise Refused("project_member_unknown", username=clean_text(username, 100))
-    existing = await ProjectMember.select(ProjectMember.id).where(
+    existing = await ProjectMember.select(ProjectMember.id, ProjectMember.role).where(
         (ProjectMember.project == found.id) & (ProjectMember.account == account["id"])).first()
+    if existing and existing["role"] == MemberRole.owner.value and role != MemberRole.owner.value:
+        # An owner made a collaborator: the project must keep an owner (who alone may
+        # change its visibility, its people, or delete it).
+        owners = await ProjectMember.count().where(
+            (ProjectMember.project == found.id) & (ProjectMember.role == MemberRole.owner.value))
+        if owners <= 1:
+            raise Refused("project_last_owner", status=409)
     if existing:
         await ProjectMember.update({ProjectMember.role: role}).where(ProjectMember.id == existing["id"])
     else:
@@ -322,6 +338,13 @@ async def check_room(project_id: int, step_id: int | None, adding: int) -> None:
             raise Refused("too_many_files_in_step", limit=media.MAX_FILES_PER_STEP)
 
 
+async def check_space(project_id: int, adding_bytes: int) -> None:
+    """Refuse when ``adding_bytes`` more would pass the project's total size."""
+    used = await MediaFile.select(MediaFile.size).where(MediaFile.project == project_id)
+    if sum(r["size"] for r in used) + adding_bytes > media.MAX_PROJECT_BYTES:
+        raise Refused("project_full", megabytes=media.MAX_PROJECT_BYTES // media.MB)
+
+
 async def add_media(viewer: Viewer, slug: str, name: str, data: bytes, *, step_id: int | None = None,
                     alt: str = "", cover: bool = False, prepared: media.Prepared | None = None) -> dict[str, Any]:
     """Check, re-encode and keep one upload (``prepared``: already checked by
@@ -332,9 +355,7 @@ async def add_media(viewer: Viewer, slug: str, name: str, data: bytes, *, step_i
             (ProjectStep.id == step_id) & (ProjectStep.project == found.id))):
         raise Refused.not_found(f"l'étape n° {step_id}", f"step #{step_id}")
     await check_room(found.id, step_id, 1)
-    used = await MediaFile.select(MediaFile.size).where(MediaFile.project == found.id)
-    if sum(r["size"] for r in used) + len(data) > media.MAX_PROJECT_BYTES:
-        raise Refused("project_full", megabytes=media.MAX_PROJECT_BYTES // media.MB)
+    await check_space(found.id, len(data))
     prepared = prepared or media.prepare(data)
     if cover and prepared.kind != MediaKind.image:
         raise Refused("cover_must_be_image")
