@@ -18,7 +18,10 @@ def parse_moment(name: str, value: str) -> datetime:
         raise Refused("invalid_datetime", field=name) from None
     if moment.tzinfo is None:
         raise Refused("naive_datetime", field=name)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment Python holds
+        raise Refused("invalid_datetime", field=name) from None
 
 
 def utc(moment: datetime) -> datetime:

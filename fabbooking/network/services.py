@@ -42,6 +42,8 @@ async def list_sites() -> list[dict[str, Any]]:
 
 
 async def get_site(slug: str) -> dict[str, Any]:
+    if "\x00" in slug:  # PostgreSQL refuses a NUL byte outright; no slug has one
+        raise site_not_found(slug.replace("\x00", ""))
     site = await Site.select().where(Site.slug == slug).first()
     if site is None:
         raise site_not_found(slug)

@@ -82,6 +82,10 @@ def read_times(form: Entered, tz: ZoneInfo) -> tuple[datetime | None, datetime |
         errors["ws-end"] = _("Indiquez l'heure de fin, comme 16:00.")
     if errors:
         return None, None, errors
+    if not rules.FIRST_MOMENT.year <= day.year < rules.LAST_MOMENT.year:
+        # Checked before converting: the year 1 in Paris is before the first UTC moment.
+        errors["ws-day"] = render("workshop_date_out_of_range", current_language.get())
+        return None, None, errors
     starts = datetime.combine(day, start, tzinfo=tz).astimezone(UTC)
     ends = datetime.combine(day, end, tzinfo=tz).astimezone(UTC)
     refusal = rules.check_times(starts, ends)
@@ -111,9 +115,9 @@ def read_workshop(form: Entered, tz: ZoneInfo, with_counts: bool = False,
     """The plan, edit and « Noter un atelier » forms: the answers, or the fields to correct."""
     errors: Errors = {}
     language = current_language.get()
-    title = form.get("title")
+    title, theme = rules.clean_line(form.get("title")), rules.clean_line(form.get("theme"))
     for field, refusal in (("ws-title", rules.check_title(title)),
-                           ("ws-theme", rules.check_theme(form.get("theme")))):
+                           ("ws-theme", rules.check_theme(theme))):
         if refusal:
             errors[field] = render(refusal.code, language, **refusal.params)
     starts, ends, time_errors = read_times(form, tz)
@@ -135,7 +139,7 @@ def read_workshop(form: Entered, tz: ZoneInfo, with_counts: bool = False,
     if errors:
         return None, errors
     return WorkshopAnswers(
-        title=title, theme=form.get("theme"), description=form.get("description"),
+        title=title, theme=theme, description=form.get("description"),
         starts_at=starts, ends_at=ends, public=form.get("public") == "on" if with_registration else False,
         registration=registration, capacity=capacity, notes=form.get("notes"),
         animator_ids=_ids(form.ticked("animator_ids")), machine_ids=_ids(form.ticked("machine_ids")),

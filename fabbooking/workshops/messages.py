@@ -16,6 +16,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Le thème est trop long : {limit} caractères au plus. Raccourcissez-le.",
         "The theme is too long: {limit} characters at most. Shorten it.",
     ),
+    "workshop_date_out_of_range": (
+        "Cette date n'est pas possible pour un atelier. Vérifiez le jour et l'année.",
+        "This date is not possible for a workshop. Check the day and the year.",
+    ),
     "workshop_end_before_start": (
         "L'atelier doit finir après son début. Vérifiez l'heure de fin.",
         "The workshop must end after it starts. Check the end time.",

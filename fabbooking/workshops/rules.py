@@ -7,9 +7,11 @@ worded in fabbooking/workshops/messages.py, and every rule is tested in a table.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fabbooking.bookings.rules import Refusal
 
@@ -30,6 +32,35 @@ TITLE_LENGTH = 200
 THEME_LENGTH = 100
 NAME_LENGTH = 150
 TEXT_LENGTH = 10_000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+# A workshop happens in these years: anything else is a typing slip (and the years 1 or 9999
+# are past what a database or a time zone conversion can hold).
+FIRST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
+LAST_MOMENT = datetime(2100, 1, 1, tzinfo=UTC)
+
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def is_id(value: object) -> bool:
+    """A number that can name a row: a bigger one names nothing and must not reach a query
+    (PostgreSQL's driver fails on it instead of finding nothing)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def clean_line(text: str) -> str:
+    """One line as people type it, without control characters (a NUL byte is refused by
+    PostgreSQL) or bidi overrides; tabs and line breaks become spaces."""
+    text = "".join(" " if ch in "\t\r\n" else ch for ch in (text or "")
+                   if unicodedata.category(ch) != "Cc" or ch in "\t\r\n")
+    return _BIDI_CONTROLS.sub("", text)
+
+
+def clean_lines(text: str) -> str:
+    """Several lines (a description, notes): control characters and bidi overrides removed,
+    line breaks and tabs kept."""
+    text = (text or "").replace("\r\n", "\n")
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch in "\t\n")
+    return _BIDI_CONTROLS.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -57,7 +88,10 @@ def check_theme(theme: str) -> Refusal | None:
 
 
 def check_times(start: datetime, end: datetime) -> Refusal | None:
-    """The end comes after the start, and the workshop lasts a believable time."""
+    """The end comes after the start, within believable years, and the workshop lasts a
+    believable time."""
+    if not (FIRST_MOMENT <= start < LAST_MOMENT and FIRST_MOMENT <= end < LAST_MOMENT):
+        return Refusal("workshop_date_out_of_range")
     if end <= start:
         return Refusal("workshop_end_before_start")
     length = end - start

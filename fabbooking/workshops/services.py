@@ -95,6 +95,8 @@ def check_draft(draft: WorkshopDraft) -> None:
 # --- reading ---------------------------------------------------------------------------
 
 async def _workshop_row(workshop_id: int) -> dict[str, Any] | None:
+    if not rules.is_id(workshop_id):
+        return None
     return await Workshop.select(*WORKSHOP_COLUMNS).where(Workshop.id == workshop_id).first()
 
 
@@ -237,17 +239,19 @@ async def _check_team_and_machines(site_id: int, animator_ids: tuple[int, ...],
     """Animators work at the site (or run the network); machines are the site's. Returns
     the machines' names."""
     if animator_ids:
+        asked = [a for a in animator_ids if rules.is_id(a)] or [-1]  # others name nobody
         staff = {r["account"] for r in await Staff.select(Staff.account).where(
-            (Staff.site == site_id) & Staff.account.is_in(list(animator_ids)))}
+            (Staff.site == site_id) & Staff.account.is_in(asked))}
         admins = {r["id"] for r in await Account.select(Account.id).where(
-            Account.id.is_in(list(animator_ids)) & (Account.role == "admin"))}
+            Account.id.is_in(asked) & (Account.role == "admin"))}
         for account in animator_ids:
             if account not in staff | admins:
                 raise Refused("animator_not_of_site", account=account)
     names: dict[int, str] = {}
     if machine_ids:
+        asked = [m for m in machine_ids if rules.is_id(m)] or [-1]
         names = {r["id"]: r["name"] for r in await Machine.select(Machine.id, Machine.name).where(
-            (Machine.site == site_id) & Machine.id.is_in(list(machine_ids)))}
+            (Machine.site == site_id) & Machine.id.is_in(asked))}
         for machine in machine_ids:
             if machine not in names:
                 raise Refused("machine_not_of_site", machine=machine)
@@ -315,9 +319,13 @@ async def _set_attendance(workshop_id: int, counts: tuple[HeadCount, ...]) -> No
 
 
 def _who(viewer: Viewer, draft: WorkshopDraft) -> WorkshopDraft:
-    """No animator named: the person filling the form animated it."""
+    """No animator named: the person filling the form animated it. Texts are cleaned of
+    control characters here, before any rule or query sees them."""
     ids = tuple(dict.fromkeys(draft.animator_ids)) or (viewer.account_id,)
-    return replace(draft, animator_ids=ids, machine_ids=tuple(dict.fromkeys(draft.machine_ids)))
+    return replace(draft, animator_ids=ids, machine_ids=tuple(dict.fromkeys(draft.machine_ids)),
+                   title=rules.clean_line(draft.title), theme=rules.clean_line(draft.theme),
+                   description=rules.clean_lines(draft.description),
+                   notes=rules.clean_lines(draft.notes))
 
 
 def _columns(draft: WorkshopDraft) -> dict:
@@ -469,7 +477,7 @@ async def log_attendance(viewer: Viewer, workshop_id: int, counts: tuple[HeadCou
     await _check_team_and_machines(row["site"], (), after)
     values: dict = {Workshop.status: WorkshopStatus.done.value, Workshop.logged_at: now}
     if notes is not None:
-        values[Workshop.notes] = notes.strip()[:rules.TEXT_LENGTH]
+        values[Workshop.notes] = rules.clean_lines(notes).strip()[:rules.TEXT_LENGTH]
     async with database.write_transaction():
         await Workshop.update(values).where(Workshop.id == workshop_id)
         await _set_attendance(workshop_id, counts)
@@ -503,6 +511,8 @@ async def _promote(workshop_id: int, capacity: int | None) -> list[int]:
 
 
 async def _registration_row(registration_id: int) -> dict[str, Any] | None:
+    if not rules.is_id(registration_id):
+        return None
     return await Registration.select(*REGISTRATION_COLUMNS).where(
         Registration.id == registration_id).first()
 
@@ -517,6 +527,7 @@ async def register(viewer: Viewer, workshop_id: int, now: datetime,
     row = await _visible_row(viewer, workshop_id)
     if name is not None:
         require_staff(viewer, row["site"])
+        name = rules.clean_line(name)
         _raise(rules.check_name(name))
     _raise(rules.check_open_for_registration(row["status"], row["registration"],
                                              row["starts_at"], now))
