@@ -104,12 +104,16 @@ class ProjectPages(Controller):
                       site: FromQuery[str] = "", tag: FromQuery[str] = "", licence: FromQuery[str] = "",
                       status: FromQuery[str] = "", page_number: FromQuery[int] = 1) -> Template:
         viewer = request.state.viewer
-        rows, total = await gallery.gallery(viewer, text=q, kind=kind, site=site, tag=tag, licence=licence,
-                                             status=status, page=page_number)
+        wanted = {"text": q, "kind": kind, "site": site, "tag": tag, "licence": licence, "status": status}
+        page_number = max(1, page_number)
+        rows, total = await gallery.gallery(viewer, page=page_number, **wanted)
         pages = max(1, -(-total // gallery.PER_PAGE))
+        if page_number > pages:  # an old link, or a made-up number: the last page, as it says
+            page_number = pages
+            rows, total = await gallery.gallery(viewer, page=page_number, **wanted)
         filters = {"q": q, "kind": kind, "site": site, "tag": tag, "licence": licence, "status": status}
         return page(request, "project_gallery.html", "_project_results.html", projects=rows, total=total,
-                    page_number=min(page_number, pages), pages=pages, filters=filters,
+                    page_number=page_number, pages=pages, filters=filters,
                     sites=await network.list_sites(), **choices())
 
     @get("/me/projects")
