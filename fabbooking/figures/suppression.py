@@ -9,12 +9,20 @@ Rule (k-anonymity, k = FABBOOKING_OPEN_DATA_MIN_COUNT, default 3):
   walk-ins, workshops held, projects, hours) are not suppressed: they describe machines
   and the calendar, not people, and the public week grids already show every booking
   without a name.
-- secondary suppression: wherever a published total is the sum of parts (a row's
-  attendance is the sum of its audiences; the network's count is the sum of its sites'),
-  the suppressed parts must add up to at least k, otherwise the smallest published
-  non-zero part is suppressed too — so no suppressed value can be found by subtraction.
-  Distinct makers are not a sum over sites (a person counts once in the network), so
-  only their primary rule applies.
+- secondary suppression: wherever a total is the sum of parts (a row's attendance is the
+  sum of its audiences; the network's count is the sum of its sites'), each such line is
+  protected on its own, again and again until nothing changes:
+  * a published total with suppressed parts needs at least two suppressed parts, adding
+    up to at least k and to more than their number (every suppressed cell is known to be
+    at least 1, as zero stays zero: three hidden cells under a published 3 are three 1s);
+    otherwise the smallest published non-zero part is suppressed too, or the total itself
+    when no part is left to hide;
+  * a suppressed total whose parts are all published is found again by adding them up,
+    so the smallest non-zero part is suppressed too.
+  A line with exactly one suppressed cell always gives it away by subtraction, and that
+  cell (even a large one) then gives away a small one in the crossing line: hence « at
+  least two ». Distinct makers are not a sum over sites (a person counts once in the
+  network), so only their primary rule applies.
 """
 
 from __future__ import annotations
@@ -75,14 +83,104 @@ def _hide_smallest(cells: list[tuple[dict, str]]) -> bool:
     return True
 
 
-def _protect(total: Any, cells: list[tuple[dict, str]], originals: dict[int, dict], k: int) -> bool:
-    """If ``total`` is published, make the suppressed cells add up to at least k."""
-    if total is None:
+def _protect(total_cell: tuple[dict, str], cells: list[tuple[dict, str]], originals: dict[int, dict],
+             k: int) -> bool:
+    """Make the line « total = sum of cells » give no suppressed value away by subtraction;
+    True when a cell was suppressed (the caller goes round again)."""
+    total_row, total_column = total_cell
+    hidden = [originals[id(row)][col] for row, col in cells if row[col] is None]
+    if total_row[total_column] is None:
+        # a hidden total is found again by adding up its parts when all are published
+        return not hidden and _hide_smallest(cells)
+    if not hidden:
         return False
-    hidden = sum(originals[id(row)][col] for row, col in cells if row[col] is None)
-    if hidden == 0 or hidden >= k:
+    if len(hidden) >= 2 and sum(hidden) >= k and sum(hidden) > len(hidden):
         return False
-    return _hide_smallest(cells)
+    if _hide_smallest(cells):
+        return True
+    if total_row[total_column]:
+        total_row[total_column] = None  # nothing left to hide among the parts
+        return True
+    return False
+
+
+def _lines(rows: list[dict], total: dict | None) -> list[tuple[tuple[dict, str], list[tuple[dict, str]]]]:
+    """Every « total = sum of parts » the published records contain."""
+    lines = [((row, total_column), [(row, c) for c in parts])
+             for row in rows + ([total] if total is not None else [])
+             for total_column, parts in ROW_GROUPS]
+    if total is not None:
+        lines += [((total, column), [(r, column) for r in rows]) for column in SUMMED_PEOPLE_COLUMNS]
+    return lines
+
+
+_UNBOUNDED = 10**9
+
+
+def _pinned(lines) -> list[tuple[dict, str]]:
+    """The suppressed cells a reader can still work out exactly, from the published cells,
+    the sums and « every suppressed cell is at least 1 », by narrowing each suppressed
+    cell's possible range line by line (e.g. two hidden site totals under a published 4,
+    each the sum of two hidden parts, are both 2, and then every part is 1)."""
+    low: dict[tuple[int, str], int] = {}
+    high: dict[tuple[int, str], int] = {}
+
+    def bounds(cell: tuple[dict, str]) -> tuple[int, int]:
+        row, col = cell
+        if row[col] is not None:
+            return row[col], row[col]
+        key = (id(row), col)
+        return low.setdefault(key, 1), high.setdefault(key, _UNBOUNDED)
+
+    def narrow(cell: tuple[dict, str], lo: int, hi: int) -> bool:
+        row, col = cell
+        if row[col] is not None:
+            return False
+        key = (id(row), col)
+        old = bounds(cell)
+        low[key], high[key] = max(old[0], lo), min(old[1], hi)
+        return (low[key], high[key]) != old
+
+    for _round in range(100):
+        changed = False
+        for total_cell, parts in lines:
+            part_bounds = [bounds(p) for p in parts]
+            changed |= narrow(total_cell, sum(b[0] for b in part_bounds), sum(b[1] for b in part_bounds))
+            t_lo, t_hi = bounds(total_cell)
+            for index, part in enumerate(parts):
+                others_lo = sum(b[0] for i, b in enumerate(part_bounds) if i != index)
+                others_hi = sum(b[1] for i, b in enumerate(part_bounds) if i != index)
+                changed |= narrow(part, t_lo - others_hi, t_hi - others_lo)
+        if not changed:
+            break
+    pinned, seen = [], set()
+    for total_cell, parts in lines:
+        for row, col in (total_cell, *parts):
+            key = (id(row), col)
+            if row[col] is None and key not in seen and low[key] >= high[key]:
+                seen.add(key)
+                pinned.append((row, col))
+    return pinned
+
+
+def _through(lines, cell: tuple[dict, str]):
+    """The lines in which ``cell`` (that very record's column) takes part."""
+    row, col = cell
+    for total_cell, parts in lines:
+        if any(r is row and c == col for r, c in (total_cell, *parts)):
+            yield total_cell, parts
+
+
+def _unpin(lines, cell: tuple[dict, str]) -> bool:
+    """Suppress one more cell in a line through ``cell``: a part, or else the total."""
+    for _total_cell, parts in _through(lines, cell):
+        if _hide_smallest(parts):
+            return True
+    for (row, col), _parts in _through(lines, cell):
+        if row[col]:
+            row[col] = None
+            return True
+    return False
 
 
 def suppress_month(sites: Sequence[dict[str, Any]], network: dict[str, Any] | None,
@@ -100,13 +198,14 @@ def suppress_month(sites: Sequence[dict[str, Any]], network: dict[str, Any] | No
         for column in PEOPLE_COLUMNS:
             if is_small(row.get(column), k):
                 row[column] = None
+    lines = _lines(rows, total)
     changed = True
     while changed:
         changed = False
-        for row in everything:
-            for total_column, parts in ROW_GROUPS:
-                changed |= _protect(row[total_column], [(row, c) for c in parts], originals, k)
-        if total is not None:
-            for column in SUMMED_PEOPLE_COLUMNS:
-                changed |= _protect(total[column], [(r, column) for r in rows], originals, k)
+        for total_cell, parts in lines:
+            changed |= _protect(total_cell, parts, originals, k)
+        if not changed:
+            # the lines hold one by one; check them together (a value found in one line
+            # may give away a cell of another)
+            changed = any(_unpin(lines, cell) for cell in _pinned(lines)[:1])
     return rows, total
