@@ -149,3 +149,53 @@ async def test_pages_link_the_feeds(client, world):
     assert 'href="/calendar/sites/atelier.ics"' in (await client.get("/sites/atelier")).text
     await browser_login(client, "maker")
     assert 'href="/me/calendar"' in (await client.get("/me/bookings")).text
+
+
+@pytest.mark.parametrize("stem", ["²³", "٣", "99999999999999999999", "9223372036854775808", "-1", "1e3", " 1"])
+async def test_odd_machine_numbers_are_not_found_rather_than_a_server_error(client, world, stem):
+    # « ² » and « ٣ » pass str.isdigit(); a 20-digit number overflows both databases' integers
+    assert (await client.get(f"/calendar/machines/{stem}.ics")).status_code == 404
+
+
+async def test_every_feed_is_strict_icalendar(client, calendar_world):
+    ids = calendar_world.ids
+    await _workshop(ids["atelier"], 9, "Découpe et gravure " * 6 + "\r\nX-INJECT:1;,\\", True, ids["printer"])
+    await browser_login(client, "maker")
+    await submit(client, "/me/calendar", {}, page="/me/calendar")
+    token = (await CalendarFeed.select().where(CalendarFeed.account == ids["maker"]).first())["token"]
+    for path in (f"/calendar/machines/{ids['printer']}.ics", "/calendar/sites/atelier.ics",
+                 f"/calendar/me/{token}.ics"):
+        body = (await client.get(path)).content
+        assert body.endswith(b"\r\n") and b"\r\nX-INJECT" not in body
+        lines = body.split(b"\r\n")[:-1]
+        assert all(b"\n" not in line and len(line) <= 75 for line in lines), path  # folded, in octets
+        _, events = _parse(await client.get(path))
+        assert events, path
+        for event in events:
+            assert {"UID", "DTSTAMP", "DTSTART", "DTEND"} <= set(event), path
+            assert all(event[p].dt.utcoffset() == timedelta(0) for p in ("DTSTAMP", "DTSTART", "DTEND"))
+        text = body.decode().replace("\r\n ", "")
+        assert all(v.endswith("Z") for v in re.findall(r"^DT(?:START|END|STAMP)[:;](.*)\r$", text, re.M))
+
+
+async def test_a_deactivated_account_calendar_address_stops_working(client, calendar_world):
+    from fabbooking.accounts.tables import Account
+
+    maker = calendar_world.ids["maker"]
+    await browser_login(client, "maker")
+    page = await client.get("/me/calendar")
+    await submit(client, "/me/calendar", {}, page="/me/calendar")
+    token = (await CalendarFeed.select().where(CalendarFeed.account == maker).first())["token"]
+    assert (await client.get(f"/calendar/me/{token}.ics")).status_code == 200
+    await Account.update({Account.active: False}).where(Account.id == maker)
+    assert (await client.get(f"/calendar/me/{token}.ics")).status_code == 404
+    assert page.status_code == 200
+
+
+async def test_the_page_showing_the_secret_address_is_not_cached_nor_referred(client, world):
+    await browser_login(client, "maker")
+    await submit(client, "/me/calendar", {}, page="/me/calendar")
+    page = await client.get("/me/calendar")
+    assert "/calendar/me/" in page.text
+    assert "no-store" in page.headers["cache-control"]
+    assert page.headers["referrer-policy"] == "no-referrer"

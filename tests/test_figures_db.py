@@ -153,6 +153,10 @@ async def test_exports_stream_one_month_at_a_time(march, monkeypatch):
     ("from=2020-01&to=2026-03", 422, "60 mois au plus"),
     ("from=mars", 422, "comme 2026-03"),
     ("to=2026-13", 422, "comme 2026-03"),
+    ("to=0000-01", 422, "comme 2026-03"),
+    ("to=9999-12", 422, "comme 2026-03"),
+    ("to=%D9%A2%D9%A0%D9%A2%D9%A6-%D9%A0%D9%A1", 422, "comme 2026-03"),  # « ٢٠٢٦-٠١ »
+    ("from=2026-1&to=2026-03", 422, "comme 2026-03"),
     ("site=nowhere", 404, "nowhere"),
 ])
 async def test_bad_export_parameters_say_what_to_do(client, world, query, status, words):

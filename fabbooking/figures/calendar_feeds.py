@@ -177,7 +177,10 @@ async def site_feed(site_slug: str, now: datetime) -> tuple[str, bytes]:
 async def account_for_token(token: str) -> int | None:
     if not _TOKEN.match(token or ""):
         return None
-    row = await CalendarFeed.select(CalendarFeed.account).where(CalendarFeed.token == token).first()
+    # a deactivated account's address stops working with its login
+    row = await CalendarFeed.select(CalendarFeed.account).where(
+        (CalendarFeed.token == token) & (CalendarFeed.account.active == True)  # noqa: E712
+    ).first()
     return row["account"] if row else None
 
 

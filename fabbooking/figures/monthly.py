@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 AUDIENCES = ("children", "teens", "adults", "seniors", "job_seekers", "school_groups", "other")
 MACHINE_KINDS = ("3d_printer", "laser_cutter", "vinyl_cutter", "cnc", "embroidery", "other")
 DEFAULT_TIMEZONE = "Europe/Paris"
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")  # ASCII digits only, not « ٢٠٢٦-٠١ »
 
 
 @dataclass(frozen=True, order=True)

@@ -3,6 +3,7 @@ its streamed files, the iCalendar feeds and the maker's private calendar address
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ FROM = QueryParameter(name="from", default="", description="First month, YYYY-MM
 TO = QueryParameter(name="to", default="", description="Last month, YYYY-MM (default: last month)")
 FEED_CACHE = "public, max-age=300"
 EXPORT_CACHE = "public, max-age=600"
+MACHINE_ID = re.compile(r"[0-9]{1,18}")  # below 2**63, the largest id both databases hold
 
 
 def audience_names() -> dict[str, str]:
@@ -227,10 +229,13 @@ class FiguresPages(Controller):
     @get("/calendar/machines/{feed:str}")
     async def machine_feed(self, feed: FromPath[str]) -> Response:
         stem, dot, extension = feed.partition(".")
-        if extension != "ics" or not stem.isdigit():
+        # ASCII digits only (« ² » or « ٣ » pass str.isdigit), and small enough to be an id:
+        # a 20-digit number is not a machine, not a database overflow (500)
+        if extension != "ics" or not MACHINE_ID.fullmatch(stem):
             raise Refused.not_found(f"l'agenda « {feed} »", f"the calendar “{feed}”")
-        name, body = await feeds.machine_feed(int(stem), datetime.now(UTC))
-        return _ics(name, body, FEED_CACHE, f"machine-{stem}")
+        machine_id = int(stem)
+        name, body = await feeds.machine_feed(machine_id, datetime.now(UTC))
+        return _ics(name, body, FEED_CACHE, f"machine-{machine_id}")
 
     @get("/calendar/sites/{feed:str}")
     async def site_feed(self, feed: FromPath[str]) -> Response:
@@ -256,9 +261,14 @@ class FiguresPages(Controller):
         viewer = signed_in(request)
         feed = await feeds.feed_of(viewer.account_id)
         url = feeds.feed_url(feed["token"]) if feed else ""
-        return page(request, "figures_my_calendar.html", feed=feed, url=url,
-                    webcal=url.replace("https://", "webcal://").replace("http://", "webcal://"),
-                    done=done, days_back=feeds.DAYS_BACK, days_ahead=feeds.DAYS_AHEAD)
+        response = page(request, "figures_my_calendar.html", feed=feed, url=url,
+                        webcal=url.replace("https://", "webcal://").replace("http://", "webcal://"),
+                        done=done, days_back=feeds.DAYS_BACK, days_ahead=feeds.DAYS_AHEAD)
+        # the page shows the secret address: no copy in the browser's or a proxy's cache
+        # (makers often use the fab space's shared computers), and no Referer from it
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @post("/me/calendar")
     async def renew_calendar(self, request: Request) -> Response:
