@@ -20,6 +20,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Cette date n'est pas possible pour un atelier. Vérifiez le jour et l'année.",
         "This date is not possible for a workshop. Check the day and the year.",
     ),
+    "too_many_animators": (
+        "Un atelier a au plus {limit} animateurs ou animatrices. Gardez celles et ceux qui "
+        "l'animent vraiment.",
+        "A workshop has {limit} animators at most. Keep those who really run it.",
+    ),
+    "too_many_machines": (
+        "Un atelier utilise au plus {limit} machines. Gardez celles qui servent vraiment.",
+        "A workshop uses {limit} machines at most. Keep those really used.",
+    ),
     "workshop_end_before_start": (
         "L'atelier doit finir après son début. Vérifiez l'heure de fin.",
         "The workshop must end after it starts. Check the end time.",
@@ -155,4 +164,6 @@ EXAMPLE_PARAMS: dict[str, dict[str, object]] = {
         "machine": "Prusa MK4",
         "reason_fr": "Ce créneau est déjà réservé.", "reason_en": "This slot is already booked."},
     "registration_name_too_long": {"limit": 150},
+    "too_many_animators": {"limit": 20},
+    "too_many_machines": {"limit": 50},
 }

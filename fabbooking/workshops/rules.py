@@ -33,6 +33,8 @@ THEME_LENGTH = 100
 NAME_LENGTH = 150
 TEXT_LENGTH = 10_000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+MAX_ANIMATORS = 20
+MAX_MACHINES = 50  # more ids than a query may carry would fail the database, not the rule
 # A workshop happens in these years: anything else is a typing slip (and the years 1 or 9999
 # are past what a database or a time zone conversion can hold).
 FIRST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -99,6 +101,15 @@ def check_times(start: datetime, end: datetime) -> Refusal | None:
         return Refusal("workshop_too_short", {"minutes": MIN_MINUTES})
     if length > timedelta(hours=MAX_HOURS):
         return Refusal("workshop_too_long", {"hours": MAX_HOURS})
+    return None
+
+
+def check_team_size(animator_ids: Sequence[object], machine_ids: Sequence[object]) -> Refusal | None:
+    """A workshop has a few animators and uses a few machines, not thousands."""
+    if len(set(animator_ids)) > MAX_ANIMATORS:
+        return Refusal("too_many_animators", {"limit": MAX_ANIMATORS})
+    if len(set(machine_ids)) > MAX_MACHINES:
+        return Refusal("too_many_machines", {"limit": MAX_MACHINES})
     return None
 
 

@@ -88,7 +88,8 @@ def check_draft(draft: WorkshopDraft) -> None:
     for refusal in (rules.check_title(draft.title), rules.check_theme(draft.theme),
                     rules.check_times(draft.starts_at, draft.ends_at),
                     rules.check_capacity(draft.registration, draft.capacity),
-                    rules.check_attendance(draft.attendance)):
+                    rules.check_attendance(draft.attendance),
+                    rules.check_team_size(draft.animator_ids, draft.machine_ids)):
         _raise(refusal)
 
 
@@ -472,6 +473,8 @@ async def log_attendance(viewer: Viewer, workshop_id: int, counts: tuple[HeadCou
     if row["starts_at"] > now:
         raise Refused("workshop_in_future")
     _raise(rules.check_attendance(counts))
+    if machine_ids is not None:
+        _raise(rules.check_team_size((), machine_ids))
     before = tuple(m["machine"] for m in row["machines"])
     after = tuple(dict.fromkeys(machine_ids)) if machine_ids is not None else before
     await _check_team_and_machines(row["site"], (), after)
