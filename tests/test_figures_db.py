@@ -187,7 +187,8 @@ async def test_dashboard_hides_small_counts_from_the_public_and_shows_them_to_st
     public = await client.get("/figures/atelier?month=2026-03")
     assert public.status_code == 200
     html = public.text
-    assert "&lt; 3" in html and "Chiffres exacts" not in html
+    # « masqué », never « < 3 »: secondary suppression hides counts of 3 or more too
+    assert "masqué" in html and "&lt; 3" not in html and "Chiffres exacts" not in html
     assert 'role="img"' in html and "<title id=" in html and "<desc id=" in html
     assert "<table" in html and 'scope="row"' in html
     assert ' style="' not in html
@@ -200,7 +201,7 @@ async def test_dashboard_hides_small_counts_from_the_public_and_shows_them_to_st
     client.cookies.clear()
     await browser_login(client, "stranger")
     other = (await client.get("/figures/atelier?month=2026-03")).text
-    assert "&lt; 3" in other and "Chiffres exacts" not in other
+    assert "masqué" in other and "Chiffres exacts" not in other
 
 
 async def test_network_dashboard_links_every_site_and_defaults_to_last_month(client, march):
@@ -226,11 +227,11 @@ async def test_the_month_shown_is_always_fresh_while_older_months_may_be_cached(
 async def test_network_page_is_exact_for_admins_only(client, march):
     await browser_login(client, "animator")
     animator = (await client.get("/figures?month=2026-03")).text
-    assert "Chiffres exacts" not in animator and "<td>&lt; 3</td>" in animator
+    assert "Chiffres exacts" not in animator and "<td>masqué</td>" in animator
     client.cookies.clear()
     await browser_login(client, "admin")
     admin = (await client.get("/figures?month=2026-03")).text
-    assert "Chiffres exacts, réservés à l'équipe" in admin and "<td>&lt; 3</td>" not in admin
+    assert "Chiffres exacts, réservés à l'équipe" in admin and "<td>masqué</td>" not in admin
 
 
 async def test_the_threshold_comes_from_the_environment(client, march, monkeypatch):
@@ -241,4 +242,4 @@ async def test_the_threshold_comes_from_the_environment(client, march, monkeypat
     assert (rows[0]["attendance_children"], rows[0]["registrations"]) == ("", "")
     body = (await client.get("/open-data/monthly.json?from=2026-03&to=2026-03")).json()
     assert body["min_count"] == 6
-    assert "&lt; 6" in (await client.get("/figures/atelier?month=2026-03")).text
+    assert "inférieur à 6" in (await client.get("/figures/atelier?month=2026-03")).text

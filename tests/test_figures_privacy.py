@@ -81,3 +81,31 @@ def test_large_counts_are_still_published():
 def test_identical_sites_are_protected_each_on_its_own():
     # two sites with the same figures must not be mistaken for one another
     assert _recoverable([(1, 4), (1, 4)], most=8) == []
+
+
+# --- the same through the files and the dashboard ------------------------------------------
+
+@pytest.mark.anyio
+async def test_one_child_at_each_of_three_sites_is_hidden_everywhere_and_never_called_below_three(client, world):
+    import csv
+    import io
+
+    from tests.conftest import make_site
+    from tests.figures_support import workshop
+
+    third = await make_site("troisieme")
+    for site in (world.ids["atelier"], world.ids["ailleurs"], third):
+        await workshop(site, "2026-03-20 14:00", "2026-03-20 16:00", "done", [("children", 1, 0)])
+    rows = list(csv.DictReader(io.StringIO(
+        (await client.get("/open-data/monthly.csv?from=2026-03&to=2026-03")).text)))
+    assert {r["attendance_total"] for r in rows} == {""}  # the network's 3 would be three 1s
+    assert {r["attendance_children"] for r in rows} == {""}
+    json_rows = (await client.get("/open-data/monthly.json?from=2026-03&to=2026-03")).json()["rows"]
+    assert {r["attendance_total"] for r in json_rows} == {None}
+    api = (await client.get("/api/v1/figures?from=2026-03&to=2026-03", headers=world.auth("animator"))).json()
+    assert api["rows"][0]["attendance_total"] is None and api["exact"] is False
+    page = (await client.get("/figures?month=2026-03")).text
+    tiles = page.split('class="figures-tiles"')[1].split("</ul>")[0]
+    # 3 people came: the dashboard hides the number but must not say « < 3 »
+    assert '<span class="figures-number">masqué</span> participants' in tiles
+    assert "&lt; 3" not in page

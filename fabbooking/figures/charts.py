@@ -6,7 +6,7 @@ horizontal, so that labels stay readable on a 375 px phone. Colours are SVG pres
 attributes (the CSP forbids style attributes), each at least 3:1 against white, and never
 the only signal: a second series is hatched, the legend says which is which, and every
 bar carries its value as text. A value that is not published (a small count of people)
-draws no bar and says « < k ».
+draws no bar and says « masqué ».
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Series:
 class Group:
     label: str
     values: tuple[float | int | None, ...]  # one per series; None: not published
-    texts: tuple[str, ...]  # what each bar's end says (« 12,5 h », « < 3 »)
+    texts: tuple[str, ...]  # what each bar's end says (« 12,5 h », « masqué »)
 
 
 def label_lines(label: str, width: int = LABEL_CHARS) -> list[str]:

@@ -67,7 +67,9 @@ def rate_text(value: float | None) -> str:
 
 
 def people_text(value: int | None, k: int) -> str:
-    return f"< {k}" if value is None else number(value)
+    """A suppressed count says « masqué », not « < k »: secondary suppression also hides
+    counts of k or more (even the network's), and « < 3 » would then be false."""
+    return _("masqué") if value is None else number(value)
 
 
 def _charts(series: list[tuple[Month, dict]], current: dict, k: int, chart_prefix: str) -> dict[str, str]:
@@ -87,9 +89,9 @@ def _charts(series: list[tuple[Month, dict]], current: dict, k: int, chart_prefi
     people = bar_chart(
         f"{chart_prefix}-audience", _("Participants aux ateliers par public, %(month)s",
                                       month=month_label(last)),
-        _("Une barre par public : le nombre de participants aux ateliers du mois. « < %(k)s » : "
-          "moins de %(k)s personnes, chiffre non publié. Les mêmes chiffres sont dans le "
-          "tableau qui suit.", k=k),
+        _("Une barre par public : le nombre de participants aux ateliers du mois. « masqué » : "
+          "moins de %(k)s personnes, ou un nombre caché pour qu'un petit nombre ne puisse pas "
+          "être retrouvé par soustraction. Les mêmes chiffres sont dans le tableau qui suit.", k=k),
         [Series(_("Participants"))],
         [Group(audiences[a], (current[f"attendance_{a}"],),
                (people_text(current[f"attendance_{a}"], k),)) for a in AUDIENCES],

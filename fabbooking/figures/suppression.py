@@ -4,7 +4,8 @@ Rule (k-anonymity, k = FABBOOKING_OPEN_DATA_MIN_COUNT, default 3):
 
 - a count of PEOPLE (attendance by audience and in total, first-timers, registrations,
   distinct makers) from 1 to k-1 is suppressed: null in JSON, an empty cell in CSV,
-  « < 3 » on the public dashboard. Zero stays zero (« nobody came » reveals nobody).
+  « masqué » on the public dashboard (not « < 3 »: secondary suppression hides larger
+  counts too). Zero stays zero (« nobody came » reveals nobody).
 - counts of EVENTS and machine hours (bookings, cancellations, no-shows, sessions,
   walk-ins, workshops held, projects, hours) are not suppressed: they describe machines
   and the calendar, not people, and the public week grids already show every booking
