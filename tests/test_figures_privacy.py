@@ -109,3 +109,18 @@ async def test_one_child_at_each_of_three_sites_is_hidden_everywhere_and_never_c
     # 3 people came: the dashboard hides the number but must not say « < 3 »
     assert '<span class="figures-number">masqué</span> participants' in tiles
     assert "&lt; 3" not in page
+
+
+def test_distinct_makers_of_hidden_sites_cannot_be_found_from_the_network():
+    def month(counts, network):
+        sites = [dict.fromkeys(PEOPLE_COLUMNS, 0) | {"distinct_makers": n} for n in counts]
+        return suppress_month(sites, dict.fromkeys(PEOPLE_COLUMNS, 0) | {"distinct_makers": network}, 3)
+
+    # two sites with two different makers each: a published 4 would mean « 2 and 2 »
+    public, total = month([2, 2], 4)
+    assert [r["distinct_makers"] for r in public] == [None, None] and total["distinct_makers"] is None
+    # 2 + 10 under 12: the hidden one is 2 → hidden network
+    assert month([2, 10], 12)[1]["distinct_makers"] is None
+    # the same makers at both sites (network 3): « 1 or 2 » each, the 3 stays
+    assert month([2, 2], 3)[1]["distinct_makers"] == 3
+    assert month([2, 10], 11)[1]["distinct_makers"] == 11

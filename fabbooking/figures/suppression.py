@@ -23,7 +23,8 @@ Rule (k-anonymity, k = FABBOOKING_OPEN_DATA_MIN_COUNT, default 3):
   A line with exactly one suppressed cell always gives it away by subtraction, and that
   cell (even a large one) then gives away a small one in the crossing line: hence « at
   least two ». Distinct makers are not a sum over sites (a person counts once in the
-  network), so only their primary rule applies.
+  network): the network's count is hidden when it would need every hidden site's count
+  at k-1 (2 + 2 disjoint makers under a published 4).
 """
 
 from __future__ import annotations
@@ -209,4 +210,20 @@ def suppress_month(sites: Sequence[dict[str, Any]], network: dict[str, Any] | No
             # the lines hold one by one; check them together (a value found in one line
             # may give away a cell of another)
             changed = any(_unpin(lines, cell) for cell in _pinned(lines)[:1])
+    if total is not None:
+        _protect_distinct_makers(rows, total, k)
     return rows, total
+
+
+def _protect_distinct_makers(rows: list[dict], total: dict, k: int) -> None:
+    """The network's distinct makers are at most the sum of the sites' (a person counts once
+    in the network, maybe at several sites). Hidden sites' counts are 1..k-1; when the
+    network's count needs every one of them at k-1 (2 + 2 disjoint makers under a published
+    4), they are found again: hide the network's count instead."""
+    column = "distinct_makers"
+    if total.get(column) is None:
+        return
+    hidden = [r for r in rows if r.get(column) is None]
+    shown = sum(r[column] for r in rows if r.get(column) is not None)
+    if hidden and total[column] - shown >= len(hidden) * (k - 1):
+        total[column] = None
