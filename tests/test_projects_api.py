@@ -18,8 +18,11 @@ async def test_maker_creates_a_project_and_reads_it_back(client, world):
     assert "<h3>Plan</h3>" in project["body_html"] and "<strong>hêtre</strong>" in project["body_html"]
     again = await new_project(client, world)
     assert again["slug"] == "lampe-en-bois-2"
-    response = await client.get("/api/v1/projects/lampe-en-bois")
+    response = await client.get("/api/v1/projects/lampe-en-bois", headers=world.auth("maker"))
     assert response.status_code == 200 and response.json()["members"][0]["username"] == "maker"
+    # others see the credited name, not the login name or the account behind it
+    public = (await client.get("/api/v1/projects/lampe-en-bois")).json()["members"][0]
+    assert public["credit"] == "Maker" and public["username"] is None and public["account_id"] is None
 
 
 async def test_done_sets_done_at_and_leaving_done_clears_it(client, world):

@@ -86,6 +86,19 @@ async def test_maker_books_in_three_steps_and_cancels_without_javascript(client,
     assert "Le créneau est de nouveau libre" in (await client.get("/me/bookings?done=cancelled")).text
 
 
+async def test_an_absurd_duration_is_asked_again_not_an_error_page(client, world):
+    await browser_login(client, "maker")
+    cell = html_lib.unescape(free_cell_links((await client.get(f"/machines/{world.ids['printer']}")).text)[-1])
+    start = re.search(r'<option value="([^"]+)"', (await client.get(cell)).text).group(1)
+    for minutes in ("99999999999999999999", "soixante"):
+        response = await submit(client, f"/machines/{world.ids['printer']}/book",
+                                {"start": html_lib.unescape(start), "minutes": minutes,
+                                 "cell": cell.split("start=")[1]}, page=cell)
+        assert response.status_code == 422
+        assert "Choisissez une durée dans la liste." in response.text
+    assert await Booking.count() == 0
+
+
 async def test_refused_booking_is_explained_next_to_the_form(client, world):
     await browser_login(client, "newbie")  # no 3D printing training
     cell = html_lib.unescape(free_cell_links((await client.get(f"/machines/{world.ids['printer']}")).text)[-1])

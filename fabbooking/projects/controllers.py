@@ -68,6 +68,14 @@ def step_out(row: dict[str, Any]) -> StepOut:
                    body_html=render_markdown(row["body"]), media=[media_out(m) for m in row.get("media", [])])
 
 
+def member_out(row: dict[str, Any], with_account: bool) -> MemberOut:
+    """The credit (the name people chose to show) for everyone; the account behind it, which
+    a login name is, only for the project's own members, who manage them."""
+    return MemberOut(credit=row["credit"], role=row["role"],
+                     account_id=row["account"] if with_account else None,
+                     username=row["username"] if with_account else None)
+
+
 def project_out(details: dict[str, Any]) -> ProjectOut:
     project, figures = details["project"], details["figures"]
     cover = next((m for m in details["files"] if details["cover"] and m["id"] == details["cover"]["id"]), None)
@@ -77,8 +85,7 @@ def project_out(details: dict[str, Any]) -> ProjectOut:
         visibility=project["visibility"], tags=details["tags"],
         site=details["site"]["slug"] if details["site"] else None, created_at=project["created_at"],
         updated_at=project["updated_at"], done_at=project["done_at"], your_role=details["role"],
-        members=[MemberOut(account_id=m["account"], username=m["username"], credit=m["credit"], role=m["role"])
-                 for m in details["members"]],
+        members=[member_out(m, with_account=details["role"] is not None) for m in details["members"]],
         steps=[step_out(s) for s in details["steps"]],
         files=[media_out(m) for m in details["project_media"]],
         cover=media_out(cover) if cover else None,
@@ -198,7 +205,7 @@ class ProjectController(Controller):
     async def add_member(self, slug: FromPath[str], data: JSONBody[MemberIn], viewer: CurrentViewer) -> list[MemberOut]:
         """Owners add an owner or a collaborator by username."""
         rows = await services.add_member(require_login(viewer), slug, data.username, data.role)
-        return [MemberOut(account_id=m["account"], username=m["username"], credit=m["credit"], role=m["role"])
+        return [member_out(m, with_account=True)
                 for m in rows]
 
     @delete("/{slug:str}/members/{account_id:int}", status_code=204, responses=error_responses(401, 403, 404, 409))

@@ -73,10 +73,10 @@ class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MemberOut(msgspec.Struct):
-    account_id: int
-    username: str
     credit: str
     role: str
+    account_id: Annotated[int | None, msgspec.Meta(description="Only for the project's members.")] = None
+    username: Annotated[str | None, msgspec.Meta(description="Only for the project's members.")] = None
 
 
 class SiteRef(msgspec.Struct):

@@ -94,7 +94,7 @@ class MakerPages(Controller):
             minutes = int(data.get("minutes", "0"))
             booking = await bookings.book(viewer, machine_id, start, start + timedelta(minutes=minutes),
                                           datetime.now(UTC), note=data.get("note", ""))
-        except ValueError:
+        except (ValueError, OverflowError):
             return await _booking_form(request, machine_id, data.get("cell", ""), status=422,
                                        error=_("Choisissez une durée dans la liste."))
         except Refused as refused:
