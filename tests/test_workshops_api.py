@@ -10,11 +10,16 @@ import pytest
 
 from fabbooking.accounts.services import viewer_for
 from fabbooking.accounts.tables import Account
-from fabbooking.network.tables import Staff
 from fabbooking.bookings.tables import Booking
+from fabbooking.network.tables import Staff
 from fabbooking.usage.no_show import release_no_shows
-from fabbooking.workshops import services
-from fabbooking.workshops.tables import Attendance, Registration, Workshop, WorkshopMachine
+from fabbooking.workshops import registrations, services
+from fabbooking.workshops.tables import (
+    Attendance,
+    Registration,
+    Workshop,
+    WorkshopMachine,
+)
 from tests.conftest import booking_body, qualify
 from tests.workshops_support import local_moment, log_body, plan_body, utc_now
 
@@ -209,16 +214,16 @@ async def test_many_people_at_once_for_the_last_places(db, world):
     workshop = await services.plan_workshop(animator, "atelier", services.WorkshopDraft(
         title="Dernières places", starts_at=start, ends_at=start + timedelta(hours=2),
         registration=True, capacity=3), utc_now())
-    await services.register(animator, workshop["id"], utc_now(), name="Déjà là")
+    await registrations.register(animator, workshop["id"], utc_now(), name="Déjà là")
     results = await asyncio.gather(*[
-        services.register(animator, workshop["id"], utc_now(), name=f"Personne {n}")
+        registrations.register(animator, workshop["id"], utc_now(), name=f"Personne {n}")
         for n in range(12)])
     statuses = [r["status"] for r in results]
     assert statuses.count("registered") == 2 and statuses.count("waiting") == 10
     assert await Registration.count().where(Registration.status == "registered") == 3
     # cancelling one place moves exactly the oldest waiting person up
     taken = next(r for r in results if r["status"] == "registered")
-    await services.cancel_registration(animator, workshop["id"], taken["id"], utc_now())
+    await registrations.cancel_registration(animator, workshop["id"], taken["id"], utc_now())
     waiting = await Registration.select().where(Registration.workshop == workshop["id"]).order_by(
         Registration.created_at).order_by(Registration.id)
     first_waiting = next(r for r in sorted(results, key=lambda r: (r["created_at"], r["id"]))

@@ -12,7 +12,7 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.api.moments import now, parse_moment
-from fabbooking.workshops import services
+from fabbooking.workshops import registrations, services
 from fabbooking.workshops.rules import HeadCount
 from fabbooking.workshops.schemas import (
     AnimatorOut,
@@ -59,7 +59,7 @@ def registration_out(viewer: Viewer, row: dict[str, Any], staff: bool) -> Regist
     return RegistrationOut(
         id=row["id"], workshop_id=row["workshop"], status=row["status"],
         created_at=row["created_at"], cancelled_at=row["cancelled_at"],
-        name=services.person_name(row) if staff or own else None,
+        name=registrations.person_name(row) if staff or own else None,
         account_id=row["account"] if staff or own else None,
     )
 
@@ -114,7 +114,7 @@ class WorkshopController(Controller):
             id=r["id"], workshop_id=r["workshop"], workshop_title=r["workshop_title"],
             site_name=r["site_name"], start=r["starts_at"], end=r["ends_at"],
             workshop_status=r["workshop_status"], status=r["status"],
-        ) for r in await services.my_registrations(viewer)]
+        ) for r in await registrations.my_registrations(viewer)]
 
     @get("/{workshop_id:int}", responses=error_responses(404))
     async def get_workshop(self, workshop_id: FromPath[int], viewer: CurrentViewer) -> WorkshopOut:
@@ -148,7 +148,7 @@ class WorkshopController(Controller):
     async def registrations(self, workshop_id: FromPath[int],
                             viewer: CurrentViewer) -> list[RegistrationOut]:
         """Everybody who asked for a place (the site's team only: names are personal)."""
-        rows = await services.list_registrations(viewer, workshop_id)
+        rows = await registrations.list_registrations(viewer, workshop_id)
         return [registration_out(viewer, r, staff=True) for r in rows]
 
     @post("/{workshop_id:int}/registrations", status_code=201,
@@ -158,7 +158,7 @@ class WorkshopController(Controller):
         """Register yourself; or, for the site's team, a person by `name` (no account
         needed). `status` is `registered`, or `waiting` when the workshop is full."""
         name = data.name if data else None
-        row = await services.register(viewer, workshop_id, now(), name=name)
+        row = await registrations.register(viewer, workshop_id, now(), name=name)
         return registration_out(viewer, row, staff=name is not None)
 
     @post("/{workshop_id:int}/registrations/{registration_id:int}/cancel", status_code=200,
@@ -167,5 +167,5 @@ class WorkshopController(Controller):
                                   viewer: CurrentViewer) -> RegistrationOut:
         """Cancel a registration: your own until the start, any for the site's team. The
         oldest person waiting gets the place."""
-        row = await services.cancel_registration(viewer, workshop_id, registration_id, now())
+        row = await registrations.cancel_registration(viewer, workshop_id, registration_id, now())
         return registration_out(viewer, row, staff=True)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fabbooking.accounts.services import viewer_for
 from fabbooking.errors import Refused
 from fabbooking.network.tables import Machine, Site
-from fabbooking.workshops import services
+from fabbooking.workshops import registrations, services
 from fabbooking.workshops.rules import HeadCount
 from fabbooking.workshops.tables import Workshop
 
@@ -111,8 +111,8 @@ async def _plan(ids: dict[str, int], now: datetime) -> int:
             made += 1
             if registration:
                 for maker in ("maiwenn", "yannick"):
-                    await services.register(await viewer_for(ids[maker]), workshop["id"], now)
-                await services.register(viewer, workshop["id"], now, name="Jeanne Le Bihan")
+                    await registrations.register(await viewer_for(ids[maker]), workshop["id"], now)
+                await registrations.register(viewer, workshop["id"], now, name="Jeanne Le Bihan")
             break
     return made
 

@@ -17,7 +17,7 @@ from fabbooking.network import services as network
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
 from fabbooking.web.rendering import go, page, refusal_text
-from fabbooking.workshops import services
+from fabbooking.workshops import access, registrations, services
 from fabbooking.workshops.forms import (
     Entered,
     log_defaults,
@@ -66,7 +66,7 @@ async def _desk_workshop(request: Request, slug: str, workshop_id: int) -> tuple
     site = await _site_for_desk(request, slug)
     row = await services.get_workshop(request.state.viewer, workshop_id)
     if row["site"] != site["id"]:
-        raise services.workshop_not_found(workshop_id)
+        raise access.workshop_not_found(workshop_id)
     return site, row
 
 
@@ -98,7 +98,7 @@ class WorkshopPages(Controller):
     async def register(self, request: Request, workshop_id: FromPath[int]) -> Response | Template:
         viewer = signed_in(request)
         try:
-            row = await services.register(viewer, workshop_id, _now())
+            row = await registrations.register(viewer, workshop_id, _now())
         except Refused as refused:
             if refused.code == "not_found":
                 raise
@@ -111,7 +111,7 @@ class WorkshopPages(Controller):
                                   registration_id: FromPath[int]) -> Response | Template:
         viewer = signed_in(request)
         try:
-            row = await services.cancel_registration(viewer, workshop_id, registration_id, _now())
+            row = await registrations.cancel_registration(viewer, workshop_id, registration_id, _now())
         except Refused as refused:
             if refused.code == "not_found":
                 raise
@@ -124,7 +124,7 @@ class WorkshopPages(Controller):
     @get("/me/workshops")
     async def mine(self, request: Request) -> Template:
         viewer = signed_in(request)
-        rows = await services.my_registrations(viewer)
+        rows = await registrations.my_registrations(viewer)
         now = _now()
         upcoming = [r for r in rows if r["ends_at"] > now and r["status"] != "cancelled"
                     and r["workshop_status"] == "planned"]
@@ -258,7 +258,7 @@ class WorkshopPages(Controller):
         await _desk_workshop(request, slug, workshop_id)
         entered = await _entered(request)
         try:
-            row = await services.register(request.state.viewer, workshop_id, _now(),
+            row = await registrations.register(request.state.viewer, workshop_id, _now(),
                                           name=entered.get("name"))
         except Refused as refused:
             return await _workshop_page(request, workshop_id, status=refused.status,
@@ -304,7 +304,7 @@ async def _workshop_page(request: Request, workshop_id: int, *, status: int = 20
         tz=network.zone(row["site_timezone"]), now=now,
         open_for_registration=row["registration"] and row["status"] == "planned"
         and row["starts_at"] > now,
-        mine=await services.my_active_registration(viewer, workshop_id),
-        registrations=await services.list_registrations(viewer, workshop_id) if staff else [],
-        person_name=services.person_name,
+        mine=await registrations.my_active_registration(viewer, workshop_id),
+        registrations=await registrations.list_registrations(viewer, workshop_id) if staff else [],
+        person_name=registrations.person_name,
     )

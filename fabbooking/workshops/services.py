@@ -1,9 +1,9 @@
 """Workshops: planning them (their machines held through the booking rules), logging them
-after the fact, registrations with a waiting list, and the public calendar.
+after the fact, changing and cancelling them, and the public calendar.
 
 Who may do what: a site's animators (and admins) plan, edit, cancel and log the site's
-workshops; anybody reads public ones; a signed-in person registers themselves; the desk
-registers a name. A private workshop is « not found » for whoever may not see it.
+workshops; anybody reads public ones (see access.py). Places and the waiting list are in
+registrations.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.query.functions.aggregate import Sum
 
 from fabbooking import database
 from fabbooking.accounts.tables import Account
@@ -24,6 +24,18 @@ from fabbooking.messages import render
 from fabbooking.network.services import get_site, require_staff
 from fabbooking.network.tables import Machine, Staff
 from fabbooking.workshops import rules
+from fabbooking.workshops.access import (
+    WORKSHOP_COLUMNS,
+    raise_if,
+    row_for_staff,
+    visible_row,
+)
+from fabbooking.workshops.registrations import (
+    ACTIVE,
+    lock_seats,
+    move_up,
+    registration_counts,
+)
 from fabbooking.workshops.rules import HeadCount
 from fabbooking.workshops.tables import (
     Attendance,
@@ -37,18 +49,6 @@ from fabbooking.workshops.tables import (
 
 MAX_LISTED = 500
 RECENT_TITLES = 100
-ACTIVE = (RegistrationStatus.registered.value, RegistrationStatus.waiting.value)
-
-WORKSHOP_COLUMNS = (
-    Workshop.all_columns(),
-    Workshop.site.slug.as_alias("site_slug"),
-    Workshop.site.name.as_alias("site_name"),
-    Workshop.site.timezone.as_alias("site_timezone"),
-)
-REGISTRATION_COLUMNS = (
-    Registration.all_columns(),
-    Registration.account.display_name.as_alias("account_name"),
-)
 
 
 @dataclass(frozen=True)
@@ -69,20 +69,6 @@ class WorkshopDraft:
     attendance: tuple[HeadCount, ...] = field(default_factory=tuple)
 
 
-def workshop_not_found(workshop_id: int) -> Refused:
-    return Refused.not_found(f"l'atelier n° {workshop_id}", f"workshop #{workshop_id}")
-
-
-def registration_not_found(registration_id: int) -> Refused:
-    return Refused.not_found(f"l'inscription n° {registration_id}",
-                             f"registration #{registration_id}")
-
-
-def _raise(refusal: rules.Refusal | None) -> None:
-    if refusal:
-        raise Refused.because(refusal)
-
-
 def check_draft(draft: WorkshopDraft) -> None:
     """Every rule of a workshop's own fields, the first broken one raised."""
     for refusal in (rules.check_title(draft.title), rules.check_theme(draft.theme),
@@ -90,53 +76,10 @@ def check_draft(draft: WorkshopDraft) -> None:
                     rules.check_capacity(draft.registration, draft.capacity),
                     rules.check_attendance(draft.attendance),
                     rules.check_team_size(draft.animator_ids, draft.machine_ids)):
-        _raise(refusal)
+        raise_if(refusal)
 
 
 # --- reading ---------------------------------------------------------------------------
-
-async def _workshop_row(workshop_id: int) -> dict[str, Any] | None:
-    if not rules.is_id(workshop_id):
-        return None
-    return await Workshop.select(*WORKSHOP_COLUMNS).where(Workshop.id == workshop_id).first()
-
-
-async def _has_registration(viewer: Viewer, workshop_id: int) -> bool:
-    return viewer.is_authenticated and await Registration.exists().where(
-        (Registration.workshop == workshop_id) & (Registration.account == viewer.account_id))
-
-
-async def _visible_row(viewer: Viewer, workshop_id: int) -> dict[str, Any]:
-    """The workshop, if the viewer may see it: public, of their site, or registered to."""
-    row = await _workshop_row(workshop_id)
-    if row is None:
-        raise workshop_not_found(workshop_id)
-    if row["public"] or viewer.is_staff_of(row["site"]) or await _has_registration(viewer, workshop_id):
-        return row
-    raise workshop_not_found(workshop_id)
-
-
-async def _row_for_staff(viewer: Viewer, workshop_id: int) -> dict[str, Any]:
-    """The workshop, for its site's team only: others get 404 (private) or 403 (public)."""
-    if not viewer.is_authenticated:
-        raise Refused("not_authenticated")
-    row = await _visible_row(viewer, workshop_id)
-    if not viewer.is_staff_of(row["site"]):
-        raise Refused("not_staff_of_site")
-    return row
-
-
-async def registration_counts(workshop_ids: list[int]) -> dict[int, dict[str, int]]:
-    counts: dict[int, dict[str, int]] = {i: {"registered": 0, "waiting": 0} for i in workshop_ids}
-    if not workshop_ids:
-        return counts
-    rows = await Registration.select(Registration.workshop, Registration.status, Count(alias="n")).where(
-        Registration.workshop.is_in(workshop_ids) & Registration.status.is_in(list(ACTIVE))
-    ).group_by(Registration.workshop, Registration.status)
-    for row in rows:
-        counts[row["workshop"]][row["status"]] = row["n"]
-    return counts
-
 
 async def _with_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     counts = await registration_counts([r["id"] for r in rows])
@@ -167,7 +110,7 @@ async def _details(row: dict[str, Any]) -> dict[str, Any]:
 async def get_workshop(viewer: Viewer, workshop_id: int) -> dict[str, Any]:
     """A workshop with its machines, animators, attendance and places. The caller shows
     notes, animators and attendance to the site's team only."""
-    return await _details(await _visible_row(viewer, workshop_id))
+    return await _details(await visible_row(viewer, workshop_id))
 
 
 async def list_workshops(
@@ -401,7 +344,7 @@ async def update_workshop(viewer: Viewer, workshop_id: int, changes: dict[str, A
                           now: datetime) -> dict[str, Any]:
     """Change a workshop. New times or machines move its holds, all or nothing; a larger
     capacity gives places to the waiting list, oldest first."""
-    row = await _details(await _row_for_staff(viewer, workshop_id))
+    row = await _details(await row_for_staff(viewer, workshop_id))
     if row["status"] == WorkshopStatus.cancelled.value:
         raise Refused("workshop_not_editable")
     before = draft_of(row)
@@ -409,7 +352,7 @@ async def update_workshop(viewer: Viewer, workshop_id: int, changes: dict[str, A
     draft = _who(viewer, replace(before, **known))
     check_draft(draft)
     if draft.registration:
-        _raise(rules.check_capacity_change(draft.capacity, row["registered"]))
+        raise_if(rules.check_capacity_change(draft.capacity, row["registered"]))
     moved = (draft.starts_at, draft.ends_at) != (before.starts_at, before.ends_at)
     planned = row["status"] == WorkshopStatus.planned.value
     if planned and moved and draft.starts_at <= now:
@@ -417,7 +360,7 @@ async def update_workshop(viewer: Viewer, workshop_id: int, changes: dict[str, A
     machines_changed = set(draft.machine_ids) != set(before.machine_ids)
     names = await _check_team_and_machines(row["site"], draft.animator_ids, draft.machine_ids)
     async with database.write_transaction():
-        await _lock(workshop_id)
+        await lock_seats(workshop_id)
         await Workshop.update(_columns(draft)).where(Workshop.id == workshop_id)
         if set(draft.animator_ids) != set(before.animator_ids):
             await _set_animators(workshop_id, draft.animator_ids)
@@ -429,7 +372,7 @@ async def update_workshop(viewer: Viewer, workshop_id: int, changes: dict[str, A
         elif machines_changed:
             await _replace_links(viewer, workshop_id, before.machine_ids, draft.machine_ids, now)
         if draft.registration:
-            await _promote(workshop_id, draft.capacity)
+            await move_up(workshop_id, draft.capacity)
     return await get_workshop(viewer, workshop_id)
 
 
@@ -447,13 +390,13 @@ async def _replace_links(viewer: Viewer, workshop_id: int, before: tuple[int, ..
 
 async def cancel_workshop(viewer: Viewer, workshop_id: int, now: datetime) -> dict[str, Any]:
     """Call a workshop off: its machines are free again and its registrations cancelled."""
-    row = await _row_for_staff(viewer, workshop_id)
+    row = await row_for_staff(viewer, workshop_id)
     if row["status"] == WorkshopStatus.cancelled.value:
         raise Refused("already_cancelled")
     if row["status"] == WorkshopStatus.done.value:
         raise Refused("workshop_not_cancellable")
     async with database.write_transaction():
-        await _lock(workshop_id)
+        await lock_seats(workshop_id)
         await Workshop.update({Workshop.status: WorkshopStatus.cancelled.value}).where(
             Workshop.id == workshop_id)
         await _release_holds(viewer, workshop_id, now)
@@ -467,14 +410,14 @@ async def log_attendance(viewer: Viewer, workshop_id: int, counts: tuple[HeadCou
                          now: datetime, notes: str | None = None,
                          machine_ids: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Note who came to a workshop that has begun (again, to correct it): it is then done."""
-    row = await _details(await _row_for_staff(viewer, workshop_id))
+    row = await _details(await row_for_staff(viewer, workshop_id))
     if row["status"] == WorkshopStatus.cancelled.value:
         raise Refused("workshop_not_editable")
     if row["starts_at"] > now:
         raise Refused("workshop_in_future")
-    _raise(rules.check_attendance(counts))
+    raise_if(rules.check_attendance(counts))
     if machine_ids is not None:
-        _raise(rules.check_team_size((), machine_ids))
+        raise_if(rules.check_team_size((), machine_ids))
     before = tuple(m["machine"] for m in row["machines"])
     after = tuple(dict.fromkeys(machine_ids)) if machine_ids is not None else before
     await _check_team_and_machines(row["site"], (), after)
@@ -489,130 +432,3 @@ async def log_attendance(viewer: Viewer, workshop_id: int, counts: tuple[HeadCou
     return await get_workshop(viewer, workshop_id)
 
 
-# --- registrations ---------------------------------------------------------------------
-
-async def _lock(workshop_id: int) -> None:
-    """Inside a write transaction: one registration change at a time per workshop (SQLite's
-    write transaction already holds the whole database)."""
-    if database.is_postgres():
-        await Workshop.raw("SELECT id FROM workshop WHERE id = {} FOR UPDATE", workshop_id)
-
-
-async def _seats(workshop_id: int) -> list[rules.Seat]:
-    rows = await Registration.select(Registration.id, Registration.status,
-                                     Registration.created_at).where(
-        (Registration.workshop == workshop_id) & Registration.status.is_in(list(ACTIVE)))
-    return [rules.Seat(r["id"], r["status"], r["created_at"]) for r in rows]
-
-
-async def _promote(workshop_id: int, capacity: int | None) -> list[int]:
-    ids = rules.moving_up(capacity, await _seats(workshop_id))
-    if ids:
-        await Registration.update({Registration.status: RegistrationStatus.registered.value}
-                                  ).where(Registration.id.is_in(ids))
-    return ids
-
-
-async def _registration_row(registration_id: int) -> dict[str, Any] | None:
-    if not rules.is_id(registration_id):
-        return None
-    return await Registration.select(*REGISTRATION_COLUMNS).where(
-        Registration.id == registration_id).first()
-
-
-async def register(viewer: Viewer, workshop_id: int, now: datetime,
-                   name: str | None = None) -> dict[str, Any]:
-    """Register the viewer (``name`` None), or, at the desk, a person by name only. A place
-    if one is left, else the waiting list: counted again inside the write transaction, so
-    two people asking for the last place at once never both get it."""
-    if not viewer.is_authenticated:
-        raise Refused("not_authenticated")
-    row = await _visible_row(viewer, workshop_id)
-    if name is not None:
-        require_staff(viewer, row["site"])
-        name = rules.clean_line(name)
-        _raise(rules.check_name(name))
-    _raise(rules.check_open_for_registration(row["status"], row["registration"],
-                                             row["starts_at"], now))
-    async with database.write_transaction():
-        await _lock(workshop_id)
-        if name is None and await Registration.exists().where(
-            (Registration.workshop == workshop_id) & (Registration.account == viewer.account_id)
-            & Registration.status.is_in(list(ACTIVE))
-        ):
-            raise Refused("already_registered", status=409)
-        registered = await Registration.count().where(
-            (Registration.workshop == workshop_id)
-            & (Registration.status == RegistrationStatus.registered.value))
-        status = rules.status_for_newcomer(row["capacity"], registered)
-        rows = await Registration.insert(Registration(
-            workshop=workshop_id, account=viewer.account_id if name is None else None,
-            name=(name or "").strip(), status=status, created_at=now,
-        )).returning(Registration.id)
-    return await _registration_row(rows[0]["id"])
-
-
-async def cancel_registration(viewer: Viewer, workshop_id: int, registration_id: int,
-                              now: datetime) -> dict[str, Any]:
-    """The person cancels their own place until the start, the site's team at any time; the
-    oldest waiting person moves up."""
-    if not viewer.is_authenticated:
-        raise Refused("not_authenticated")
-    found = await _registration_row(registration_id)
-    if found is None or found["workshop"] != workshop_id:
-        raise registration_not_found(registration_id)
-    row = await _workshop_row(workshop_id)
-    by_staff = viewer.is_staff_of(row["site"])
-    if not by_staff and found["account"] != viewer.account_id:
-        raise registration_not_found(registration_id)
-    if not by_staff and row["starts_at"] <= now:
-        raise Refused("registration_closed")
-    async with database.write_transaction():
-        await _lock(workshop_id)
-        current = await _registration_row(registration_id)
-        if current["status"] == RegistrationStatus.cancelled.value:
-            raise Refused("registration_already_cancelled", status=409)
-        await Registration.update({Registration.status: RegistrationStatus.cancelled.value,
-                                   Registration.cancelled_at: now}).where(
-            Registration.id == registration_id)
-        if current["status"] == RegistrationStatus.registered.value and row["registration"]:
-            await _promote(workshop_id, row["capacity"])
-    return await _registration_row(registration_id)
-
-
-def person_name(registration: dict[str, Any]) -> str:
-    return registration["account_name"] or registration["name"]
-
-
-async def list_registrations(viewer: Viewer, workshop_id: int) -> list[dict[str, Any]]:
-    """Everybody who asked for a place: the site's team only (names are personal)."""
-    await _row_for_staff(viewer, workshop_id)
-    rows = await Registration.select(*REGISTRATION_COLUMNS).where(
-        Registration.workshop == workshop_id).order_by(Registration.created_at).order_by(
-        Registration.id)
-    order = {"registered": 0, "waiting": 1, "cancelled": 2}
-    return sorted(rows, key=lambda r: order.get(r["status"], 3))
-
-
-async def my_registrations(viewer: Viewer) -> list[dict[str, Any]]:
-    """The viewer's own registrations, with their workshops, soonest first."""
-    if not viewer.is_authenticated:
-        raise Refused("not_authenticated")
-    return await Registration.select(
-        *REGISTRATION_COLUMNS,
-        Registration.workshop.title.as_alias("workshop_title"),
-        Registration.workshop.starts_at.as_alias("starts_at"),
-        Registration.workshop.ends_at.as_alias("ends_at"),
-        Registration.workshop.status.as_alias("workshop_status"),
-        Registration.workshop.site.name.as_alias("site_name"),
-        Registration.workshop.site.timezone.as_alias("site_timezone"),
-    ).where(Registration.account == viewer.account_id).order_by(
-        Registration.workshop.starts_at).limit(MAX_LISTED)
-
-
-async def my_active_registration(viewer: Viewer, workshop_id: int) -> dict[str, Any] | None:
-    if not viewer.is_authenticated:
-        return None
-    return await Registration.select(*REGISTRATION_COLUMNS).where(
-        (Registration.workshop == workshop_id) & (Registration.account == viewer.account_id)
-        & Registration.status.is_in(list(ACTIVE))).first()
