@@ -124,3 +124,33 @@ def test_distinct_makers_of_hidden_sites_cannot_be_found_from_the_network():
     # the same makers at both sites (network 3): « 1 or 2 » each, the 3 stays
     assert month([2, 2], 3)[1]["distinct_makers"] == 3
     assert month([2, 10], 11)[1]["distinct_makers"] == 11
+
+
+@pytest.mark.parametrize("children, adults, first_children, first_adults", [
+    (9, 1, 9, 0),  # 10 participants, 9 of them new children: the hidden adult would be 10 - 9
+    (6, 2, 6, 2),
+    (4, 1, 4, 1),
+])
+def test_first_timers_do_not_give_away_the_participants(children, adults, first_children, first_adults):
+    # a site alone (the network equals it); first-timers are among the participants
+    columns = ("attendance_children", "attendance_adults", "first_timers_children", "first_timers_adults",
+               "attendance_total", "first_timers_total")
+
+    def records(c, a, fc, fa):
+        row = dict.fromkeys(PEOPLE_COLUMNS, 0) | dict(zip(columns, (c, a, fc, fa, c + a, fc + fa), strict=True))
+        return [row], dict(row)
+
+    def cells(sites, network):
+        return tuple(r[c] for r in (*sites, network) for c in columns)
+
+    public = cells(*suppress_month(*records(children, adults, first_children, first_adults), 3))
+    hidden = [i for i, v in enumerate(public) if v is None]
+    seen = {i: set() for i in hidden}
+    for c, a, fc, fa in itertools.product(range(13), repeat=4):
+        if fc > c or fa > a:
+            continue
+        candidate = cells(*records(c, a, fc, fa))
+        if all(x == p if p is not None else x >= 1 for x, p in zip(candidate, public, strict=True)):
+            for i in hidden:
+                seen[i].add(candidate[i])
+    assert [columns[i % len(columns)] for i in hidden if len(seen[i]) < 2] == []

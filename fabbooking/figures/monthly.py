@@ -314,6 +314,9 @@ class MonthResult:
     month: Month
     sites: list[Figures]
     network: Figures
+    # the suppressed records, by threshold k (services.publish): a cached month is not
+    # suppressed again on every visit
+    suppressed: dict = field(default_factory=dict, repr=False, compare=False)
 
     def site(self, site_id: int) -> Figures | None:
         return next((f for f in self.sites if f.site and f.site.id == site_id), None)

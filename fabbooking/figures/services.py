@@ -146,7 +146,10 @@ def publish(result: MonthResult, k: int, viewer: Viewer | None = None) -> Publis
     """The month's records, people counts suppressed except where ``viewer`` may see them."""
     exact_sites = [record(f) for f in result.sites]
     exact_network = record(result.network)
-    sites, network = suppress_month(exact_sites, exact_network, k)
+    if k not in result.suppressed:
+        result.suppressed[k] = suppress_month(exact_sites, exact_network, k)
+    public_sites, public_network = result.suppressed[k]
+    sites, network = [dict(r) for r in public_sites], dict(public_network)
     for index, figures in enumerate(result.sites):
         if figures.site and sees_exact(viewer, figures.site.id):
             sites[index] = exact_sites[index]

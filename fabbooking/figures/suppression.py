@@ -117,13 +117,24 @@ def _lines(rows: list[dict], total: dict | None) -> list[tuple[tuple[dict, str],
 
 
 _UNBOUNDED = 10**9
+ROUNDS = 20
 
 
-def _pinned(lines) -> list[tuple[dict, str]]:
+def _at_most(rows: list[dict], total: dict | None) -> list[tuple[tuple[dict, str], tuple[dict, str]]]:
+    """(small, big) cells where small <= big: first-timers are among the participants."""
+    pairs = []
+    for row in rows + ([total] if total is not None else []):
+        pairs.append(((row, "first_timers_total"), (row, "attendance_total")))
+        pairs += [((row, small), (row, big)) for small, big in zip(FIRST_TIMER_COLUMNS, ATTENDANCE_COLUMNS, strict=True)]
+    return pairs
+
+
+def _pinned(lines, at_most=()) -> list[tuple[dict, str]]:
     """The suppressed cells a reader can still work out exactly, from the published cells,
-    the sums and « every suppressed cell is at least 1 », by narrowing each suppressed
-    cell's possible range line by line (e.g. two hidden site totals under a published 4,
-    each the sum of two hidden parts, are both 2, and then every part is 1)."""
+    the sums, « first-timers are among the participants » and « every suppressed cell is at
+    least 1 », by narrowing each suppressed cell's possible range line by line (e.g. two
+    hidden site totals under a published 4, each the sum of two hidden parts, are both 2,
+    and then every part is 1)."""
     low: dict[tuple[int, str], int] = {}
     high: dict[tuple[int, str], int] = {}
 
@@ -143,16 +154,24 @@ def _pinned(lines) -> list[tuple[dict, str]]:
         low[key], high[key] = max(old[0], lo), min(old[1], hi)
         return (low[key], high[key]) != old
 
-    for _round in range(100):
+    # a few rounds find what a reader finds by hand (each round follows every line once);
+    # ranges that keep shrinking by a little each round are far from a single value
+    for _round in range(ROUNDS):
         changed = False
         for total_cell, parts in lines:
             part_bounds = [bounds(p) for p in parts]
-            changed |= narrow(total_cell, sum(b[0] for b in part_bounds), sum(b[1] for b in part_bounds))
+            sum_lo = sum(b[0] for b in part_bounds)
+            sum_hi = sum(b[1] for b in part_bounds)
+            changed |= narrow(total_cell, sum_lo, sum_hi)
             t_lo, t_hi = bounds(total_cell)
-            for index, part in enumerate(parts):
-                others_lo = sum(b[0] for i, b in enumerate(part_bounds) if i != index)
-                others_hi = sum(b[1] for i, b in enumerate(part_bounds) if i != index)
-                changed |= narrow(part, t_lo - others_hi, t_hi - others_lo)
+            for part, (lo, hi) in zip(parts, part_bounds, strict=True):
+                if part[0][part[1]] is None:
+                    changed |= narrow(part, t_lo - (sum_hi - hi), t_hi - (sum_lo - lo))
+        for small, big in at_most:
+            s_lo, _s_hi = bounds(small)
+            _b_lo, b_hi = bounds(big)
+            changed |= narrow(big, s_lo, _UNBOUNDED)
+            changed |= narrow(small, 0, b_hi)
         if not changed:
             break
     pinned, seen = [], set()
@@ -173,8 +192,9 @@ def _through(lines, cell: tuple[dict, str]):
             yield total_cell, parts
 
 
-def _unpin(lines, cell: tuple[dict, str]) -> bool:
-    """Suppress one more cell in a line through ``cell``: a part, or else the total."""
+def _unpin(lines, cell: tuple[dict, str], at_most=()) -> bool:
+    """Suppress one more cell in a line through ``cell``: a part, or else the total, or
+    else the first-timers (participants) count bounding it."""
     for _total_cell, parts in _through(lines, cell):
         if _hide_smallest(parts):
             return True
@@ -182,6 +202,11 @@ def _unpin(lines, cell: tuple[dict, str]) -> bool:
         if row[col]:
             row[col] = None
             return True
+    for small, big in at_most:
+        for mine, other in ((small, big), (big, small)):
+            if mine[0] is cell[0] and mine[1] == cell[1] and other[0][other[1]]:
+                other[0][other[1]] = None
+                return True
     return False
 
 
@@ -201,6 +226,7 @@ def suppress_month(sites: Sequence[dict[str, Any]], network: dict[str, Any] | No
             if is_small(row.get(column), k):
                 row[column] = None
     lines = _lines(rows, total)
+    at_most = _at_most(rows, total)
     changed = True
     while changed:
         changed = False
@@ -209,7 +235,10 @@ def suppress_month(sites: Sequence[dict[str, Any]], network: dict[str, Any] | No
         if not changed:
             # the lines hold one by one; check them together (a value found in one line
             # may give away a cell of another)
-            changed = any(_unpin(lines, cell) for cell in _pinned(lines)[:1])
+            # each pinned cell gets one more hidden cell in its lines, then the lines again
+            for cell in _pinned(lines, at_most):
+                if cell[0][cell[1]] is None:
+                    changed |= _unpin(lines, cell, at_most)
     if total is not None:
         _protect_distinct_makers(rows, total, k)
     return rows, total
