@@ -56,12 +56,17 @@ def take_all(browser, base: str) -> list[Path]:
                         shoot(page, base, "login", "/login", size)]
             login(page, base, "maiwenn")
             written.append(shoot(page, base, "machine", week, size))
-            form = page.locator("#week a.free").first.get_attribute("href")
+            form = page.locator("#week a.free:visible").first.get_attribute("href")
             written += [shoot(page, base, "book", form, size),
-                        shoot(page, base, "my-bookings", "/me/bookings", size)]
+                        shoot(page, base, "my-bookings", "/me/bookings", size),
+                        shoot(page, base, "projects", "/projects", size),
+                        shoot(page, base, "project", "/projects/lampe-de-chevet-en-contreplaque", size),
+                        shoot(page, base, "workshops", "/workshops", size),
+                        shoot(page, base, "figures", "/figures", size)]
         with open_page(browser, viewport) as page:
             login(page, base, "gwen")
-            written.append(shoot(page, base, "desk", "/desk/fabriques-du-ponant", size))
+            written += [shoot(page, base, "desk", "/desk/fabriques-du-ponant", size),
+                        shoot(page, base, "log-workshop", "/desk/fabriques-du-ponant/workshops/log", size)]
         with open_page(browser, viewport) as page:
             login(page, base, "admin")
             written.append(shoot(page, base, "manage", "/manage", size))
