@@ -49,17 +49,24 @@ async def attach_booking(viewer: Viewer, slug: str, booking_id: int) -> None:
         raise Refused("booking_maker_not_member")
     if booking["status"] == BookingStatus.cancelled.value or booking["purpose"] != BookingPurpose.maker.value:
         raise Refused("booking_not_attachable")
-    current = await ProjectBooking.select(ProjectBooking.project).where(
-        ProjectBooking.booking == booking_id).first()
+    await _link_once(ProjectBooking, ProjectBooking.booking, booking_id, found.id,
+                     "booking_already_attached")
+
+
+async def _link_once(link: type, column, target_id: int, project_id: int, taken: str) -> None:
+    """Count ``target_id`` (a booking or a usage session) for the project: nothing to do if
+    it already does, refused with ``taken`` if it counts for another project (checked, and
+    kept so by the unique column when two requests race)."""
+    current = await link.select(link.project).where(column == target_id).first()
     if current:
-        if current["project"] == found.id:
+        if current["project"] == project_id:
             return
-        raise Refused("booking_already_attached", status=409)
+        raise Refused(taken, status=409)
     try:
-        await ProjectBooking.insert(ProjectBooking(project=found.id, booking=booking_id))
+        await link.insert(link(project=project_id, **{column._meta.name: target_id}))
     except Exception as exc:
         if is_unique_violation(exc):
-            raise Refused("booking_already_attached", status=409) from None
+            raise Refused(taken, status=409) from None
         raise
 
 
@@ -88,18 +95,8 @@ async def attach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
     if session["booking"] and await ProjectBooking.exists().where(
             ProjectBooking.booking == session["booking"]):
         raise Refused("usage_already_counted", status=409)
-    current = await ProjectUsage.select(ProjectUsage.project).where(
-        ProjectUsage.usage_session == session_id).first()
-    if current:
-        if current["project"] == found.id:
-            return
-        raise Refused("usage_already_attached", status=409)
-    try:
-        await ProjectUsage.insert(ProjectUsage(project=found.id, usage_session=session_id))
-    except Exception as exc:
-        if is_unique_violation(exc):
-            raise Refused("usage_already_attached", status=409) from None
-        raise
+    await _link_once(ProjectUsage, ProjectUsage.usage_session, session_id, found.id,
+                     "usage_already_attached")
 
 
 async def detach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
