@@ -10,6 +10,7 @@ import pytest
 
 from fabbooking.bookings.tables import Booking
 from fabbooking.projects.tables import ProjectBooking
+from fabbooking.projects.tables import ProjectUsage
 from fabbooking.usage.tables import UsageSession
 from tests.projects_support import binary_stl, media_dir, new_project, png, upload  # noqa: F401
 
@@ -106,6 +107,22 @@ async def test_only_the_sites_staff_attach_a_walk_in_session(client, world):
     again = await client.post("/api/v1/projects/lampe-en-bois/usage", json={"session_id": counted},
                               headers=world.auth("animator"))
     assert again.status_code == 409 and again.json()["code"] == "usage_already_counted"
+
+
+async def test_a_walk_in_session_counts_for_one_project_only(client, world):
+    await new_project(client, world)
+    await new_project(client, world, title="Autre")
+    walk_in = await session(world, "printer", "w", 600)
+    url = "/api/v1/projects/{}/usage"
+    first = await client.post(url.format("lampe-en-bois"), json={"session_id": walk_in},
+                              headers=world.auth("animator"))
+    twice = await client.post(url.format("lampe-en-bois"), json={"session_id": walk_in},
+                              headers=world.auth("animator"))
+    other = await client.post(url.format("autre"), json={"session_id": walk_in},
+                              headers=world.auth("animator"))
+    assert (first.status_code, twice.status_code) == (200, 200)  # asking again changes nothing
+    assert other.status_code == 409 and other.json()["code"] == "usage_already_attached"
+    assert await ProjectUsage.count() == 1
 
 
 async def test_json_export_has_licence_credits_media_and_machine_time(client, world):
