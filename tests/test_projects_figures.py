@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fabbooking.bookings.tables import Booking
-from fabbooking.projects.tables import ProjectBooking
-from fabbooking.projects.tables import ProjectUsage
+from fabbooking.projects.tables import ProjectBooking, ProjectUsage
 from fabbooking.usage.tables import UsageSession
 from tests.projects_support import binary_stl, media_dir, new_project, png, upload  # noqa: F401
 
