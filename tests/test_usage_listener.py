@@ -129,3 +129,33 @@ async def test_metering_plug_power_becomes_a_job_and_a_walk_in(db, mosquitto, li
     publisher.send("tele/laser-plug/LWT", b"Offline", retain=True)
     await eventually(lambda: MachineLive.exists().where((MachineLive.machine == machine) & (MachineLive.state == "offline")))
     publisher.close()
+
+
+async def test_a_stop_during_recording_lets_the_batch_finish_first(db, monkeypatch):
+    """Cancelling the database work midway can leave SQLite's connection thread waiting
+    forever (the stop then never ends): a stop waits for the batch being recorded."""
+    from datetime import UTC, datetime
+
+    from fabbooking.usage import listener as listener_module
+    from fabbooking.usage.contract import event_topic
+    from fabbooking.usage.listener import Received
+    from fabbooking.usage.recording import Incoming
+
+    started = asyncio.Event()
+    real_record_batch = listener_module.record_batch
+
+    async def slow_database(*args):
+        started.set()
+        await asyncio.sleep(0.3)  # the stop arrives while the database is at work
+        return await real_record_batch(*args)
+
+    monkeypatch.setattr(listener_module, "record_batch", slow_database)
+    listener = UsageListener(broker_address("mqtt://127.0.0.1:1"), client_id="test-stop")
+    unusable = Incoming(event_topic("nowhere", "gw-x", "m"), b"not json", datetime.now(UTC))
+    listener._queue.put_nowait(Received(unusable, mid=1, qos=0, connection=0))
+    consuming = asyncio.ensure_future(listener._consume())
+    await asyncio.wait_for(started.wait(), 10)
+    consuming.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(consuming, 15)
+    assert await DeadLetter.count() == 1  # recorded to the end, not cut off

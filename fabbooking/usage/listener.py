@@ -30,6 +30,7 @@ log = logging.getLogger("fabbooking.usage")
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our queue for a week of downtime
 RECEIVE_MAXIMUM = 500
 ROUTES_REFRESH_S = 30.0
+STOP_GRACE_S = 10.0  # how long a stop waits for the batch being recorded
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,25 @@ class UsageListener:
             batch = [await self._queue.get()]
             while len(batch) < self.batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._record_until_done(batch)
+            await self._record_shielded(batch)
             for item in batch:
                 if item.qos > 0 and item.connection == self._connection:
                     self._client.ack(item.mid, item.qos)
             self.recorded += len(batch)
+
+    async def _record_shielded(self, batch: list[Received]) -> None:
+        """Record the batch; a stop (cancellation) that comes meanwhile waits for the
+        database work to end first. Cancelling it midway can leave SQLite's connection
+        thread waiting forever (aiosqlite #259), so the stop would never finish; the batch
+        is then not acknowledged, so the broker delivers it again and nothing is lost."""
+        recording = asyncio.ensure_future(self._record_until_done(batch))
+        try:
+            await asyncio.shield(recording)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({recording}, timeout=STOP_GRACE_S)
+            if not done:  # the database is away: give up on this batch, it comes again
+                recording.cancel()
+            raise
 
     async def _record_until_done(self, batch: list[Received]) -> None:
         """A database outage must not turn into lost messages: wait and retry."""
