@@ -25,8 +25,6 @@ from devices.gateway import (
     main,
 )
 from devices.mqtt_common import Broker, DeviceError
-from fabbooking.usage.broker_url import broker_address
-from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.power import Thresholds
 from fabbooking.usage.tables import (
     DeadLetter,
@@ -36,29 +34,13 @@ from fabbooking.usage.tables import (
 )
 from fabbooking.usage.tables import Gateway as GatewayRow
 from tests.conftest import make_machine, make_site
+from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
 from tests.usage_helpers import eventually, wire_gateway
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
 GW = "gw-atelier"
 QUICK = Thresholds(start_w=200, idle_w=60, start_after_s=0.2, stop_after_s=0.2)
-
-
-@pytest.fixture
-async def listening(db, mosquitto):
-    """Fabbooking's listener, in-process, as tests/test_usage_listener.py runs it."""
-    listener = UsageListener(broker_address(mosquitto.url), client_id="test-listener")
-    task = asyncio.ensure_future(listener.run())
-    await asyncio.wait_for(listener.connected.wait(), 20)
-    await eventually(lambda: _true(bool(listener._subscribed)))
-    yield listener
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-
-async def _true(value):
-    return value
 
 
 def _config(port: int, tmp_path: Path, watts: Path) -> Config:

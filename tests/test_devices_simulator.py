@@ -11,8 +11,6 @@ import pytest
 
 from devices.simulator import JobScript, MachineSpec, Simulation, main
 from fabbooking.bookings.tables import Booking
-from fabbooking.usage.broker_url import broker_address
-from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.tables import (
     DeadLetter,
     Gateway,
@@ -21,6 +19,7 @@ from fabbooking.usage.tables import (
     UsageSession,
 )
 from tests.conftest import make_account, make_machine, make_site
+from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
 from tests.usage_helpers import eventually, wire_device, wire_gateway
 
 pytestmark = pytest.mark.anyio
@@ -35,22 +34,6 @@ CASES = {
     "octoprint": (MachineSpec("mk4", "octoprint"), PRINTS, 3600),
     "klipper": (MachineSpec("voron", "klipper"), PRINTS, 3600),
 }
-
-
-@pytest.fixture
-async def listening(db, mosquitto):
-    listener = UsageListener(broker_address(mosquitto.url), client_id="test-listener")
-    task = asyncio.ensure_future(listener.run())
-    await asyncio.wait_for(listener.connected.wait(), 20)
-    await eventually(lambda: _true(bool(listener._subscribed)))
-    yield listener
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-
-async def _true(value):
-    return value
 
 
 async def _live_state(machine_id: int) -> str | None:

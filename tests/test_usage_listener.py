@@ -14,6 +14,7 @@ from fabbooking.usage.broker_url import broker_address
 from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.tables import DeadLetter, MachineLive, UsageSession
 from tests.conftest import make_account, make_machine, make_site
+from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
 from tests.usage_helpers import (
     Publisher,
     contract_event,
@@ -25,22 +26,6 @@ from tests.usage_helpers import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def listening(db, mosquitto):
-    listener = UsageListener(broker_address(mosquitto.url), client_id="test-listener")
-    task = asyncio.ensure_future(listener.run())
-    await asyncio.wait_for(listener.connected.wait(), 20)
-    await eventually(lambda: _subscribed(listener))
-    yield listener
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-
-async def _subscribed(listener) -> bool:
-    return bool(listener._subscribed)
 
 
 async def test_gateway_events_make_a_session_linked_to_the_booking(db, mosquitto, listening):

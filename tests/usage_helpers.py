@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fabbooking.usage.contract import Job, UsageEvent, build_event, event_topic
@@ -67,3 +68,23 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+
+
+@pytest.fixture
+async def listening(db, mosquitto):
+    """Fabbooking's listener, in-process, subscribed to a real Mosquitto; stopped after."""
+    from fabbooking.usage.broker_url import broker_address
+    from fabbooking.usage.listener import UsageListener
+
+    listener = UsageListener(broker_address(mosquitto.url), client_id="test-listener")
+    task = asyncio.ensure_future(listener.run())
+    await asyncio.wait_for(listener.connected.wait(), 20)
+    await eventually(lambda: _subscribed(listener))
+    yield listener
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def _subscribed(listener) -> bool:
+    return bool(listener._subscribed)
