@@ -88,6 +88,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Cette réservation est déjà annulée.",
         "This booking is already cancelled.",
     ),
+    "held_for_workshop": (
+        "Cette machine est réservée pour un atelier. Pour la libérer, modifiez ou annulez "
+        "l'atelier depuis l'accueil du lieu.",
+        "This machine is held for a workshop. To free it, change or cancel the workshop from "
+        "the place's desk.",
+    ),
     "not_cancellable": (
         "Cette réservation ne peut plus être annulée (état : {status}).",
         "This booking can no longer be cancelled (state: {status}).",

@@ -13,6 +13,7 @@ from fabbooking.accounts.tables import Account
 from fabbooking.bookings.tables import Booking
 from fabbooking.network.tables import Staff
 from fabbooking.usage.no_show import release_no_shows
+from fabbooking.usage.tables import Telemetry
 from fabbooking.workshops import registrations, services
 from fabbooking.workshops.tables import (
     Attendance,
@@ -67,7 +68,7 @@ async def test_workshop_in_a_closed_slot_says_which_machine_and_why(client, worl
     assert await Workshop.count() == 0
 
 
-async def test_workshop_holds_take_no_quota_and_are_never_no_shows(client, world):
+async def test_workshop_holds_take_none_of_a_persons_quota(client, world):
     for day in range(1, 6):  # more than the 3 future bookings a person may hold
         await plan(client, world, days=day, machine_ids=[world.ids["printer"]])
     assert await Booking.count().where(Booking.purpose == "workshop") == 5
@@ -80,9 +81,31 @@ async def test_workshop_holds_take_no_quota_and_are_never_no_shows(client, world
         response = await client.post("/api/v1/bookings", headers=world.auth("animator"),
                                      json=booking_body(world.ids["laser"], days_ahead=day))
         assert response.status_code == 201, response.text
-    released = await release_no_shows(local_moment(6, "23:00"))
-    assert all(b["purpose"] == "maker" for b in await Booking.select().where(Booking.id.is_in(released or [-1])))
-    assert await Booking.count().where((Booking.purpose == "workshop") & (Booking.status == "confirmed")) == 5
+
+
+async def test_a_workshop_hold_is_never_released_as_a_no_show(client, world):
+    workshop = await plan(client, world, machine_ids=[world.ids["printer"]])  # day 3, 14:00-16:00
+    begin = local_moment(3, "14:00")
+    rows = await Booking.insert(Booking(
+        machine=world.ids["laser"], maker=world.ids["maker"], booked_by=world.ids["maker"],
+        start_at=begin, end_at=begin + timedelta(hours=2))).returning(Booking.id)
+    # both machines report their use, and neither is used past the grace period
+    await Telemetry.insert(Telemetry(machine=world.ids["printer"]), Telemetry(machine=world.ids["laser"]))
+    released = await release_no_shows(local_moment(3, "14:40"))
+    assert released == [rows[0]["id"]]  # the maker's booking, not the workshop's hold
+    hold = await Booking.select(Booking.status).where(Booking.purpose == "workshop").first()
+    assert hold["status"] == "confirmed" and workshop["status"] == "planned"
+
+
+async def test_a_workshop_hold_is_not_in_the_animators_own_bookings_nor_cancellable_there(client, world):
+    await plan(client, world, machine_ids=[world.ids["printer"]])
+    hold = await Booking.select(Booking.id).where(Booking.purpose == "workshop").first()
+    mine = await client.get("/api/v1/bookings?mine=true", headers=world.auth("animator"))
+    assert mine.status_code == 200 and mine.json() == []
+    refused = await client.post(f"/api/v1/bookings/{hold['id']}/cancel", headers=world.auth("animator"))
+    assert refused.status_code == 409 and refused.json()["code"] == "held_for_workshop"
+    still = await Booking.select(Booking.status).where(Booking.id == hold["id"]).first()
+    assert still["status"] == "confirmed"
 
 
 async def test_animator_of_another_site_cannot_touch_a_workshop(client, world):

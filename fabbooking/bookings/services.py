@@ -75,8 +75,8 @@ async def book(
     animator of the site books on someone's behalf. Raises Refused with the rule's code.
 
     A booking of purpose ``workshop`` holds the machine for a workshop: only the site's
-    staff make one, and it takes no training and no quota (the period and overlap rules
-    still hold, so a workshop never overlaps a booking)."""
+    staff make one (so no quota applies), and it takes no training (the period and overlap
+    rules still hold, so a workshop never overlaps a booking)."""
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
     place = await machine_place(machine_id)
@@ -102,13 +102,14 @@ async def book(
                 # One booking at a time per machine, so buffer and quota checks hold too.
                 await Machine.raw("SELECT id FROM machine WHERE id = {} FOR UPDATE", machine_id)
             others = await busy_intervals(machine_id, start - buffer, end + buffer)
-            held = 0 if for_workshop else await Booking.count().where(
+            held = await Booking.count().where(
                 (Booking.maker == maker) & _active() & (Booking.end_at > now)
                 & (Booking.machine.site == place.site_id)
                 & (Booking.purpose == BookingPurpose.maker.value)
             )
-            refusal = check_conflicts(request, place.facts, others) or (
-                None if for_workshop else check_quota(request, place.facts, held)
+            # a workshop hold is made by staff, whom the quota never limits
+            refusal = check_conflicts(request, place.facts, others) or check_quota(
+                request, place.facts, held
             )
             if refusal:
                 raise Refused.because(refusal)
@@ -147,6 +148,10 @@ async def get_booking(viewer: Viewer, booking_id: int) -> dict[str, Any]:
 
 async def cancel(viewer: Viewer, booking_id: int, now: datetime) -> dict[str, Any]:
     row = await get_booking(viewer, booking_id)
+    if row["purpose"] == BookingPurpose.workshop.value:
+        # The workshop still counts on the machine: it is freed by editing or cancelling
+        # the workshop (workshops.services), never booking by booking.
+        raise Refused("held_for_workshop", status=409)
     place = await machine_place(row["machine"])
     refusal = check_cancellation(
         start=row["start_at"], now=now, status=row["status"], rules=place.facts.rules,
@@ -188,8 +193,9 @@ async def list_bookings(
     if not mine and machine_id is None and not site_slug and not viewer.is_admin:
         staff_sites = list(viewer.staff_site_ids) if viewer.is_animator else []
         query = query.where(own | Booking.machine.site.is_in(staff_sites)) if staff_sites else query.where(own)
-    elif mine:
-        query = query.where(Booking.maker == viewer.account_id)
+    elif mine:  # a maker's own bookings: the machines an animator holds for a workshop are not theirs
+        query = query.where((Booking.maker == viewer.account_id)
+                            & (Booking.purpose == BookingPurpose.maker.value))
     if start is not None:
         query = query.where(Booking.end_at > start)
     if end is not None:
