@@ -34,7 +34,6 @@ class Settings:
     mqtt_url: str | None
     var_dir: Path
     public_url: str = "http://127.0.0.1:8000"
-    open_data_min_count: int = 3
 
     @property
     def https(self) -> bool:
@@ -128,7 +127,8 @@ def _mqtt_url() -> str | None:
     return url
 
 
-def _public_url() -> str:
+def public_url() -> str:
+    """FABBOOKING_PUBLIC_URL, checked; cheap enough to read per request (no secret, no file)."""
     url = os.environ.get("FABBOOKING_PUBLIC_URL", "").strip().rstrip("/")
     if not url:
         return "http://127.0.0.1:8000"
@@ -162,17 +162,19 @@ def media_dir() -> Path:
 def load_settings() -> Settings:
     """Read and check every setting; raise ConfigError with a fix-it message."""
     var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))
+    check_open_data_min_count()
     return Settings(
         database=database_url(),
         secret_key=_secret_key(var_dir),
         mqtt_url=_mqtt_url(),
         var_dir=var_dir,
-        public_url=_public_url(),
-        open_data_min_count=_open_data_min_count(),
+        public_url=public_url(),
     )
 
 
-def _open_data_min_count() -> int:
-    from fabbooking.figures.suppression import min_count  # it reads and checks the variable
+def check_open_data_min_count() -> None:
+    """Stop at start on a wrong FABBOOKING_OPEN_DATA_MIN_COUNT; the figures read it when
+    they publish (fabbooking.figures.suppression.min_count)."""
+    from fabbooking.figures.suppression import min_count
 
-    return min_count()
+    min_count()

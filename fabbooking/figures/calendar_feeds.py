@@ -19,11 +19,15 @@ from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event
 
-from fabbooking import database
-from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus, CalendarFeed
+from fabbooking import database, settings
+from fabbooking.bookings.tables import (
+    Booking,
+    BookingPurpose,
+    BookingStatus,
+    CalendarFeed,
+)
 from fabbooking.errors import Refused
 from fabbooking.network.services import get_machine, get_site
-from fabbooking.settings import load_settings
 from fabbooking.workshops.tables import Workshop, WorkshopMachine, WorkshopStatus
 
 DAYS_BACK = 30
@@ -38,7 +42,7 @@ def feed_window(now: datetime) -> tuple[datetime, datetime]:
 
 
 def public_url() -> str:
-    return load_settings().public_url
+    return settings.public_url()
 
 
 def host() -> str:

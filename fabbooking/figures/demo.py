@@ -37,7 +37,6 @@ async def load(ids: dict[str, int]) -> str:
     if await Booking.exists().where(Booking.note == MARK):
         return ""
     makers = [ids[name] for name in MAKERS if name in ids]
-    booker = ids.get("gwen") or ids.get("admin") or makers[0]
     machines = await Machine.select(Machine.id, Machine.kind, Machine.site.timezone.as_alias("tz")
                                     ).order_by(Machine.id)
     connected = {r["machine"] for r in await Telemetry.select(Telemetry.machine)}

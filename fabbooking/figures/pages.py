@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream, Template
 
+from fabbooking.api.errors import refused_handler
 from fabbooking.errors import Refused
 from fabbooking.figures import calendar_feeds as feeds
 from fabbooking.figures import queries, services
@@ -20,10 +21,9 @@ from fabbooking.figures.charts import Group, Series, bar_chart
 from fabbooking.figures.monthly import AUDIENCES, MACHINE_KINDS, Month, SiteRow
 from fabbooking.figures.records import column_docs
 from fabbooking.figures.suppression import min_count
-from fabbooking.messages import render
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _, current_language
-from fabbooking.web.rendering import go, page
+from fabbooking.web.rendering import go, page, refusal_text
 
 MONTHS_SHOWN = 12
 MONTHS_OFFERED = 24
@@ -66,7 +66,7 @@ def rate_text(value: float | None) -> str:
     return "—" if value is None else format_percent(value, "#,##0 %", locale=current_language.get())
 
 
-def people_text(value: int | None, k: int) -> str:
+def people_text(value: int | None) -> str:
     """A suppressed count says « masqué », not « < k »: secondary suppression also hides
     counts of k or more (even the network's), and « < 3 » would then be false."""
     return _("masqué") if value is None else number(value)
@@ -94,7 +94,7 @@ def _charts(series: list[tuple[Month, dict]], current: dict, k: int, chart_prefi
           "être retrouvé par soustraction. Les mêmes chiffres sont dans le tableau qui suit.", k=k),
         [Series(_("Participants"))],
         [Group(audiences[a], (current[f"attendance_{a}"],),
-               (people_text(current[f"attendance_{a}"], k),)) for a in AUDIENCES],
+               (people_text(current[f"attendance_{a}"]),)) for a in AUDIENCES],
     )
     basis = current["busiest_kind_basis"] or "used"
     ranked = sorted(((kind, current[f"{basis}_hours_{kind}"]) for kind in MACHINE_KINDS),
@@ -151,16 +151,16 @@ async def _dashboard(request: Request, site_slug: str | None, month_text: str | 
         site_records=site_records, exact=services.sees_exact(viewer, site.id if site else None),
         charts=_charts(series, current, k, "site" if site else "network"),
         audiences=audience_names(), kinds=kind_names(),
-        people=lambda v: people_text(v, k), hours=hours_text, rate=rate_text, number=number,
+        people=people_text, hours=hours_text, rate=rate_text, number=number,
         is_running=selected == newest,
     )
 
 
 def _export_error(request: Request, refused: Refused, as_json: bool) -> Response:
-    detail = render(refused.code, request.state.language, **refused.params)
     if as_json:
-        return Response({"code": refused.code, "detail": detail}, status_code=refused.status)
-    return Response(detail + "\n", status_code=refused.status, media_type="text/plain")
+        return refused_handler(request, refused)
+    return Response(refusal_text(request, refused) + "\n", status_code=refused.status,
+                    media_type="text/plain")
 
 
 async def _export_period(site: str, start: str, end: str) -> tuple[Month, Month, SiteRow | None]:
@@ -175,7 +175,7 @@ def _file_name(first: Month, last: Month, site: SiteRow | None, extension: str) 
     return f"fabbooking-{scope}-{first}-{last}.{extension}"
 
 
-def _ics(name: str, body: bytes, cache: str, file_stem: str) -> Response:
+def _ics(body: bytes, cache: str, file_stem: str) -> Response:
     return Response(body, media_type="text/calendar", headers={
         "Cache-Control": cache,
         "Content-Disposition": f'inline; filename="{file_stem}.ics"',
@@ -236,24 +236,24 @@ class FiguresPages(Controller):
         if extension != "ics" or not MACHINE_ID.fullmatch(stem):
             raise Refused.not_found(f"l'agenda « {feed} »", f"the calendar “{feed}”")
         machine_id = int(stem)
-        name, body = await feeds.machine_feed(machine_id, datetime.now(UTC))
-        return _ics(name, body, FEED_CACHE, f"machine-{machine_id}")
+        _name, body = await feeds.machine_feed(machine_id, datetime.now(UTC))
+        return _ics(body, FEED_CACHE, f"machine-{machine_id}")
 
     @get("/calendar/sites/{feed:str}")
     async def site_feed(self, feed: FromPath[str]) -> Response:
         slug, _dot, extension = feed.rpartition(".")
         if extension != "ics" or not slug:
             raise Refused.not_found(f"l'agenda « {feed} »", f"the calendar “{feed}”")
-        name, body = await feeds.site_feed(slug, datetime.now(UTC))
-        return _ics(name, body, FEED_CACHE, slug)
+        _name, body = await feeds.site_feed(slug, datetime.now(UTC))
+        return _ics(body, FEED_CACHE, slug)
 
     @get("/calendar/me/{feed:str}")
     async def my_feed(self, feed: FromPath[str]) -> Response:
         token, _dot, extension = feed.rpartition(".")
         if extension != "ics":
             raise Refused.not_found("cet agenda", "this calendar")
-        name, body = await feeds.my_feed(token, datetime.now(UTC))
-        response = _ics(name, body, "private, max-age=300", "mes-reservations")
+        _name, body = await feeds.my_feed(token, datetime.now(UTC))
+        response = _ics(body, "private, max-age=300", "mes-reservations")
         response.headers["X-Robots-Tag"] = "noindex"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response

@@ -37,7 +37,6 @@ from fabbooking.network.services import site_not_found, zone
 MAX_MONTHS = 60  # five years in one request
 LICENCE = "Licence Ouverte / Open Licence 2.0 (Etalab)"
 LICENCE_URL = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
-DOCS_PATH = "docs/open-data.md"
 
 
 def last_month(now: datetime) -> Month:

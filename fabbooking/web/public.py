@@ -55,11 +55,12 @@ class PublicPages(Controller):
     async def site(self, request: Request, slug: FromPath[str]) -> Template:
         now = datetime.now(UTC)
         site = await site_summary(await network.get_site(slug), now)
-        upcoming = await workshops.list_workshops(request.state.viewer, now, slug, public_only=True)
+        upcoming = await workshops.list_workshops(request.state.viewer, now, slug, public_only=True,
+                                                  limit=SITE_WORKSHOPS_SHOWN)
         return page(request, "site.html", "_site_machines.html", site=site,
                     opening=await network.opening_rows(site["id"]),
                     closures=await network.closure_rows(site["id"]),
-                    workshops=upcoming[:SITE_WORKSHOPS_SHOWN])
+                    workshops=upcoming)
 
     @get("/login")
     async def login_form(self, request: Request, next: FromQuery[str] = "/") -> Template:

@@ -120,10 +120,11 @@ async def list_workshops(
     start: datetime | None = None,
     end: datetime | None = None,
     public_only: bool = False,
+    limit: int = MAX_LISTED,
 ) -> list[dict[str, Any]]:
     """Workshops from ``start`` (default: those not over yet) to ``end``: public ones for
     everybody, every one of a site for its team (unless ``public_only``)."""
-    query = Workshop.select(*WORKSHOP_COLUMNS).order_by(Workshop.starts_at).limit(MAX_LISTED)
+    query = Workshop.select(*WORKSHOP_COLUMNS).order_by(Workshop.starts_at).limit(min(limit, MAX_LISTED))
     if site_slug:
         site = await get_site(site_slug)
         query = query.where(Workshop.site == site["id"])
