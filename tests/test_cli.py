@@ -312,3 +312,12 @@ def test_bad_arguments_show_usage(args, says):
     result = run_cli(*args, url=UNUSED_SQLITE, check=False)
     stderr = fails_cleanly(result, code=2)
     assert stderr.startswith("usage: fabbooking") and says in stderr
+
+
+def test_listen_takes_its_client_id_from_the_environment_as_serve_does(monkeypatch):
+    from fabbooking.cli.main import _parser
+
+    assert _parser().parse_args(["listen"]).client_id == "fabbooking-listener"
+    monkeypatch.setenv("FABBOOKING_MQTT_CLIENT_ID", "listener-ponant")
+    assert _parser().parse_args(["listen"]).client_id == "listener-ponant"
+    assert _parser().parse_args(["listen", "--client-id", "x"]).client_id == "x"

@@ -33,8 +33,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="do not record machine usage in this process (run 'fabbooking listen' instead)")
 
     listen = commands.add_parser("listen", help="record machine usage from MQTT, without the web app")
-    listen.add_argument("--client-id", default="fabbooking-listener",
-                        help="MQTT client id; each listener process needs its own")
+    listen.add_argument("--client-id",
+                        default=os.environ.get("FABBOOKING_MQTT_CLIENT_ID", "fabbooking-listener"),
+                        help="MQTT client id (default: FABBOOKING_MQTT_CLIENT_ID, else "
+                        "fabbooking-listener); each listener process needs its own")
     listen.add_argument("--share-group", default="",
                         help="listeners in one group share the events (MQTT v5 shared subscription); "
                         "off by default, see docs/mqtt.md about broker restarts")
