@@ -12,7 +12,7 @@ from babel.support import Translations
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "fabbooking" / "locale"
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
 def source_messages() -> set[str]:
@@ -63,4 +63,7 @@ def test_compiled_catalogue_matches_its_source():
     compiled = Translations.load(str(LOCALE), ["en"], domain="messages")
     stale = [m.id for m in english_catalogue()
              if m.id and isinstance(m.id, str) and compiled.gettext(m.id) != m.string]
+    stale += [m.id for m in english_catalogue() if m.id and isinstance(m.id, tuple)
+              for n, text in ((1, m.string[0]), (2, m.string[1]))
+              if compiled.ngettext(m.id[0], m.id[1], n) != text]
     assert not stale, "run: pybabel compile -d fabbooking/locale -D messages"

@@ -173,10 +173,12 @@ async def _state_after(event: str, before: str, machine_id: int) -> str:
         return {"job_started": "busy", "job_failed": "error", "power_off": "offline"}[event]
     if event == "heartbeat" and before != "offline":
         return before
-    # back from offline, or a job ended: busy only if a job of this machine is still running
+    if event not in ("heartbeat", "power_on"):  # a job ended
+        return "idle"
+    # back from offline: busy only if a job of this machine is still running
     running = await UsageSession.exists().where(
         (UsageSession.machine == machine_id) & (UsageSession.outcome == "running"))
-    return "busy" if running and event in ("heartbeat", "power_on") else "idle"
+    return "busy" if running else "idle"
 
 
 async def _record_device(message: Incoming, directory: Directory) -> None:
