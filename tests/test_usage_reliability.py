@@ -440,8 +440,8 @@ async def test_events_published_before_the_listener_is_back_after_a_mosquitto_re
     sooner than the listener's reconnection back-off (at least 1 s): the broker must keep them
     in the listener's session. The listener is frozen (SIGSTOP) across the restart so that it
     is certainly still away while they are published, then resumed (SIGCONT): the same
-    process reconnects by itself. With a plain subscription (--share-group ''); with the
-    default shared one, Mosquitto 2.0.11 drops them (see the canary test below)."""
+    process reconnects by itself. With a plain subscription (the default); with
+    --share-group set, Mosquitto 2.0.11 drops them (see the canary test below)."""
     listener = listeners("L1", "")
     await wait_subscribed(mosquitto.port, listener)
     gap, after = plan("gap", 100), plan("after", 30)
@@ -472,7 +472,7 @@ async def test_canary_mosquitto_keeps_the_listeners_shared_subscription_across_a
     restarts; events and then a status message are published; the client comes back without
     subscribing again. The status message arrives (the plain subscription was restored); the
     events published before it must have arrived too. Strict xfail: when the broker keeps
-    shared subscriptions, this passes and the default --share-group is safe again."""
+    shared subscriptions, this passes and --share-group becomes safe across broker restarts."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
     from paho.mqtt.subscribeoptions import SubscribeOptions
