@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from fabbooking.ids import is_id
 from fabbooking.workshops import rules
 from fabbooking.workshops.tables import Registration, Workshop
 from tests.web_helpers import browser_login, submit
@@ -25,7 +26,7 @@ BIG = 2**40  # past PostgreSQL's integer (ids are 32-bit)
     (1, True), (2**31 - 1, True), (2**31, False), (HUGE, False), (0, False), (-1, False),
     (True, False), ("1", False), (None, False)])
 def test_only_numbers_the_database_holds_are_ids(value, expected):
-    assert rules.is_id(value) is expected
+    assert is_id(value) is expected
 
 
 def test_control_characters_and_bidi_overrides_are_taken_out_of_texts():

@@ -17,7 +17,8 @@ from typing import Any
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused, is_unique_violation
-from fabbooking.projects.services import access, editable, is_id
+from fabbooking.ids import is_id
+from fabbooking.projects.services import access, editable
 from fabbooking.projects.tables import ProjectBooking, ProjectMember, ProjectUsage
 from fabbooking.usage.tables import UsageSession
 

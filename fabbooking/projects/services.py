@@ -18,9 +18,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fabbooking import database
+from fabbooking.accounts.services import normalise_username
 from fabbooking.accounts.tables import Account
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
+from fabbooking.ids import is_id
 from fabbooking.network.tables import Site
 from fabbooking.projects import media
 from fabbooking.projects.markdown import clean_body, clean_file_name, clean_text
@@ -44,15 +46,6 @@ MAX_SUMMARY = 1000
 MAX_BODY = 50_000
 MAX_ALT = 300
 RESERVED_SLUGS = {"new", "media", "nouveau"}
-
-
-MAX_ID = 2**31 - 1
-
-
-def is_id(value: int | None) -> bool:
-    """Ids are 32-bit integers in PostgreSQL: a bigger number names nothing, and must not
-    reach a query (the driver would fail instead of finding nothing)."""
-    return value is not None and 0 < value <= MAX_ID
 
 
 SLUG_PATTERN = re.compile(r"[a-z0-9-]{1,100}")
@@ -268,7 +261,7 @@ async def add_member(viewer: Viewer, slug: str, username: str,
                      role: str = MemberRole.collaborator.value) -> list[dict[str, Any]]:
     found = await owned(viewer, slug)
     role = _choice("role", role, MemberRole)
-    name = username.strip().lower()
+    name = normalise_username(username)
     account = await Account.select(Account.id).where(
         (Account.username == name) & (Account.active == True)  # noqa: E712
     ).first() if name and "\x00" not in name else None  # PostgreSQL fails on a NUL byte

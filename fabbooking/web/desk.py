@@ -33,27 +33,15 @@ from fabbooking.web.desk_forms import (
     read_grant,
     whole_number,
 )
-from fabbooking.web.guards import signed_in
+from fabbooking.web.guards import desk_site, signed_in
 from fabbooking.web.i18n import _
-from fabbooking.web.rendering import go, page, refusal_text
+from fabbooking.web.rendering import fields_to_correct, go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 TODAY_PIECE = "_desk_today.html"
 PERSON_COLUMNS = (Account.id, Account.username, Account.display_name, Account.role)
 SEARCH_LIMIT = 20
 
-
-
-def _check_fields() -> str:
-    return _("Rien n'a été enregistré : corrigez les champs signalés ci-dessous.")
-
-
-async def _site_run_by_viewer(request: Request, slug: str) -> dict[str, Any]:
-    """The site, if the signed-in viewer runs its desk (its animators, and admins)."""
-    viewer = signed_in(request)
-    site = await network.get_site(slug)
-    network.require_staff(viewer, site["id"])
-    return site
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -152,13 +140,13 @@ class DeskPages(Controller):
     async def desk(self, request: Request, slug: FromPath[str], q: FromQuery[str] = "",
                    maker: FromQuery[int | None] = None, booking: FromQuery[int | None] = None,
                    done: FromQuery[str] = "") -> Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         return await _desk(request, site, maker_id=maker, search=q, done=done, booking_id=booking)
 
     @post("/desk/{slug:str}/accounts")
     async def create_account(self, request: Request, slug: FromPath[str],
                              data: Form) -> Response | Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         new = accounts.NewAccount(username=data.get("username", ""),
                                   password=data.get("password", ""),
                                   display_name=data.get("display_name", ""))
@@ -170,17 +158,17 @@ class DeskPages(Controller):
             entered = {k: v for k, v in data.items() if k != "password"}
             return await _desk(request, site, fragment="_desk_person.html", status=refused.status,
                                entered=entered, errors={field: text} if field else {},
-                               alerts={"person": _check_fields() if field else text})
+                               alerts={"person": fields_to_correct() if field else text})
         return go(request, f"/desk/{slug}?maker={account.id}&done=account#done")
 
     @post("/desk/{slug:str}/bookings")
     async def book(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         machine_ids = {m["id"] for m in await network.list_machines(slug)}
         wanted, errors = read_booking(data, network.zone(site["timezone"]), machine_ids)
         maker_id = wanted.maker_id if wanted else None
         if wanted is None:
-            alert = errors.pop("book-person", "") or _check_fields()
+            alert = errors.pop("book-person", "") or fields_to_correct()
             return await _desk(request, site, fragment="_desk_book.html", status=422,
                                maker_id=maker_id, entered=data, errors=errors,
                                alerts={"book": alert})
@@ -197,7 +185,7 @@ class DeskPages(Controller):
     @post("/desk/{slug:str}/bookings/{booking_id:int}/cancel")
     async def cancel(self, request: Request, slug: FromPath[str],
                      booking_id: FromPath[int]) -> Response | Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         viewer = request.state.viewer
         booking = await bookings.get_booking(viewer, booking_id)
         if booking["site_slug"] != slug:
@@ -211,11 +199,11 @@ class DeskPages(Controller):
 
     @post("/desk/{slug:str}/qualifications")
     async def grant(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         today = datetime.now(UTC).astimezone(network.zone(site["timezone"])).date()
         grant, errors = read_grant(data, today)
         if grant is None:
-            alert = errors.pop("grant-person", "") or _check_fields()
+            alert = errors.pop("grant-person", "") or fields_to_correct()
             return await _desk(request, site, fragment="_desk_training.html", status=422,
                                maker_id=whole_number(data.get("maker_id")), entered=data,
                                errors=errors,
@@ -232,7 +220,7 @@ class DeskPages(Controller):
     @post("/desk/{slug:str}/machines/{machine_id:int}/status")
     async def machine_status(self, request: Request, slug: FromPath[str], machine_id: FromPath[int],
                              data: Form) -> Response | Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         machine = await network.get_machine(machine_id)
         if machine["site_slug"] != slug:
             raise network.machine_not_found(machine_id)
@@ -246,17 +234,17 @@ class DeskPages(Controller):
     @post("/desk/{slug:str}/maintenance/{plan_id:int}/done")
     async def maintenance_done(self, request: Request, slug: FromPath[str],
                                plan_id: FromPath[int]) -> Response | Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         await usage.mark_done(request.state.viewer, plan_id, datetime.now(UTC))
         return go(request, f"/desk/{site['slug']}?done=maintenance#done")
 
     @post("/desk/{slug:str}/closures")
     async def close(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
-        site = await _site_run_by_viewer(request, slug)
+        site = await desk_site(request, slug)
         closure, errors = read_closure(data)
         if closure is None:
             return await _desk(request, site, fragment="_desk_closures.html", status=422,
-                               entered=data, errors=errors, alerts={"closures": _check_fields()})
+                               entered=data, errors=errors, alerts={"closures": fields_to_correct()})
         try:
             await network.add_closure(request.state.viewer, slug, closure.start, closure.end,
                                       closure.reason)
@@ -269,6 +257,6 @@ class DeskPages(Controller):
     @post("/desk/{slug:str}/closures/{closure_id:int}/remove")
     async def reopen(self, request: Request, slug: FromPath[str],
                      closure_id: FromPath[int]) -> Response:
-        await _site_run_by_viewer(request, slug)
+        await desk_site(request, slug)
         await network.remove_closure(request.state.viewer, slug, closure_id)
         return go(request, f"/desk/{slug}?done=reopened#done")

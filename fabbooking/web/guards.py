@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from litestar import Request
 from litestar.exceptions import HTTPException
 
 from fabbooking.accounts.viewer import Viewer
+from fabbooking.network import services as network
 
 
 class LoginNeeded(HTTPException):
@@ -28,3 +30,10 @@ def signed_in(request: Request) -> Viewer:
     if not viewer.is_authenticated:
         raise LoginNeeded(login_redirect_target(request))
     return viewer
+
+
+async def desk_site(request: Request, slug: str) -> dict[str, Any]:
+    """The site, if the signed-in viewer runs its desk (its animators, and admins)."""
+    site = await network.get_site(slug)
+    network.require_staff(signed_in(request), site["id"])
+    return site

@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 
 from fabbooking.errors import Refused
 from fabbooking.messages import render
+from fabbooking.web.i18n import _
 
 VARY = {"Vary": "HX-Request"}
 
@@ -48,3 +49,8 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+def fields_to_correct() -> str:
+    """What a form refused for its fields says above them."""
+    return _("Rien n'a été enregistré : corrigez les champs signalés ci-dessous.")

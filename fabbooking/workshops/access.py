@@ -8,6 +8,7 @@ from typing import Any
 
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused
+from fabbooking.ids import is_id
 from fabbooking.workshops import rules
 from fabbooking.workshops.tables import Registration, Workshop
 
@@ -29,7 +30,7 @@ def raise_if(refusal: rules.Refusal | None) -> None:
 
 
 async def workshop_row(workshop_id: int) -> dict[str, Any] | None:
-    if not rules.is_id(workshop_id):
+    if not is_id(workshop_id):
         return None
     return await Workshop.select(*WORKSHOP_COLUMNS).where(Workshop.id == workshop_id).first()
 

@@ -14,9 +14,8 @@ from litestar.response import Template
 
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
-from fabbooking.web.guards import signed_in
-from fabbooking.web.i18n import _
-from fabbooking.web.rendering import go, page, refusal_text
+from fabbooking.web.guards import desk_site, signed_in
+from fabbooking.web.rendering import fields_to_correct, go, page, refusal_text
 from fabbooking.workshops import access, registrations, services
 from fabbooking.workshops.forms import (
     Entered,
@@ -42,10 +41,6 @@ async def _entered(request: Request) -> Entered:
     return Entered(values, lists)
 
 
-def _check_fields() -> str:
-    return _("Rien n'a été enregistré : corrigez les champs signalés ci-dessous.")
-
-
 def by_day(rows: list[dict[str, Any]]) -> list[tuple[date, list[dict[str, Any]]]]:
     """Workshops grouped by their local day, in order."""
     days: OrderedDict[date, list] = OrderedDict()
@@ -55,15 +50,8 @@ def by_day(rows: list[dict[str, Any]]) -> list[tuple[date, list[dict[str, Any]]]
     return list(days.items())
 
 
-async def _site_for_desk(request: Request, slug: str) -> dict[str, Any]:
-    viewer = signed_in(request)
-    site = await network.get_site(slug)
-    network.require_staff(viewer, site["id"])
-    return site
-
-
 async def _desk_workshop(request: Request, slug: str, workshop_id: int) -> tuple[dict, dict]:
-    site = await _site_for_desk(request, slug)
+    site = await desk_site(request, slug)
     row = await services.get_workshop(request.state.viewer, workshop_id)
     if row["site"] != site["id"]:
         raise access.workshop_not_found(workshop_id)
@@ -136,14 +124,14 @@ class WorkshopPages(Controller):
     @get("/desk/{slug:str}/workshops")
     async def desk(self, request: Request, slug: FromPath[str], done: FromQuery[str] = "",
                    workshop: FromQuery[int | None] = None) -> Template:
-        site = await _site_for_desk(request, slug)
+        site = await desk_site(request, slug)
         lists = await services.site_workshops(request.state.viewer, slug, _now())
         return page(request, "workshop_desk.html", site=site, tz=network.zone(site["timezone"]),
                     done=done, done_id=workshop, now=_now(), **lists)
 
     @get("/desk/{slug:str}/workshops/log")
     async def log_form(self, request: Request, slug: FromPath[str]) -> Template:
-        site = await _site_for_desk(request, slug)
+        site = await desk_site(request, slug)
         tz = network.zone(site["timezone"])
         entered = Entered(log_defaults(_now(), tz),
                           {"animator_ids": [str(request.state.viewer.account_id)]})
@@ -151,7 +139,7 @@ class WorkshopPages(Controller):
 
     @post("/desk/{slug:str}/workshops/log")
     async def log(self, request: Request, slug: FromPath[str]) -> Response | Template:
-        site = await _site_for_desk(request, slug)
+        site = await desk_site(request, slug)
         entered = await _entered(request)
         answers, errors = read_workshop(entered, network.zone(site["timezone"]), with_counts=True,
                                         with_registration=False)
@@ -166,14 +154,14 @@ class WorkshopPages(Controller):
 
     @get("/desk/{slug:str}/workshops/new")
     async def plan_form(self, request: Request, slug: FromPath[str]) -> Template:
-        site = await _site_for_desk(request, slug)
+        site = await desk_site(request, slug)
         entered = Entered({"public": "on", "start": "14:00", "end": "16:00"},
                           {"animator_ids": [str(request.state.viewer.account_id)]})
         return await _form_page(request, site, "plan", entered)
 
     @post("/desk/{slug:str}/workshops/new")
     async def plan(self, request: Request, slug: FromPath[str]) -> Response | Template:
-        site = await _site_for_desk(request, slug)
+        site = await desk_site(request, slug)
         entered = await _entered(request)
         answers, errors = read_workshop(entered, network.zone(site["timezone"]))
         if answers is None:
@@ -281,7 +269,7 @@ async def _form_page(request: Request, site: dict[str, Any], mode: str, entered:
                      alert: str = "", status: int = 200) -> Template:
     """The plan, edit, « Noter un atelier » and attendance forms: one template, four uses."""
     if errors and not alert:
-        alert = _check_fields()
+        alert = fields_to_correct()
     return page(
         request, "workshop_form.html", status=status, site=site, mode=mode, entered=entered,
         workshop=workshop, errors=errors or {}, alert=alert, audiences=AUDIENCES,

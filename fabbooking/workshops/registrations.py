@@ -12,6 +12,7 @@ from piccolo.query.functions.aggregate import Count
 from fabbooking import database
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused
+from fabbooking.ids import is_id
 from fabbooking.network.services import require_staff
 from fabbooking.workshops import rules
 from fabbooking.workshops.access import (
@@ -74,7 +75,7 @@ async def move_up(workshop_id: int, capacity: int | None) -> list[int]:
 
 
 async def registration_row(registration_id: int) -> dict[str, Any] | None:
-    if not rules.is_id(registration_id):
+    if not is_id(registration_id):
         return None
     return await Registration.select(*REGISTRATION_COLUMNS).where(
         Registration.id == registration_id).first()

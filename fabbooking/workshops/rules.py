@@ -32,7 +32,6 @@ TITLE_LENGTH = 200
 THEME_LENGTH = 100
 NAME_LENGTH = 150
 TEXT_LENGTH = 10_000
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 MAX_ANIMATORS = 20
 MAX_MACHINES = 50  # more ids than a query may carry would fail the database, not the rule
 # A workshop happens in these years: anything else is a typing slip (and the years 1 or 9999
@@ -41,12 +40,6 @@ FIRST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
 LAST_MOMENT = datetime(2100, 1, 1, tzinfo=UTC)
 
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
-def is_id(value: object) -> bool:
-    """A number that can name a row: a bigger one names nothing and must not reach a query
-    (PostgreSQL's driver fails on it instead of finding nothing)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def clean_line(text: str) -> str:

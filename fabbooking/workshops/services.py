@@ -20,6 +20,7 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.bookings import services as bookings
 from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused
+from fabbooking.ids import is_id
 from fabbooking.messages import render
 from fabbooking.network.services import get_site, require_staff
 from fabbooking.network.tables import Machine, Staff
@@ -184,7 +185,7 @@ async def _check_team_and_machines(site_id: int, animator_ids: tuple[int, ...],
     """Animators work at the site (or run the network); machines are the site's. Returns
     the machines' names."""
     if animator_ids:
-        asked = [a for a in animator_ids if rules.is_id(a)] or [-1]  # others name nobody
+        asked = [a for a in animator_ids if is_id(a)] or [-1]  # others name nobody
         staff = {r["account"] for r in await Staff.select(Staff.account).where(
             (Staff.site == site_id) & Staff.account.is_in(asked))}
         admins = {r["id"] for r in await Account.select(Account.id).where(
@@ -194,7 +195,7 @@ async def _check_team_and_machines(site_id: int, animator_ids: tuple[int, ...],
                 raise Refused("animator_not_of_site", account=account)
     names: dict[int, str] = {}
     if machine_ids:
-        asked = [m for m in machine_ids if rules.is_id(m)] or [-1]
+        asked = [m for m in machine_ids if is_id(m)] or [-1]
         names = {r["id"]: r["name"] for r in await Machine.select(Machine.id, Machine.name).where(
             (Machine.site == site_id) & Machine.id.is_in(asked))}
         for machine in machine_ids:
