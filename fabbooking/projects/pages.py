@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
+from anyio import to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -224,7 +225,7 @@ class ProjectPages(Controller):
         for upload in uploads:
             data = await upload.read()
             try:
-                accepted.append((upload.filename, data, media.prepare(data)))
+                accepted.append((upload.filename, data, await to_thread.run_sync(media.prepare, data)))
             except Refused as refused:
                 problems.append({"name": upload.filename, "text": refusal_text(request, refused)})
         if problems:
@@ -356,10 +357,10 @@ def _step_date(text: str) -> date:
 
 async def _edit_page(request: Request, found: services.Access, *, values: dict, tags: str, error: str = "",
                      cover_error: str = "", status: int = 200, done: str = "") -> Template:
-    details = await gallery.project_details(request.state.viewer, found.project["slug"])
+    cover = (await gallery.covers_of([found.id])).get(found.id)
     return page(request, "project_edit.html", status=status, project=found.project, values=values, error=error,
                 cover_error=cover_error, is_owner=found.is_owner, tags_text=tags, done=done,
-                cover=details["cover"], limits=_limits(), sites=await network.list_sites(), **choices())
+                cover=cover, limits=_limits(), sites=await network.list_sites(), **choices())
 
 
 async def _members_page(request: Request, found: services.Access, *, error: str = "", status: int = 200,

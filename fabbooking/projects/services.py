@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from anyio import to_thread
+
 from fabbooking import database
 from fabbooking.accounts.services import normalise_username
 from fabbooking.accounts.tables import Account
@@ -349,15 +351,16 @@ async def add_media(viewer: Viewer, slug: str, name: str, data: bytes, *, step_i
         raise Refused.not_found(f"l'étape n° {step_id}", f"step #{step_id}")
     await check_room(found.id, step_id, 1)
     await check_space(found.id, len(data))
-    prepared = prepared or media.prepare(data)
+    # decoding, re-encoding and fsync take long: off the event loop, other requests go on
+    prepared = prepared or await to_thread.run_sync(media.prepare, data)
     if cover and prepared.kind != MediaKind.image:
         raise Refused("cover_must_be_image")
     stored = media.new_stored_name(prepared.extension)
     thumbnail = stored.rsplit(".", 1)[0] + "-thumb.webp" if prepared.thumbnail else ""
     try:
-        media.write_atomically(stored, prepared.data)
+        await to_thread.run_sync(media.write_atomically, stored, prepared.data)
         if prepared.thumbnail:
-            media.write_atomically(thumbnail, prepared.thumbnail)
+            await to_thread.run_sync(media.write_atomically, thumbnail, prepared.thumbnail)
         async with database.write_transaction():
             if cover:
                 await MediaFile.update({MediaFile.is_cover: False}).where(MediaFile.project == found.id)
