@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from fabbooking.usage.no_show import forget_old_message_keys
-from fabbooking.usage.recording import Incoming, record_batch
+from fabbooking.usage.recording import Incoming, forget_old_message_keys, record_batch
 from fabbooking.usage.tables import MachineLive, ReceivedMessage, UsageSession
 from tests.conftest import make_machine, make_site
 from tests.usage_helpers import contract_event, now, topic, wire_device, wire_gateway

@@ -49,20 +49,3 @@ async def _machine_was_used(machine_id: int, since: datetime, now: datetime) -> 
     )
     busy = await MachineLive.exists().where((MachineLive.machine == machine_id) & (MachineLive.state == "busy"))
     return started or running or busy
-
-
-
-
-DEVICE_KEYS_KEPT = timedelta(days=7)  # redeliveries come within minutes; a week is ample
-GATEWAY_KEYS_KEPT = timedelta(days=60)  # longer than the oldest event the contract accepts
-
-
-async def forget_old_message_keys(now: datetime) -> None:
-    """Keep the idempotency table small: device message keys only matter for redeliveries,
-    gateway keys as long as a replay could still be accepted."""
-    from fabbooking.usage.tables import ReceivedMessage
-
-    await ReceivedMessage.delete().where(
-        ReceivedMessage.key.like("dev:%") & (ReceivedMessage.received_at < now - DEVICE_KEYS_KEPT))
-    await ReceivedMessage.delete().where(
-        ReceivedMessage.key.like("gw:%") & (ReceivedMessage.received_at < now - GATEWAY_KEYS_KEPT))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fabbooking import database
 from fabbooking.usage import live as live_state
 from fabbooking.usage.contract import (
+    MAX_AGE,
     PayloadRejected,
     parse_event,
     parse_status,
@@ -34,6 +35,8 @@ from fabbooking.usage.tables import (
 
 log = logging.getLogger("fabbooking.usage")
 DEAD_LETTER_BYTES = 4096
+DEVICE_KEYS_KEPT = timedelta(days=7)  # redeliveries come within minutes; a week is ample
+GATEWAY_KEYS_KEPT = MAX_AGE + timedelta(days=30)  # longer than the oldest event the contract accepts
 
 
 @dataclass(frozen=True)
@@ -226,3 +229,12 @@ def _device_state(decoded, live) -> str:
     return live.state if live.state != "offline" else "idle"
 
 
+
+
+async def forget_old_message_keys(now: datetime) -> None:
+    """Keep the idempotency table small: device message keys (``dev:``) only matter for
+    redeliveries, gateway keys (``gw:``) as long as a replay could still be accepted."""
+    await ReceivedMessage.delete().where(
+        ReceivedMessage.key.like("dev:%") & (ReceivedMessage.received_at < now - DEVICE_KEYS_KEPT))
+    await ReceivedMessage.delete().where(
+        ReceivedMessage.key.like("gw:%") & (ReceivedMessage.received_at < now - GATEWAY_KEYS_KEPT))

@@ -12,7 +12,8 @@ from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
 from fabbooking.usage.listener import UsageListener
-from fabbooking.usage.no_show import forget_old_message_keys, release_no_shows
+from fabbooking.usage.no_show import release_no_shows
+from fabbooking.usage.recording import forget_old_message_keys
 
 log = logging.getLogger("fabbooking.usage")
 SWEEP_EVERY_S = 60.0
