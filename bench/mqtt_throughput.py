@@ -262,7 +262,10 @@ def listener_run(kind: str, count: int, listeners: int = 1) -> Result:
     asyncio.run(_seed())
     broker = Broker()
     log = open(_SCRATCH / f"listen-{kind}.log", "w")  # noqa: SIM115 - closed below
-    processes = [subprocess.Popen([sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}-{n}"],
+    # several listeners share the events only in a share group (off by default, see docs/mqtt.md)
+    sharing = ["--share-group", "bench"] if listeners > 1 else []
+    processes = [subprocess.Popen([sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}-{n}",
+                                   *sharing],
                                   cwd=ROOT, env={**env, "FABBOOKING_MQTT_URL": broker.url},
                                   stdout=log, stderr=subprocess.STDOUT) for n in range(listeners)]
     try:

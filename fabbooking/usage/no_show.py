@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fabbooking.bookings.tables import Booking
+from fabbooking.bookings.tables import Booking, BookingPurpose
 from fabbooking.usage.sessions import EARLY_START
 from fabbooking.usage.tables import MachineLive, Telemetry, UsageSession
 
@@ -21,7 +21,7 @@ async def release_no_shows(now: datetime) -> list[int]:
         Booking.id, Booking.machine, Booking.start_at,
         Booking.machine.site.no_show_grace_minutes.as_alias("grace"),
     ).where(
-        (Booking.status == "confirmed") & (Booking.purpose == "maker")
+        (Booking.status == "confirmed") & (Booking.purpose == BookingPurpose.maker.value)
         & Booking.machine.is_in(watched)
         & (Booking.start_at <= now) & (Booking.end_at > now)
     )
