@@ -9,8 +9,6 @@ import zipfile
 import pytest
 from PIL import Image
 
-from tests.web_helpers import csrf
-
 
 @pytest.fixture(autouse=True)
 def media_dir(tmp_path, monkeypatch):
@@ -75,6 +73,3 @@ async def upload(client, world, slug: str, name: str, data: bytes, who: str = "m
                              files={"file": (name, data, "application/octet-stream")},
                              data={k: str(v) for k, v in fields.items()})
 
-
-async def page_token(client, path: str = "/projects") -> str:
-    return await csrf(client, path)

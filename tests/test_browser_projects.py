@@ -3,15 +3,21 @@ axe finds no WCAG A/AA violation on the projects' pages at desktop and phone wid
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 
 import pytest
-from PIL import Image
 
 from tests import browser_support
-from tests.browser_support import DESKTOP, PHONE, axe_violations, describe_violations, login, open_page
+from tests.browser_support import (
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    describe_violations,
+    login,
+    open_page,
+)
+from tests.projects_support import png
 
 # The fixtures, bound in this module so pytest finds them (pytest_plugins is root-only).
 browser, live_server = browser_support.browser, browser_support.live_server
@@ -22,12 +28,6 @@ except ImportError:  # the browser fixture then fails under CI and skips elsewhe
     expect = None
 
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-def small_png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (320, 240), (30, 110, 170)).save(out, "PNG")
-    return out.getvalue()
 
 
 def create_project(page, base: str, title: str) -> str:
@@ -51,7 +51,7 @@ def test_maker_creates_a_project_and_adds_a_step_with_a_photo(browser, live_serv
         page.get_by_label("Titre de l'étape (facultatif)").fill("Gravure du logo")
         page.get_by_label("Ce que vous avez fait").fill("Gravé à **30 %** de puissance.")
         page.get_by_label("Photos et fichiers (facultatif)").set_input_files(
-            files=[{"name": "gravure.png", "mimeType": "image/png", "buffer": small_png()}])
+            files=[{"name": "gravure.png", "mimeType": "image/png", "buffer": png(320, 240, (30, 110, 170))}])
         page.get_by_label("Ce qu'on voit sur les photos (facultatif)").fill("Le porte-clés gravé")
         page.get_by_role("button", name="Ajouter l'étape").click()
 

@@ -77,7 +77,7 @@ async def find_site(slug: str, sites: list[SiteRow] | None = None) -> SiteRow:
 
 
 async def month_figures(month: Month, now: datetime, sites: list[SiteRow] | None = None) -> MonthResult:
-    """Every site's figures for ``month``, and the network's: five queries."""
+    """Every site's figures for ``month``, and the network's: four to six queries."""
     sites = sites if sites is not None else await queries.sites()
     lower, upper = window(month, sites)
     return compute_month(

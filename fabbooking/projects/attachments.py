@@ -112,11 +112,6 @@ async def detach_usage(viewer: Viewer, slug: str, session_id: int) -> None:
         (ProjectUsage.project == found.id) & (ProjectUsage.usage_session == session_id))
 
 
-async def attached_booking_ids(project_id: int) -> list[int]:
-    rows = await ProjectBooking.select(ProjectBooking.booking).where(ProjectBooking.project == project_id)
-    return [r["booking"] for r in rows]
-
-
 async def attachable_bookings(viewer: Viewer, slug: str, since: datetime) -> list[dict[str, Any]]:
     """My own maker bookings (not cancelled) from ``since`` on, and any already counted for
     this project, newest first, with whether each counts here or elsewhere: the list to
