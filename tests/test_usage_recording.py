@@ -40,8 +40,9 @@ async def test_a_job_cut_short_is_interrupted(db):
     machine = await make_machine(site, "prusa")
     await wire_gateway(site, "gw", machine)
     where = topic("bellevue", "gw", "prusa")
-    await record(where, contract_event("job_started", "j", now() - timedelta(minutes=5)))
-    await record(where, contract_event("job_interrupted", "j", now()))
+    at = now()  # one clock reading: two could fall either side of a second (301 s)
+    await record(where, contract_event("job_started", "j", at - timedelta(minutes=5)))
+    await record(where, contract_event("job_interrupted", "j", at))
     session = await UsageSession.select().first()
     assert session["outcome"] == "interrupted" and session["duration_s"] == 300
     assert await live_state(machine) == "idle"
