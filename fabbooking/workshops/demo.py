@@ -1,5 +1,5 @@
-"""Demo workshops for the Brest demo network (idempotent): workshops logged last month and
-this month with their attendance, and a few upcoming public ones (one takes registrations,
+"""Demo workshops for the Brest demo network (idempotent): workshops logged over the last
+six weeks with their attendance, and a few upcoming public ones (one takes registrations,
 8 places), planned through the same service as the desk so their machines are held."""
 
 from __future__ import annotations
@@ -16,20 +16,22 @@ from fabbooking.workshops.tables import Workshop
 
 BREST = ZoneInfo("Europe/Paris")
 
-# (month: "last" | "this", day of month, site, animator, title, theme, hours, machines, counts)
+# (days ago, site, animator, title, theme, hours, machines, counts). Counted back from today,
+# not pinned to days of the month, so that every one of them has taken place whatever the date
+# and the hour the demo is loaded, and last month always holds at least two of them.
 LOGGED = [
-    ("last", 12, "fabriques-du-ponant", "gwen", "Initiation impression 3D", "Impression 3D",
+    (40, "fabriques-du-ponant", "gwen", "Initiation impression 3D", "Impression 3D",
      ("14:00", "16:00"), ["prusa-mk4-1", "prusa-mk4-2"],
      {"teens": (6, 5), "adults": (3, 2)}),
-    ("last", 19, "papifab-bellevue", "samir", "Porte-clés personnalisés", "Impression 3D",
+    (33, "papifab-bellevue", "samir", "Porte-clés personnalisés", "Impression 3D",
      ("14:00", "16:30"), ["prusa-mini"], {"children": (8, 6), "adults": (2, 1)}),
-    ("last", 26, "papifab-kerourien", "nolwenn", "Broderie numérique", "Textile",
+    (26, "papifab-kerourien", "nolwenn", "Broderie numérique", "Textile",
      ("14:00", "17:00"), ["brother-brodeuse"], {"seniors": (5, 3), "adults": (2, 0)}),
-    ("this", 2, "papifab-pontanezen", "samir", "Stickers en vinyle", "Découpe vinyle",
+    (19, "papifab-pontanezen", "samir", "Stickers en vinyle", "Découpe vinyle",
      ("10:00", "12:00"), ["cameo-4"], {"school_groups": (14, 14)}),
-    ("this", 9, "fabriques-du-ponant", "gwen", "Découpe laser : boîtes en bois", "Découpe laser",
+    (12, "fabriques-du-ponant", "gwen", "Découpe laser : boîtes en bois", "Découpe laser",
      ("14:00", "17:00"), ["trotec-speedy-400"], {"adults": (7, 4), "job_seekers": (3, 3)}),
-    ("this", 16, "papifab-bellevue", "samir", "Réparer plutôt que jeter", "Réparation",
+    (5, "papifab-bellevue", "samir", "Réparer plutôt que jeter", "Réparation",
      ("14:00", "16:00"), [], {"seniors": (4, 1), "adults": (3, 2), "other": (1, 1)}),
 ]
 
@@ -46,13 +48,6 @@ PLANNED = [
      "Un motif, un tissu, une machine : venez broder votre premier écusson.", False, None,
      [], ("14:00", "16:00")),
 ]
-
-
-def _month_day(which: str, day: int, today: date) -> date:
-    first = today.replace(day=1)
-    if which == "last":
-        first = (first - timedelta(days=1)).replace(day=1)
-    return first.replace(day=min(day, 28))
 
 
 def _moments(day: date, hours: tuple[str, str]) -> tuple[datetime, datetime]:
@@ -74,9 +69,9 @@ async def _exists(site_id: int, title: str) -> bool:
 async def _log(ids: dict[str, int], now: datetime) -> int:
     made = 0
     today = now.astimezone(BREST).date()
-    for which, day, site_slug, who, title, theme, hours, machine_slugs, counts in LOGGED:
+    for days_ago, site_slug, who, title, theme, hours, machine_slugs, counts in LOGGED:
         site_id, machine_ids = await _ids(site_slug, machine_slugs)
-        start, end = _moments(_month_day(which, day, today), hours)
+        start, end = _moments(today - timedelta(days=days_ago), hours)
         if end > now or await _exists(site_id, title):
             continue
         draft = services.WorkshopDraft(
