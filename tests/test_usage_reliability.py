@@ -343,6 +343,47 @@ def received_bytes(port: int, listeners: tuple[ListenerProcess, ...]) -> dict[st
     return result
 
 
+class HeldWrites:
+    """Holds the database's writes from a connection of the test's own, so that the
+    listener has events in hand that it cannot commit (nor acknowledge) until released:
+    the test decides when the flood is in the middle, however fast the listener is.
+    SQLite: the write lock (``BEGIN IMMEDIATE``; readers still read, WAL). PostgreSQL: a
+    lock on ``received_message`` that blocks inserts but not reads."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.connection = None
+
+    async def __aenter__(self) -> HeldWrites:
+        if self.db.kind == "sqlite":
+            import sqlite3
+
+            self.connection = sqlite3.connect(self.db.url.removeprefix("sqlite:///"), isolation_level=None)
+            self.connection.execute("BEGIN IMMEDIATE")
+        else:
+            import asyncpg
+
+            self.connection = await asyncpg.connect(self.db.url)
+            await self.connection.execute("BEGIN")
+            await self.connection.execute("LOCK TABLE received_message IN EXCLUSIVE MODE")
+        return self
+
+    async def listener_waiting(self) -> bool:
+        """PostgreSQL only: another session waits for our lock (the listener, with a batch)."""
+        waiting = await self.connection.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = 'received_message' AND NOT l.granted")
+        return waiting > 0
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self.db.kind == "sqlite":
+            self.connection.execute("ROLLBACK")
+            self.connection.close()
+        else:
+            await self.connection.execute("ROLLBACK")
+            await self.connection.close()
+
+
 # --- the tests -----------------------------------------------------------------------------
 
 async def test_sigkill_during_a_flood_loses_nothing_and_duplicates_nothing(db, mosquitto, machines, listeners):
@@ -386,14 +427,20 @@ async def test_listener_down_while_mosquitto_restarts(db, mosquitto, machines, l
     await wait_subscribed(mosquitto.port, listener)
     before, during = plan("before", 400), plan("during", 400)
     publisher = Publisher(mosquitto.port)
-    publisher.send(before.messages)
-    await wait_for(lambda: _at_least("before", 100), "some events recorded", alive=(listener,))
-    listener.kill()
+    publisher.send(before.messages[:200])
     publisher.wait_acknowledged()
+    await wait_for(lambda: _at_least("before", 200), "the first half recorded", alive=(listener,))
+    async with HeldWrites(db) as held:  # the second half in the listener's hands, uncommitted
+        publisher.send(before.messages[200:])
+        publisher.wait_acknowledged()
+        if db.kind == "postgres":
+            await wait_for(held.listener_waiting, "the listener holding a batch it cannot commit",
+                           alive=(listener,))
+        listener.kill()
     publisher.send(during.messages)  # queued by the broker in the listener's session
     publisher.wait_acknowledged()
     publisher.close()
-    assert await recorded("before") < 400 and await recorded("during") == 0
+    assert await recorded("before") == 200 and await recorded("during") == 0
     restart_persisting(mosquitto)
     listener.start()
     await wait_for(lambda: _all_recorded(("before", 400), ("during", 400)), "all events recorded", alive=(listener,))
@@ -404,17 +451,26 @@ async def test_listener_down_while_mosquitto_restarts(db, mosquitto, machines, l
 async def test_listener_up_while_mosquitto_restarts_reconnects_by_itself(db, mosquitto, machines, listeners):
     """Mosquitto restarts in the middle of a flood while the listener runs: the same process
     reconnects by itself (paho's back-off), resumes its session (what it had received but
-    not acknowledged comes again) and records every event exactly once, also the later ones."""
+    not acknowledged comes again) and records every event exactly once, also the later ones.
+    The middle of the flood is made, not raced: the first half is recorded, then the test
+    holds the database's writes while the second half is published and the broker restarts."""
     listener = listeners("L1")
     await wait_subscribed(mosquitto.port, listener)
     before, after = plan("before", 400), plan("after", 100)
+    first, second = before.messages[:200], before.messages[200:]
     publisher = Publisher(mosquitto.port)
-    publisher.send(before.messages)
+    publisher.send(first)
     publisher.wait_acknowledged()
-    publisher.close()
-    await wait_for(lambda: _at_least("before", 100), "some events recorded", alive=(listener,))
-    assert await recorded("before") < 400, "the restart should happen in the middle of the flood"
-    restart_persisting(mosquitto)
+    await wait_for(lambda: _at_least("before", 200), "the first half recorded", alive=(listener,))
+    async with HeldWrites(db) as held:
+        publisher.send(second)
+        publisher.wait_acknowledged()
+        publisher.close()
+        if db.kind == "postgres":
+            await wait_for(held.listener_waiting, "the listener holding a batch it cannot commit",
+                           alive=(listener,))
+        assert await recorded("before") == 200, "the restart falls in the middle of the flood"
+        restart_persisting(mosquitto)
     await wait_subscribed(mosquitto.port, listener)  # reconnected by itself (back-off), subscribed again
     publisher = Publisher(mosquitto.port)
     publisher.send(after.messages)
