@@ -10,11 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fabbooking.usage.contract import (
+    MAX_AGE,
+    MAX_CLOCK_AHEAD,
     Job,
     Material,
     PayloadRejected,
     UsageEvent,
     build_event,
+    clock_problem,
     event_topic,
     parse_event,
     parse_status,
@@ -69,6 +72,32 @@ def test_broken_events_are_rejected_with_a_reason(payload, reason):
     with pytest.raises(PayloadRejected) as rejected:
         parse_event(payload, NOW)
     assert reason in rejected.value.reason
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", [1], {"major": 1}, False, 0])
+def test_version_is_the_integer_one_not_something_python_finds_equal(version):
+    """``true == 1`` and ``1.0 == 1`` in Python: neither is contract version 1."""
+    body = {"v": version, "msg_id": "a", "ts": "2027-03-10T09:00:00Z", "event": "heartbeat"}
+    with pytest.raises(PayloadRejected, match="version"):
+        parse_event(json.dumps(body).encode(), NOW)
+    assert parse_event(json.dumps(dict(body, v=1)).encode(), NOW).event == "heartbeat"
+
+
+@pytest.mark.parametrize(("ts", "reason"), [
+    (NOW + MAX_CLOCK_AHEAD, None), (NOW + MAX_CLOCK_AHEAD + timedelta(seconds=1), "in the future"),
+    (NOW - MAX_AGE, None), (NOW - MAX_AGE - timedelta(seconds=1), "too old"),
+    (datetime(5138, 11, 16, 9, 46, 39, tzinfo=UTC), "in the future"), (datetime(1970, 1, 1, tzinfo=UTC), "too old"),
+])
+def test_one_clock_window_for_every_message(ts, reason):
+    """The rule devices are held to as well (``clock_problem``): at most 5 min ahead, 30 days old."""
+    problem = clock_problem(ts, NOW)
+    assert (problem is None) if reason is None else (reason in problem)
+    body = json.dumps({"v": 1, "msg_id": "a", "ts": ts.isoformat(), "event": "heartbeat"}).encode()
+    if reason is None:
+        assert parse_event(body, NOW).ts == ts
+    else:
+        with pytest.raises(PayloadRejected, match=f"ts is {reason}.*check the gateway's clock"):
+            parse_event(body, NOW)
 
 
 @pytest.mark.parametrize("bad_id", ["a\x00b", "\ud800", "tab\there"])

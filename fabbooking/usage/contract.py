@@ -161,6 +161,16 @@ def json_depth(text: str) -> int:
     return deepest
 
 
+def clock_problem(moment: datetime, arrival: datetime) -> str | None:
+    """The one clock rule, for gateways and devices alike: a moment a message gives may be at
+    most MAX_CLOCK_AHEAD after its arrival and at most MAX_AGE before it. Says how it is off."""
+    if moment > arrival + MAX_CLOCK_AHEAD:
+        return f"is in the future ({_iso(moment)})"
+    if moment < arrival - MAX_AGE:
+        return f"is too old ({_iso(moment)})"
+    return None
+
+
 def _moment(value: object, name: str) -> datetime:
     if not isinstance(value, str):
         raise PayloadRejected(f"{name} must be an ISO 8601 string")
@@ -230,17 +240,17 @@ def _job(value: object) -> Job | None:
 def parse_event(payload: bytes, now: datetime) -> UsageEvent:
     """Decode and check one event; raise PayloadRejected with the reason otherwise."""
     body = json_object(payload)
-    if body.get("v") != VERSION:
-        raise PayloadRejected(f"unsupported contract version {body.get('v')!r} (expected {VERSION})")
+    version = body.get("v")
+    if type(version) is not int or version != VERSION:  # noqa: E721 - true == 1 in Python, not a version
+        raise PayloadRejected(f"unsupported contract version {str(version)[:40]!r} (expected the integer {VERSION})")
     msg_id = _identifier(body.get("msg_id"), "msg_id")
     event = body.get("event")
     if event not in EVENTS:
         raise PayloadRejected(f"unknown event {str(event)[:40]!r}")
     ts = _moment(body.get("ts"), "ts")
-    if ts > now + MAX_CLOCK_AHEAD:
-        raise PayloadRejected(f"ts is in the future ({_iso(ts)}); check the gateway's clock")
-    if ts < now - MAX_AGE:
-        raise PayloadRejected(f"ts is too old ({_iso(ts)})")
+    off = clock_problem(ts, now)
+    if off:
+        raise PayloadRejected(f"ts {off}; check the gateway's clock")
     job = _job(body.get("job"))
     if event in JOB_EVENTS and job is None:
         raise PayloadRejected(f"{event} needs a job")

@@ -1,6 +1,7 @@
 """OctoPrint's MQTT plugin: <base>/event/<Event>, <base>/progress/printing, <base>/mqtt.
 
-OctoPrint publishes no job id: a job is named by the Unix second it started. A cancel fires
+OctoPrint publishes no job id: a job is named by the Unix second it started (``_timestamp``,
+under the contract's clock rule: the arrival time when OctoPrint's clock is far off). A cancel fires
 both PrintFailed (reason "cancelled") and PrintCancelled: both mean the same cancelled job.
 """
 
@@ -37,7 +38,7 @@ def decode(topic: str, payload: bytes, state: dict, received_at: datetime, tz: Z
         raise PayloadRejected(f"unexpected OctoPrint topic {topic!r}")
     name = topic.rsplit("/", 1)[-1]
     body = json_object(payload)
-    at = from_unix(body["_timestamp"], "_timestamp") if "_timestamp" in body else received_at
+    at = from_unix(body["_timestamp"], "_timestamp", received_at) if "_timestamp" in body else received_at
     file = body.get("name") if isinstance(body.get("name"), str) else None
     if name == "PrintStarted":
         key = f"octoprint-{int(at.timestamp())}"

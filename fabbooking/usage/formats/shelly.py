@@ -1,5 +1,8 @@
-"""Shelly Gen2/Gen3 plugs: <p>/status/switch:0 (full status), <p>/events/rpc (NotifyStatus
-partial updates laid over the last full status), <p>/online (true/false)."""
+"""Shelly Gen2/Gen3 plugs: <p>/status/switch:0 (the component's full status), <p>/events/rpc
+(RPC notifications: NotifyFullStatus carries every component's full status, NotifyStatus
+the changed fields, laid over the last full status), <p>/online (true/false).
+
+Notifications are dated by ``params.ts`` under the contract's clock rule; statuses by arrival."""
 
 from __future__ import annotations
 
@@ -29,14 +32,18 @@ def decode(topic: str, payload: bytes, state: dict, received_at: datetime, tz: Z
     if topic.endswith(f"/status/{COMPONENT}"):
         status = body
     elif topic.endswith("/events/rpc"):
-        if body.get("method") != "NotifyStatus":
-            return Decoded()  # other notifications say nothing about usage
+        method = body.get("method")
+        if method not in ("NotifyStatus", "NotifyFullStatus"):
+            return Decoded()  # NotifyEvent (button pushes, scripts…) says nothing about usage
         params = body.get("params")
-        if not isinstance(params, dict) or not isinstance(params.get(COMPONENT), dict):
-            return Decoded()
+        if not isinstance(params, dict):
+            raise PayloadRejected(f"{method} without params")
+        if not isinstance(params.get(COMPONENT), dict):
+            return Decoded()  # another component changed (wifi, sys…)
         if "ts" in params:
-            at = from_unix(params["ts"], "params.ts")
-        status = _overlay(state.get("switch", {}), params[COMPONENT])
+            at = from_unix(params["ts"], "params.ts", received_at)
+        full = method == "NotifyFullStatus"
+        status = params[COMPONENT] if full else _overlay(state.get("switch", {}), params[COMPONENT])
     else:
         raise PayloadRejected(f"unexpected Shelly topic {topic!r}")
     state["switch"] = status

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from fabbooking.usage.contract import PayloadRejected
+from fabbooking.usage.contract import PayloadRejected, clock_problem
 from fabbooking.usage.contract import json_object as contract_json_object
 from fabbooking.usage.power import Reading
 
@@ -44,13 +45,25 @@ def json_object(payload: bytes, limit: int = 64 * 1024) -> dict:
 
 
 def number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    """A finite number (JSON lets through NaN and Infinity, which no reading can be)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise PayloadRejected(f"{name} must be a number")
     return float(value)
 
 
-def from_unix(value: object, name: str) -> datetime:
+def device_time(claimed: datetime | None, received_at: datetime) -> datetime:
+    """When a device says something happened, under the contract's clock rule: a device
+    clock too far from the arrival time (no NTP yet, a flat battery, a bug) would freeze the
+    machine (every later reading looks old) or start a job that never ends, so the arrival
+    time is used instead. A plug cannot be fixed the way a gateway can: its messages still count."""
+    if claimed is None or clock_problem(claimed, received_at):
+        return received_at
+    return claimed
+
+
+def from_unix(value: object, name: str, received_at: datetime) -> datetime:
+    """A device's Unix time (seconds, UTC), by the clock rule of ``device_time``."""
     seconds = number(value, name)
-    if not 0 < seconds < 1e11:
-        raise PayloadRejected(f"{name} is not a Unix time")
-    return datetime.fromtimestamp(seconds, UTC)
+    if abs(seconds - received_at.timestamp()) > 1e10:  # centuries off: beyond what datetime holds
+        return received_at
+    return device_time(datetime.fromtimestamp(seconds, UTC), received_at)

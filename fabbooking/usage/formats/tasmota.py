@@ -1,19 +1,18 @@
 """Tasmota metering plugs (Sonoff POW, Athom…): tele/<t>/SENSOR, tele/<t>/LWT, stat/<t>/POWER.
 
 ``Time`` in SENSOR is the plug's local time without zone: it is read in the site's timezone,
-and the arrival time is used when it is missing or far off (a plug with no NTP).
+under the contract's clock rule (the arrival time when it is missing, unreadable or far off:
+a plug with no NTP).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fabbooking.usage.contract import PayloadRejected
-from fabbooking.usage.formats.signals import Decoded, json_object, number
+from fabbooking.usage.formats.signals import Decoded, device_time, json_object, number
 from fabbooking.usage.power import Reading
-
-MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 
 def subscriptions(device_topic: str) -> list[str]:
@@ -45,12 +44,11 @@ def decode(topic: str, payload: bytes, state: dict, received_at: datetime, tz: Z
 
 
 def _when(value: object, received_at: datetime, tz: ZoneInfo) -> datetime:
-    if isinstance(value, str):
-        try:
-            local = datetime.fromisoformat(value)
-        except ValueError:
-            return received_at
-        moment = local.replace(tzinfo=tz) if local.tzinfo is None else local
-        if abs(moment - received_at) <= MAX_CLOCK_SKEW:
-            return moment
-    return received_at
+    if not isinstance(value, str):
+        return received_at
+    try:
+        local = datetime.fromisoformat(value)
+        moment = (local.replace(tzinfo=tz) if local.tzinfo is None else local).astimezone(received_at.tzinfo)
+    except (ValueError, OverflowError):  # not a time, or year 1 / 9999 shifted out of range
+        return received_at
+    return device_time(moment, received_at)
