@@ -18,12 +18,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from fabbooking.usage import directory as directories
 from fabbooking.usage.broker_url import BrokerAddress
 from fabbooking.usage.recording import Incoming, record_batch
 from fabbooking.usage.routing import (
     DeviceRoute,
     contract_subscriptions,
     device_subscriptions,
+    unusable_routes,
 )
 
 log = logging.getLogger("fabbooking.usage")
@@ -64,6 +66,7 @@ class UsageListener:
         self._queue: asyncio.Queue[Received] = asyncio.Queue()
         self._connection = 0
         self._subscribed: set[str] = set()
+        self._unusable: set[tuple[int, str]] = set()  # logged once
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
         self._lock = threading.Lock()
@@ -103,17 +106,26 @@ class UsageListener:
             log.error("subscribing failed: %r", task.exception())
 
     async def refresh_subscriptions(self) -> None:
-        """Subscribe to what is configured now (new device topics appear while we run)."""
-        topics = contract_subscriptions(self.share_group)
-        topics += device_subscriptions(await _device_routes(), self.share_group)
-        new = [t for t in topics if t not in self._subscribed]
-        if not new or self._client is None:
+        """Subscribe to what is configured now (new device topics appear while we run), one
+        filter at a time: a device topic that cannot be subscribed to is logged once and
+        skipped, and never stops the others."""
+        routes = await _device_routes()
+        for route, problem in unusable_routes(routes):
+            if (route.machine_id, route.device_topic) not in self._unusable:
+                self._unusable.add((route.machine_id, route.device_topic))
+                log.error("machine %s: device topic %r skipped: %s", route.machine_id, route.device_topic, problem)
+        topics = contract_subscriptions(self.share_group) + device_subscriptions(routes, self.share_group)
+        if self._client is None:
             return
-        if self.mqtt5:
-            self._client.subscribe([(t, SubscribeOptions(qos=1)) for t in new])
-        else:
-            self._client.subscribe([(t, 1) for t in new])
-        self._subscribed.update(new)
+        for topic in [t for t in topics if t not in self._subscribed]:
+            try:
+                if self.mqtt5:
+                    self._client.subscribe(topic, options=SubscribeOptions(qos=1))
+                else:
+                    self._client.subscribe(topic, 1)
+            except ValueError as exc:  # paho's own check; the others still go
+                log.error("cannot subscribe to %r: %s", topic, exc)
+            self._subscribed.add(topic)
 
     def _make_client(self) -> mqtt.Client:
         protocol = mqtt.MQTTv5 if self.mqtt5 else mqtt.MQTTv311
@@ -199,6 +211,5 @@ class UsageListener:
 
 
 async def _device_routes() -> list[DeviceRoute]:
-    from fabbooking.usage.recording import Directory
-
-    return (await Directory.load()).routes
+    """Read the directory again (the recording uses it too): new device topics appear."""
+    return (await directories.current(stale=True)).routes

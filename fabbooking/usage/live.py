@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from fabbooking.usage.power import Detector, Reading
-from fabbooking.usage.tables import MachineLive
 
 
 @dataclass
@@ -61,27 +60,17 @@ def detector_from_json(value: object) -> Detector:
     )
 
 
-async def load(machine_id: int) -> Live:
-    row = await MachineLive.select().where(MachineLive.machine == machine_id).first()
-    if row is None:
-        return Live(machine_id)
+def from_row(machine_id: int, row: dict) -> Live:
+    """A machine_live row (as read, JSON as text or parsed) as a Live."""
     return Live(machine_id, row["state"], row["last_seen_at"], row["power_w"],
                 _load_json(row["device_state"]), detector_from_json(row["detector"]), exists=True)
 
 
-async def save(live: Live) -> None:
-    values = {
-        MachineLive.state: live.state,
-        MachineLive.last_seen_at: live.last_seen_at,
-        MachineLive.power_w: live.power_w,
-        MachineLive.device_state: json.dumps(live.device_state),
-        MachineLive.detector: detector_to_json(live.detector),
-    }
-    if live.exists:
-        await MachineLive.update(values).where(MachineLive.machine == live.machine_id)
-    else:
-        await MachineLive.insert(MachineLive(machine=live.machine_id, **{c._meta.name: v for c, v in values.items()}))
-        live.exists = True
+def to_row(live: Live) -> dict:
+    """A Live as the machine_live row that stores it."""
+    return {"machine": live.machine_id, "state": live.state, "last_seen_at": live.last_seen_at,
+            "power_w": live.power_w, "device_state": json.dumps(live.device_state),
+            "detector": detector_to_json(live.detector)}
 
 
 def seen(live: Live, at: datetime) -> bool:
