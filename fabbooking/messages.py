@@ -187,6 +187,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Certaines informations sont incorrectes : {problems}",
         "Some information is not right: {problems}",
     ),
+    "invalid_device_topic": (
+        "Ce topic d'appareil ne convient pas : il doit désigner un seul appareil, exactement comme "
+        "dans sa configuration (par exemple tasmota_laser), sans joker MQTT + ni #, sans caractère "
+        "de contrôle, sans $ ni / au début, sans / à la fin ni niveau vide (//).",
+        "This device topic will not do: it must name one device, exactly as in its settings (for "
+        "example tasmota_laser), with no MQTT wildcard + or #, no control character, no $ or / at "
+        "the start, no / at the end and no empty level (//).",
+    ),
     "naive_datetime": (
         "La date « {field} » doit indiquer son fuseau, par exemple 2026-03-14T14:00:00+01:00 "
         "ou …Z pour UTC.",

@@ -321,3 +321,26 @@ def test_listen_takes_its_client_id_from_the_environment_as_serve_does(monkeypat
     monkeypatch.setenv("FABBOOKING_MQTT_CLIENT_ID", "listener-ponant")
     assert _parser().parse_args(["listen"]).client_id == "listener-ponant"
     assert _parser().parse_args(["listen", "--client-id", "x"]).client_id == "x"
+
+
+# --- machine telemetry: a device topic names one device --------------------------------------
+
+@pytest.mark.parametrize(("device_topic", "says"), [
+    ("lab/#", "MQTT wildcard #: give the exact topic of one device"),
+    ("a+b", "MQTT wildcard +: give the exact topic of one device"),
+    ("plug\x01", "control"), ("plug/", "ends with /"),
+])
+async def test_machine_telemetry_refuses_a_device_topic_that_is_not_one_device(db, device_topic, says):
+    from fabbooking.usage.tables import Telemetry
+
+    site = await make_site("bellevue")
+    machine = (await Machine.insert(Machine(site=site, slug="laser", name="Laser", kind="laser_cutter"))
+               .returning(Machine.id))[0]["id"]
+    result = run_cli("machine", "telemetry", "--machine", str(machine), "--format", "tasmota",
+                     "--device-topic", device_topic, url=db.url, check=False, extra_env=ENGLISH)
+    stderr = fails_cleanly(result, code=2)
+    assert "argument --device-topic" in stderr and says in stderr, stderr
+    assert await Telemetry.count() == 0
+    saved = run_cli("machine", "telemetry", "--machine", "bellevue/laser", "--format", "tasmota",
+                    "--device-topic", "tasmota_laser", url=db.url, extra_env=ENGLISH)
+    assert "device topic tasmota_laser" in saved.stdout

@@ -3,14 +3,17 @@ dead letters and maintenance plans — each with who may see or change it."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from fabbooking.bookings.tables import Booking
 from fabbooking.usage.recording import Incoming, record_batch
-from fabbooking.usage.tables import MaintenancePlan
-from tests.usage_helpers import contract_event, now, topic, wire_gateway
+from fabbooking.usage.tables import MachineLive, MaintenancePlan, UsageSession
+from tests.conftest import make_machine, make_site
+from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
+from tests.usage_helpers import Publisher, contract_event, eventually, now, topic, wire_device, wire_gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -119,3 +122,55 @@ async def test_maintenance_plan_becomes_due_after_enough_run_hours(client, wired
     assert done.json()["due"] is False
     refused = await client.post(f"/api/v1/maintenance-plans/{due['id']}/done", headers=wired.auth("stranger"))
     assert refused.status_code == 403
+
+
+# --- device topics: one device each, never a wildcard ------------------------------------------
+
+@pytest.mark.parametrize("device_topic", ["lab/#", "#", "a+b", "tele/+", "plug\x00", "plug\nnext", "$SYS/broker",
+                                          "/plug", "plug/", "a//b", "x" * 201])
+async def test_a_device_topic_that_is_not_one_device_is_refused_in_french_and_english(client, wired, device_topic):
+    laser = wired.ids["laser"]
+    url = f"/api/v1/machines/{laser}/telemetry"
+    body = {"format": "tasmota", "device_topic": device_topic}
+    french = await client.put(url, json=body, headers=wired.auth("animator"))
+    assert french.status_code == 422, french.text
+    if len(device_topic) <= 200:  # longer: the schema's own limit answers first
+        assert french.json()["code"] == "invalid_device_topic"
+        assert "sans joker MQTT + ni #" in french.json()["detail"]
+        english = await client.put(url, json=body, params={"lang": "en"}, headers=wired.auth("animator"))
+        assert english.json()["code"] == "invalid_device_topic"
+        assert "no MQTT wildcard + or #" in english.json()["detail"]
+    assert (await client.get(url)).json() is None  # nothing was saved
+
+
+async def test_a_good_device_topic_is_kept_exactly(client, wired):
+    laser = wired.ids["laser"]
+    for device_topic in ("tasmota_laser", "atelier/shellyplusplugs-e86bea1b2c3d", "octoPrint"):
+        saved = await client.put(f"/api/v1/machines/{laser}/telemetry", json={"format": "shelly", "device_topic": device_topic},
+                                 headers=wired.auth("animator"))
+        assert saved.status_code == 200 and saved.json()["device_topic"] == device_topic
+
+
+async def test_a_bad_device_topic_already_in_the_database_stops_no_other_machine(db, mosquitto, listening, caplog):
+    """Written before topics were checked, or straight into the database: the listener skips
+    it (logged once) and every other machine, device or gateway, is still recorded."""
+    site = await make_site("bellevue")
+    laser = await make_machine(site, "laser", kind="laser_cutter")
+    await wire_device(laser, "tasmota", "laser-plug", start_w=50, idle_w=20, start_after_s=0, stop_after_s=0)
+    for slug, fmt, bad in [("cnc", "tasmota", "lab/#"), ("mk4", "octoprint", "a+b"), ("plug", "shelly", "x\x01y")]:
+        await wire_device(await make_machine(site, slug), fmt, bad)
+    printer = await make_machine(site, "prusa")
+    await wire_gateway(site, "gw-1", printer)
+    await listening.refresh_subscriptions()
+    await listening.refresh_subscriptions()  # the 30 s refresh: no second log line
+    publisher = Publisher(mosquitto.port)
+    publisher.send("tele/laser-plug/LWT", b"Online", retain=True)  # retained: arrives once subscribed
+    await eventually(lambda: MachineLive.exists().where((MachineLive.machine == laser) & (MachineLive.state == "idle")))
+    publisher.send("tele/laser-plug/SENSOR", json.dumps({"Time": "", "ENERGY": {"Power": 900, "Total": 1.2}}).encode())
+    publisher.send(topic("bellevue", "gw-1", "prusa"), contract_event("job_started", "p-1", now()))
+    await eventually(lambda: UsageSession.count().where(UsageSession.machine == laser))
+    await eventually(lambda: UsageSession.count().where(UsageSession.job_key == "p-1"))
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 3 and any("lab/#" in line for line in skipped), skipped
+    assert listening._connection == 1, "Mosquitto dropped the listener"
+    publisher.close()

@@ -26,7 +26,8 @@ def add_parsers(commands) -> None:
     telemetry.add_argument("--machine", required=True, help="machine id, or SITE/MACHINE slugs")
     telemetry.add_argument("--format", choices=FORMATS)
     telemetry.add_argument("--gateway", help="gateway id (format contract)")
-    telemetry.add_argument("--device-topic", help="device topic (tasmota, shelly, octoprint, klipper)")
+    telemetry.add_argument("--device-topic", type=_device_topic,
+                           help="device topic (tasmota, shelly, octoprint, klipper): one device's exact topic")
     telemetry.add_argument("--start-w", type=float, help="power that starts a job (W)")
     telemetry.add_argument("--idle-w", type=float, help="power under which a job ends (W)")
     telemetry.add_argument("--start-after", type=int, dest="start_after_s", help="seconds above start-w")
@@ -38,6 +39,16 @@ def add_parsers(commands) -> None:
     acl = mqtt.add_parser("acl", help="print Mosquitto's ACL for the gateways")
     acl.add_argument("--password-file", type=Path, help="also write Mosquitto's password file here")
     acl.add_argument("--listener-user", default="fabbooking")
+
+
+def _device_topic(text: str) -> str:
+    """Refused before anything runs (exit 2), with what to fix."""
+    from fabbooking.usage.routing import device_topic_problem
+
+    problem = text.strip() and device_topic_problem(text.strip())  # empty: clear it
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device topic: {problem}")
+    return text.strip()
 
 
 async def _machine_id(text: str) -> int:

@@ -13,7 +13,7 @@ from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.services import get_machine, get_site, require_staff
 from fabbooking.usage.contract import valid_segment
 from fabbooking.usage.mosquitto import new_password, password_hash
-from fabbooking.usage.routing import DECODERS
+from fabbooking.usage.routing import DECODERS, device_topic_problem
 from fabbooking.usage.tables import (
     DeadLetter,
     DeviceFormat,
@@ -103,14 +103,17 @@ async def set_telemetry(viewer: Viewer | None, machine_id: int, values: dict[str
     if fmt == "contract" and gateway_id is None:
         raise Refused("invalid_input", problems="une machine au format contract a besoin d'une passerelle",
                       problems_en="a contract machine needs a gateway")
-    if fmt in DECODERS and not (merged.get("device_topic") or "").strip():
+    device_topic = (merged.get("device_topic") or "").strip()
+    if fmt in DECODERS and not device_topic:
         raise Refused("invalid_input", problems=f"le format {fmt} a besoin du topic de l'appareil",
                       problems_en=f"the {fmt} format needs the device topic")
+    if device_topic and device_topic_problem(device_topic):
+        raise Refused("invalid_device_topic")
     start_w, idle_w = merged.get("start_w") or 50.0, merged.get("idle_w") or 20.0
     if idle_w >= start_w:
         raise Refused("invalid_input", problems="le seuil de repos doit être sous le seuil de démarrage",
                       problems_en="the idle threshold must be below the start threshold")
-    row = {"format": fmt, "gateway": gateway_id, "device_topic": (merged.get("device_topic") or "").strip(),
+    row = {"format": fmt, "gateway": gateway_id, "device_topic": device_topic,
            "start_w": start_w, "idle_w": idle_w, "start_after_s": merged.get("start_after_s") or 30,
            "stop_after_s": merged.get("stop_after_s") or 120}
     if current:
