@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -213,3 +216,82 @@ def test_the_example_config_loads_and_bad_ones_are_explained(tmp_path, monkeypat
     assert main(["--config", str(good), "--check"]) == 0
     assert "m: 61.0 W" in capsys.readouterr().out
     assert main(["--config", str(bad)]) == 2
+
+
+# --- on a Raspberry Pi: the standard library and paho-mqtt, nothing of the web server ---------
+
+SERVER_ONLY = ("litestar", "piccolo", "piccolo_api", "piccolo_admin", "PIL", "jinja2", "aiosqlite", "asyncpg",
+               "amqtt", "uvicorn", "msgspec", "babel", "markdown_it", "nh3", "icalendar")
+ON_A_PI = f"""
+import importlib.abc, runpy, sys
+
+class ServerOnly(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {SERVER_ONLY!r}:
+            raise ImportError(f"{{name}} is not installed on the Pi")
+
+sys.meta_path.insert(0, ServerOnly())
+"""
+
+
+def _on_a_pi(code: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", ON_A_PI + code, *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_the_gateway_imports_without_the_web_servers_packages():
+    probe = _on_a_pi("""
+import devices.gateway, devices.gateway_queue, devices.mqtt_common, devices.sources
+print(" ".join(m for m in sys.modules if m.startswith("fabbooking")))
+try:
+    import fabbooking.usage.tables
+except ImportError as exc:
+    print("server part refused:", exc)
+""")
+    out, err = probe.communicate(timeout=60)
+    assert probe.returncode == 0, err
+    assert "server part refused: piccolo" in out  # the block works: the server's own tables need it
+    shared = set(out.splitlines()[0].split())
+    assert shared <= {"fabbooking", "fabbooking.usage", "fabbooking.usage.contract", "fabbooking.usage.power",
+                      "fabbooking.usage.broker_url"}, shared
+
+
+def test_the_gateway_runs_without_the_web_servers_packages(mosquitto, tmp_path):
+    """--check, then a real connection: it says "ready" on its status topic, "lost" when stopped."""
+    watts = tmp_path / "watts"
+    watts.write_text("61")
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'site = "papifab-bellevue"\ngateway = "{GW}"\nbroker = "{mosquitto.url}"\n'
+                      f'queue = "{tmp_path / "queue.sqlite3"}"\nsample_every_s = 0.1\n'
+                      f'[[machine]]\nid = "laser"\nsource = "file"\npath = "{watts}"\n')
+    run_gateway = "sys.argv[0] = 'gateway'; runpy.run_module('devices.gateway', run_name='__main__')"
+    check = _on_a_pi(run_gateway, "--config", str(config), "--check")
+    out, err = check.communicate(timeout=60)
+    assert check.returncode == 0 and "laser: 61.0 W" in out, err
+
+    states: list[str] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2)
+    watcher.on_message = lambda client, userdata, message: states.append(json.loads(message.payload)["state"])
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.subscribe(f"fablab/v1/papifab-bellevue/{GW}/status", qos=1)
+    watcher.loop_start()
+    gateway = _on_a_pi(run_gateway, "--config", str(config))
+    try:
+        _wait_until(lambda: "ready" in states, gateway)
+        gateway.terminate()
+        assert gateway.wait(timeout=30) == 0, gateway.stderr.read()
+        _wait_until(lambda: states[-1] == "lost", gateway)
+    finally:
+        if gateway.poll() is None:
+            gateway.kill()
+        watcher.loop_stop()
+        watcher.disconnect()
+
+
+def _wait_until(condition, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() not in (None, 0):
+            raise AssertionError(process.stderr.read())
+        assert time.monotonic() < deadline, "the gateway said nothing"
+        time.sleep(0.05)
