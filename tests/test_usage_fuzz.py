@@ -1,7 +1,8 @@
 """Malformed messages between valid events, sent to a live listener through a real Mosquitto
-(Hypothesis draws each batch): every valid event is recorded, every invalid message is in
-the dead letters with the contract's reason (never an "internal error"), a repeated event
-changes nothing, and the listener is still running at the end.
+(Hypothesis draws each batch): every valid event is recorded, every invalid message — gateway
+event or device message (Tasmota, Shelly, OctoPrint, Klipper) — is in the dead letters with its
+reason (never an "internal error"), a repeated event changes nothing, a valid message of every
+format sent right after is recorded, and the listener is still running at the end.
 
 One test per database: Hypothesis runs its examples inside it, against the same database,
 broker and listener, so every example uses its own msg_ids and job keys, and compares what
@@ -15,6 +16,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,16 +24,23 @@ from hypothesis import strategies as st
 
 from fabbooking.usage.broker_url import broker_address
 from fabbooking.usage.contract import EVENTS, JOB_EVENTS, MAX_PAYLOAD_BYTES, event_topic
+from fabbooking.usage.formats import klipper
+from fabbooking.usage.formats.signals import message_id
 from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.sessions import ENDINGS
 from fabbooking.usage.tables import DeadLetter, ReceivedMessage, UsageSession
+from fabbooking.network.tables import Machine
 from tests.conftest import make_machine, make_site
-from tests.usage_helpers import Publisher, eventually, wire_gateway
+from tests.usage_helpers import Publisher, eventually, wire_device, wire_gateway
 
 pytestmark = pytest.mark.anyio
 
 SITE, GATEWAY, MACHINE = "bellevue", "gw-1", "prusa-mini"
+PARIS = ZoneInfo("Europe/Paris")  # the site's timezone: Tasmota's Time is local
 GOOD_TOPIC = event_topic(SITE, GATEWAY, MACHINE)
+# machine slug, format, device topic: one machine per device format, beside the gateway's
+DEVICES = [("laser", "tasmota", "fuzz-plug"), ("fraiseuse", "shelly", "fuzz-shelly"),
+           ("mk4", "octoprint", "fuzz-octoprint"), ("voron", "klipper", "fuzz-klipper")]
 
 
 # --- what is sent, and what must come of it --------------------------------------------
@@ -125,7 +134,8 @@ bad_moment = st.one_of(not_a_string, malformed_moment, far_moment())  # ts: also
 
 # (how to break a valid body, the reason it must get)
 BREAKS = {
-    "v": (st.one_of(st.none(), st.integers().filter(lambda n: n != 1), st.text(max_size=5), st.just(2.5)), "contract version"),
+    "v": (st.one_of(st.none(), st.integers().filter(lambda n: n != 1), st.text(max_size=5), st.just(2.5),
+                    st.booleans(), st.just(1.0)), "contract version"),
     "msg_id": (st.one_of(not_a_string, bad_ids), "msg_id"),
     "event": (st.one_of(not_a_string, st.text(max_size=20).filter(lambda e: e not in EVENTS)), "event"),
     "ts": (bad_moment, "ts"),
@@ -170,11 +180,68 @@ json_values = st.recursive(
     max_leaves=12)
 
 
+def _not_an_object(payload: bytes) -> bool:
+    try:
+        return not isinstance(json.loads(payload), dict)
+    except ValueError:
+        return True
+
+
+device_not_a_number = st.one_of(st.booleans(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                                st.none(), st.just(float("nan")), st.just(float("inf")), st.just(float("-inf")))
+# (topic, a JSON body with one field broken, the reason's hint), by device format
+DEVICE_BREAKS = {
+    "tasmota": lambda v: ("tele/fuzz-plug/SENSOR", {"Time": "", "ENERGY": {"Power": v, "Total": 1.0}}, "ENERGY.Power"),
+    "shelly": lambda v: ("fuzz-shelly/events/rpc", {"src": "shellyplusplugs-fuzz", "dst": "fuzz-shelly/events",
+                                                    "method": "NotifyStatus",
+                                                    "params": {"ts": v, "switch:0": {"apower": 3.0}}}, "params.ts"),
+    "shelly-status": lambda v: ("fuzz-shelly/status/switch:0", {"id": 0, "output": True, "apower": v}, "apower"),
+    "octoprint": lambda v: ("fuzz-octoprint/event/PrintStarted", {"name": "a.gcode", "path": "a.gcode",
+                                                                   "origin": "local", "_timestamp": v}, "_timestamp"),
+    "klipper": lambda v: ("fuzz-klipper/klipper/status", {"eventtime": 1.0, "status": {"print_stats": {
+        "state": v, "filename": "a.gcode"}}}, "print_stats.state"),
+}
+DEVICE_DATA_TOPICS = ["tele/fuzz-plug/SENSOR", "fuzz-shelly/events/rpc", "fuzz-shelly/status/switch:0",
+                      "fuzz-octoprint/event/PrintDone", "fuzz-klipper/klipper/status"]
+DEVICE_STATE_TOPICS = [("tele/fuzz-plug/LWT", "LWT"), ("fuzz-shelly/online", "online"),
+                       ("fuzz-octoprint/mqtt", "mqtt"), ("fuzz-klipper/moonraker/status", "")]
+
+
+@st.composite
+def device_garbage(draw) -> tuple[str, bytes, str]:
+    """A malformed device message: (topic, payload, a part of its dead letter's reason)."""
+    kind = draw(st.sampled_from(["bytes", "not_object", "deep", "too_large", "field", "state"]))
+    if kind == "bytes":
+        return draw(st.sampled_from(DEVICE_DATA_TOPICS)), draw(st.binary(max_size=200).filter(_not_an_object)), "JSON"
+    if kind == "not_object":
+        value = draw(json_values.filter(lambda v: not isinstance(v, dict)))
+        return draw(st.sampled_from(DEVICE_DATA_TOPICS)), json.dumps(value).encode(), "JSON"
+    if kind == "deep":
+        depth = draw(st.integers(2_000, 5_000))
+        return draw(st.sampled_from(DEVICE_DATA_TOPICS)), (draw(st.sampled_from(["[", '{"a":'])) * depth).encode(), "nested"
+    if kind == "too_large":
+        pad = draw(st.integers(64 * 1024 + 1, 3 * 64 * 1024))
+        return draw(st.sampled_from(DEVICE_DATA_TOPICS)), json.dumps({"pad": "x" * pad}).encode(), "too large"
+    if kind == "state":
+        topic, hint = draw(st.sampled_from(DEVICE_STATE_TOPICS))
+        text = draw(st.text(max_size=20).filter(lambda t: t.strip() not in ("true", "false", "Online", "Offline",
+                                                                           "connected", "disconnected")))
+        if topic.endswith("/moonraker/status"):
+            return topic, json.dumps({"server": text}).encode(), "server"
+        return topic, text.encode("utf-8", "surrogatepass"), hint
+    fmt = draw(st.sampled_from(sorted(DEVICE_BREAKS)))
+    value = draw(device_not_a_number.filter(lambda v: v not in klipper.STATES))
+    topic, body, hint = DEVICE_BREAKS[fmt](value)
+    return topic, json.dumps(body).encode(), hint
+
+
 @st.composite
 def message_plan(draw):
     """One message to send, before ids are filled in: (kind, detail)."""
     kind = draw(st.sampled_from(["valid", "valid", "valid", "duplicate", "bytes", "json", "deep", "huge_number",
-                                 "broken", "broken", "broken", "too_large", "topic"]))
+                                 "broken", "broken", "broken", "too_large", "topic", "device", "device"]))
+    if kind == "device":
+        return kind, draw(device_garbage())
     if kind == "valid":
         return kind, draw(valid_body())
     if kind == "bytes":
@@ -234,6 +301,9 @@ def build(plans: list, run: str) -> list[Message]:
         elif kind == "too_large":
             body = {"v": 1, "msg_id": msg_id, "ts": iso(NOW), "event": "heartbeat", "pad": "x" * detail}
             messages.append(Message(GOOD_TOPIC, json.dumps(body).encode(), False, "too large"))
+        elif kind == "device":
+            topic, payload, hint = detail
+            messages.append(Message(topic, payload, False, hint))
         elif kind == "topic":
             topic, hint = detail
             body = {"v": 1, "msg_id": msg_id, "ts": iso(NOW), "event": "job_started", "job": {"key": key}}
@@ -248,14 +318,16 @@ class Live:
     listener: UsageListener
     task: asyncio.Task
     publisher: Publisher
+    machines: dict[str, dict]
 
 
 @pytest.fixture
 async def live(db, mosquitto):
     site = await make_site(SITE)
     machine = await make_machine(site, MACHINE)
-    await make_machine(site, "laser")  # not wired to any gateway
     await wire_gateway(site, GATEWAY, machine)
+    for slug, fmt, device_topic in DEVICES:  # "laser" is wired to a plug, not to the gateway
+        await wire_device(await make_machine(site, slug), fmt, device_topic)
     elsewhere = await make_site("ailleurs")
     await wire_gateway(elsewhere, "gw-ailleurs", await make_machine(elsewhere, MACHINE))
     listener = UsageListener(broker_address(mosquitto.url), client_id="fuzz-listener")
@@ -263,7 +335,8 @@ async def live(db, mosquitto):
     await asyncio.wait_for(listener.connected.wait(), 20)
     await eventually(lambda: _subscribed(listener))
     publisher = Publisher(mosquitto.port)
-    yield Live(listener, task, publisher)
+    rows = await Machine.select(Machine.id, Machine.slug).where(Machine.site == site)
+    yield Live(listener, task, publisher, {r["slug"]: r for r in rows})
     publisher.close()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -287,7 +360,12 @@ async def test_malformed_messages_are_dead_lettered_and_valid_ones_recorded(db, 
     before = last["id"] if last else 0
     for message in messages:
         live.publisher.send(message.topic, message.payload)
-    # messages are recorded in arrival order: once this one is there, all the others are
+    # right after the malformed ones, a valid message of every device format...
+    valid_devices = every_format(run)
+    for device_topic, payload in valid_devices:
+        live.publisher.send(device_topic, payload)
+    # ...and of the contract. Messages are recorded in arrival order: once this one is there,
+    # all the others are
     end = f"{run}-end"
     live.publisher.send(GOOD_TOPIC, json.dumps({"v": 1, "msg_id": end, "ts": iso(datetime.now(UTC)),
                                                 "event": "heartbeat"}).encode())
@@ -308,7 +386,31 @@ async def test_malformed_messages_are_dead_lettered_and_valid_ones_recorded(db, 
     sessions = {r["job_key"]: r["outcome"] for r in await UsageSession.select(
         UsageSession.job_key, UsageSession.outcome).where(UsageSession.job_key.like(f"{run}-job-%"))}
     assert sessions == {m.job_key: ENDINGS.get(m.event, "running") for m in valid if m.job_key}
+    machines = {slug: m["id"] for slug, m in live.machines.items()}
+    device_keys = {f"dev:{machines[slug]}:{message_id(t, p)}" for (slug, _, _), (t, p) in zip(DEVICES, valid_devices)}
+    recorded = {r["key"] for r in await ReceivedMessage.select(ReceivedMessage.key).where(
+        ReceivedMessage.key.is_in(sorted(device_keys)))}
+    assert recorded == device_keys, "a valid device message after malformed ones was not recorded"
     assert not live.task.done(), "the listener stopped"
+
+
+def every_format(run: str) -> list[tuple[str, bytes]]:
+    """One valid message per device format, in DEVICES' order, each unlike any sent before."""
+    now = datetime.now(UTC)
+    serial = int(run, 16) % 10**9
+    return [
+        ("tele/fuzz-plug/SENSOR", json.dumps({"Time": now.astimezone(PARIS).replace(tzinfo=None).isoformat(timespec="seconds"),
+                                              "ENERGY": {"Total": serial / 1000, "Power": 12, "Voltage": 230}}).encode()),
+        ("fuzz-shelly/events/rpc", json.dumps({"src": "shellyplusplugs-fuzz", "dst": "fuzz-shelly/events",
+                                               "method": "NotifyStatus", "params": {
+                                                   "ts": now.timestamp(), "switch:0": {"id": 0, "apower": 3.0,
+                                                                                        "aenergy": {"total": serial}}}}).encode()),
+        ("fuzz-octoprint/event/PrintStarted", json.dumps({"name": f"{run}.gcode", "path": f"{run}.gcode",
+                                                          "origin": "local", "size": serial, "_event": "PrintStarted",
+                                                          "_timestamp": int(now.timestamp())}).encode()),
+        ("fuzz-klipper/klipper/status", json.dumps({"eventtime": serial / 7, "status": {
+            "print_stats": {"state": "standby", "filename": ""}}}).encode()),
+    ]
 
 
 async def test_ids_a_database_cannot_store_are_dead_lettered_with_a_reason(db, mosquitto, live):
