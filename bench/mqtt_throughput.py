@@ -1,21 +1,31 @@
-"""MQTT usage throughput: events persisted per second by ``fabbooking listen``, beside what a
-do-nothing paho subscriber receives from the same broker.
+"""MQTT usage throughput, draining a backlog: how fast ``fabbooking listen`` records what the
+broker queued for it, beside a do-nothing paho subscriber draining the same backlog.
 
-    .venv/bin/python bench/mqtt_throughput.py                      # 20,000 events, SQLite + PostgreSQL
+    .venv/bin/python bench/mqtt_throughput.py                      # 20,000 messages, SQLite + PostgreSQL
     .venv/bin/python bench/mqtt_throughput.py --events 5000 --databases sqlite
-    .venv/bin/python bench/mqtt_throughput.py --listeners 2        # also two listeners sharing the events
+    .venv/bin/python bench/mqtt_throughput.py --events 200000 --databases postgres --no-baseline   # RSS under a backlog
+    .venv/bin/python bench/mqtt_throughput.py --profile /tmp/prof  # py-spy profile of the listener
 
 Every measurement gets its own private Mosquitto (persistence on, max_queued_messages 0, as
-in the tests) on a free port. For each database (a temporary SQLite file; a temporary
-PostgreSQL database when FABBOOKING_TEST_POSTGRES_URL, default
-postgresql://postgres@127.0.0.1:5432/postgres, is reachable) the script migrates it, wires
-4 machines to 2 gateways, starts ``python -m fabbooking listen`` as a subprocess, waits until
-it is subscribed, then publishes N QoS 1 contract events (job_started/job_finished pairs, each
-a distinct msg_id) as fast as the broker takes them. "events/s" is N divided by the time
-from the first publish to the last ReceivedMessage row committed (every event is checked to
-be there, and the N/2 sessions completed, no dead letter); "publish/s" is how fast the
-broker acknowledged the publisher. The baseline is a paho MQTT v5 client with the same
-shared subscription and QoS 1 that only counts what it receives (paho acknowledges at once).
+the docs require) on a free port. Drain mode, so that the publisher never caps the rate: the
+receiver's persistent session is created first (subscribed, then gone), the N messages are
+published and queued by the broker, and only then the receiver is started.
+
+The mix is a network's: contract events from 200 machines on 20 gateways (job_started,
+heartbeat, job_finished), Tasmota SENSOR readings from 100 plugs, Shelly NotifyStatus from
+50 plugs and OctoPrint PrintStarted/PrintDone from 50 printers, interleaved in time order.
+The plugs' power draws make jobs (300 s at 900 W between idle spells); the sessions the
+database must hold are computed with the pure power detector.
+
+- baseline: a paho MQTT v5 QoS 1 subscriber (persistent session, paho's defaults) that only
+  counts; rate = N / (last message − first message).
+- ``fabbooking listen`` on a fresh database (a temporary SQLite file; a temporary
+  PostgreSQL database when FABBOOKING_TEST_POSTGRES_URL, default
+  postgresql://postgres@127.0.0.1:5432/postgres, is reachable): rate = N / (time the N-th
+  message key is seen committed − the first batch's start). Then every message key must be
+  there exactly (0 lost), every machine must have exactly the expected sessions with the
+  expected outcomes (0 duplicated, 0 missing), and no dead letter. The listener's peak RSS
+  while draining is printed too.
 
 It is a script, not a test: run it when the listener or the recording changes, and update
 the table in docs/performance.md.
@@ -23,25 +33,31 @@ the table in docs/performance.md.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# run as a script, this folder comes first on the path: a bench module named like a standard
+# one (bench/http.py) would shadow it
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
+import json
 import os
 import platform
-import re
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,22 +69,28 @@ os.environ.pop("FABBOOKING_MQTT_URL", None)
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
 from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
 
 from fabbooking import database  # noqa: E402
 from fabbooking.settings import parse_database_url  # noqa: E402
 from fabbooking.usage.contract import Job, UsageEvent, build_event, event_topic  # noqa: E402
+from fabbooking.usage.power import Detector, Reading, Thresholds, feed  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get("FABBOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SITE = "bench-site"
-MACHINES = [("gw-a", "printer-1"), ("gw-a", "printer-2"), ("gw-b", "laser-1"), ("gw-b", "laser-2")]
-EVENTS_FILTER = "fablab/v1/+/+/+/event"
+GATEWAYS, CONTRACT_MACHINES, TASMOTA_PLUGS, SHELLY_PLUGS, OCTOPRINTS = 20, 200, 100, 50, 50
+# shares of the messages: contract events, Tasmota readings, Shelly notifications, OctoPrint events
+SHARES = {"contract": 0.5, "tasmota": 0.3, "shelly": 0.1, "octoprint": 0.1}
+READING_EVERY_S = 10
+PLUG_CYCLE = [10.0] * 6 + [900.0] * 30 + [10.0] * 24  # idle, a 300 s job, idle (watts, one per reading)
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location {folder}/
-autosave_interval 1
+autosave_interval 60
 max_queued_messages 0
 max_inflight_messages 0
 log_dest file {folder}/mosquitto.log
@@ -117,38 +139,116 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def flood(count: int, run: str) -> list[tuple[str, bytes]]:
-    """``count`` events: job_started/job_finished pairs spread over the machines, distinct msg_ids."""
-    base = datetime.now(UTC) - timedelta(days=1)
-    messages = []
+@dataclass
+class Mix:
+    """The messages to publish, and what the database must hold once they are recorded."""
+
+    messages: list[tuple[float, str, bytes]] = field(default_factory=list)  # (moment, topic, payload)
+    keys: int = 0  # message keys (every message of the mix is deduplicated by one)
+    sessions: dict[str, Counter] = field(default_factory=dict)  # machine slug -> outcomes
+
+    def ordered(self) -> list[tuple[str, bytes]]:
+        return [(topic, payload) for _, topic, payload in sorted(self.messages, key=lambda m: m[0])]
+
+
+def contract_machine(n: int) -> tuple[str, str]:
+    return f"gw-{n % GATEWAYS:02d}", f"machine-{n:03d}"
+
+
+def mix(count: int) -> Mix:
+    """About ``count`` messages of a network's traffic, from a day ago on."""
+    per = {kind: int(count * share) for kind, share in SHARES.items()}
+    per["contract"] += count - sum(per.values())
+    span = max(per["contract"] // (3 * CONTRACT_MACHINES) * 900, per["octoprint"] // (2 * OCTOPRINTS) * 3600,
+               per["tasmota"] // TASMOTA_PLUGS * READING_EVERY_S)
+    base = (datetime.now(UTC) - timedelta(seconds=span, hours=2)).replace(microsecond=0)  # all in the past
+    result = Mix()
+    for n in range(per["contract"]):  # job_started, heartbeat, job_finished, round the machines
+        machine = n % CONTRACT_MACHINES
+        step, cycle = (n // CONTRACT_MACHINES) % 3, n // (3 * CONTRACT_MACHINES)
+        gateway, slug = contract_machine(machine)
+        at = base + timedelta(seconds=cycle * 900 + step * 300 + machine)
+        job = Job(f"job-{cycle}", file=f"part-{cycle}.gcode") if step == 0 else Job(f"job-{cycle}", duration_s=600.0)
+        event = UsageEvent(f"{slug}-{n}", at, ("job_started", "heartbeat", "job_finished")[step],
+                           job if step != 1 else None)
+        result.messages.append((at.timestamp(), event_topic(SITE, gateway, slug), build_event(event)))
+        if step != 1:
+            outcome = "running" if step == 0 else "completed"
+            sessions = result.sessions.setdefault(slug, Counter())
+            sessions[outcome] += 1
+            if step == 2:
+                sessions["running"] -= 1
+    _plugs(result, base, per["tasmota"], TASMOTA_PLUGS, "tasmota")
+    _plugs(result, base, per["shelly"], SHELLY_PLUGS, "shelly")
+    for n in range(per["octoprint"]):  # PrintStarted, PrintDone
+        printer, step, cycle = n % OCTOPRINTS, (n // OCTOPRINTS) % 2, n // (2 * OCTOPRINTS)
+        started = base + timedelta(seconds=cycle * 3600 + printer)
+        at = started + timedelta(seconds=1800 * step)
+        body = {"name": f"print-{cycle}.gcode", "path": f"print-{cycle}.gcode", "origin": "local",
+                "_timestamp": int(at.timestamp())}
+        if step:
+            body["time"] = 1800.0
+        event = ("PrintStarted", "PrintDone")[step]
+        result.messages.append((at.timestamp(), f"octoprint-{printer:02d}/event/{event}",
+                                json.dumps({**body, "_event": event}).encode()))
+        sessions = result.sessions.setdefault(f"printer-{printer:02d}", Counter())
+        sessions["running" if step == 0 else "completed"] += 1
+        if step:
+            sessions["running"] -= 1
+    result.keys = len(result.messages)
+    for sessions in result.sessions.values():
+        for outcome in [o for o, k in sessions.items() if k == 0]:
+            del sessions[outcome]
+    return result
+
+
+def _plugs(result: Mix, base: datetime, count: int, plugs: int, kind: str) -> None:
+    """Readings every 10 s from ``plugs`` metering plugs; the sessions they make, by the pure detector."""
+    detectors = [Detector() for _ in range(plugs)]
     for n in range(count):
-        gateway, machine = MACHINES[(n // 2) % len(MACHINES)]
-        job = n // 2
-        started = base + timedelta(seconds=job)
-        if n % 2 == 0:
-            event = UsageEvent(f"{run}-{n}", started, "job_started", Job(f"job-{job}", file=f"part-{job}.gcode"))
+        plug, reading = n % plugs, n // plugs
+        at = base + timedelta(seconds=reading * READING_EVERY_S, milliseconds=plug)
+        power = PLUG_CYCLE[reading % len(PLUG_CYCLE)]
+        total_wh = 1000.0 + reading * 2.5
+        slug = f"{kind}-{plug:03d}"
+        if kind == "tasmota":
+            topic = f"tele/{slug}/SENSOR"
+            payload = {"Time": at.replace(tzinfo=None).isoformat(timespec="seconds"),
+                       "ENERGY": {"Total": total_wh / 1000, "Power": power, "Voltage": 230}}
         else:
-            event = UsageEvent(f"{run}-{n}", started + timedelta(seconds=30), "job_finished",
-                               Job(f"job-{job}", duration_s=30.0))
-        messages.append((event_topic(SITE, gateway, machine), build_event(event)))
-    return messages
+            topic = f"{slug}/events/rpc"
+            payload = {"src": slug, "dst": f"{slug}/events", "method": "NotifyStatus",
+                       "params": {"ts": at.timestamp(), "switch:0": {"id": 0, "apower": power,
+                                                                     "aenergy": {"total": total_wh}}}}
+        result.messages.append((at.timestamp(), topic, json.dumps(payload).encode()))
+        # what Fabbooking must find: the pure detector over the same readings (Tasmota's Time
+        # is read to the second)
+        moment = at.replace(microsecond=0) if kind == "tasmota" else at
+        detectors[plug], jobs = feed(detectors[plug], Reading(moment, power, total_wh), Thresholds())
+        sessions = result.sessions.setdefault(slug, Counter())
+        for job in jobs:
+            if job.event == "job_started":
+                sessions["running"] += 1
+            else:
+                sessions["running"] -= 1
+                sessions["completed"] += 1
 
 
-def publish_all(port: int, messages: list[tuple[str, bytes]]) -> tuple[float, float]:
-    """Publish QoS 1 as fast as the broker takes them; (start, end) on the wall clock."""
+def publish_all(port: int, messages: list[tuple[str, bytes]]) -> float:
+    """Publish QoS 1 as fast as the broker takes them; messages per second."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:6]}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    start = time.time()
+    start = time.monotonic()
     infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
     for info in infos:
-        info.wait_for_publish(timeout=120)
-    end = time.time()
+        info.wait_for_publish(timeout=600)
+    rate = len(messages) / (time.monotonic() - start)
     client.loop_stop()
     client.disconnect()
-    return start, end
+    return rate
 
 
 @dataclass
@@ -157,43 +257,59 @@ class Result:
     events: int
     seconds: float
     publish_rate: float
+    peak_rss_mb: float | None = None
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
 
 
-def baseline(count: int) -> Result:
-    """A paho subscriber that does nothing but count (QoS 1, acknowledged by paho at once)."""
+def _session_properties() -> Properties:
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = 3600
+    return properties
+
+
+def baseline(count: int, messages: list[tuple[str, bytes]]) -> Result:
+    """A paho MQTT v5 subscriber that does nothing but count (QoS 1, acknowledged by paho at
+    once), draining the same backlog from its persistent session."""
     broker = Broker()
     received = 0
-    last = [0.0]
-    done = threading.Event()
-    subscribed = threading.Event()
+    first, last = [0.0], [0.0]
+    done, subscribed = threading.Event(), threading.Event()
 
     def on_message(client, userdata, message) -> None:
         nonlocal received
         received += 1
-        last[0] = time.time()
+        last[0] = time.monotonic()
+        if received == 1:
+            first[0] = last[0]
         if received >= count:
             done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-null", protocol=mqtt.MQTTv5)
-    client.on_message = on_message
-    client.on_subscribe = lambda *args: subscribed.set()
-    client.on_connect = lambda c, *args: c.subscribe(f"$share/bench/{EVENTS_FILTER}", options=SubscribeOptions(qos=1))
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
+    def client() -> mqtt.Client:
+        paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-null", protocol=mqtt.MQTTv5)
+        paho.on_message = on_message
+        paho.on_subscribe = lambda *args: subscribed.set()
+        paho.connect("127.0.0.1", broker.port, clean_start=False, properties=_session_properties())
+        paho.loop_start()
+        return paho
+
     try:
+        session = client()
+        session.subscribe("#", options=SubscribeOptions(qos=1))
         if not subscribed.wait(20):
             raise SystemExit("the do-nothing subscriber could not subscribe")
-        start, end = publish_all(broker.port, flood(count, "null"))
-        if not done.wait(300):
+        session.disconnect()
+        session.loop_stop()
+        publish_rate = publish_all(broker.port, messages)
+        drain = client()
+        if not done.wait(600):
             raise SystemExit(f"the do-nothing subscriber received only {received} of {count}")
-        return Result("do-nothing paho subscriber", count, last[0] - start, count / (end - start))
+        drain.disconnect()
+        drain.loop_stop()
+        return Result("do-nothing paho subscriber", count, last[0] - first[0], publish_rate)
     finally:
-        client.loop_stop()
-        client.disconnect()
         broker.stop()
 
 
@@ -201,42 +317,65 @@ async def _seed() -> None:
     from fabbooking.network.tables import Machine, Site
     from fabbooking.usage.tables import Gateway, Telemetry
 
-    site = (await Site.insert(Site(slug=SITE, name="Bench")).returning(Site.id))[0]["id"]
+    site = (await Site.insert(Site(slug=SITE, name="Bench", timezone="UTC")).returning(Site.id))[0]["id"]
     gateways = {}
-    for gateway, machine in MACHINES:
-        if gateway not in gateways:
-            gateways[gateway] = (await Gateway.insert(Gateway(ident=gateway, site=site, name=gateway))
-                                 .returning(Gateway.id))[0]["id"]
-        machine_id = (await Machine.insert(Machine(site=site, slug=machine, name=machine))
-                      .returning(Machine.id))[0]["id"]
-        await Telemetry.insert(Telemetry(machine=machine_id, format="contract", gateway=gateways[gateway]))
+    for n in range(GATEWAYS):
+        ident = f"gw-{n:02d}"
+        gateways[ident] = (await Gateway.insert(Gateway(ident=ident, site=site, name=ident))
+                           .returning(Gateway.id))[0]["id"]
+
+    async def machine(slug: str, **telemetry) -> None:
+        machine_id = (await Machine.insert(Machine(site=site, slug=slug, name=slug)).returning(Machine.id))[0]["id"]
+        await Telemetry.insert(Telemetry(machine=machine_id, **telemetry))
+
+    for n in range(CONTRACT_MACHINES):
+        gateway, slug = contract_machine(n)
+        await machine(slug, format="contract", gateway=gateways[gateway])
+    for n in range(TASMOTA_PLUGS):
+        await machine(f"tasmota-{n:03d}", format="tasmota", device_topic=f"tasmota-{n:03d}")
+    for n in range(SHELLY_PLUGS):
+        await machine(f"shelly-{n:03d}", format="shelly", device_topic=f"shelly-{n:03d}")
+    for n in range(OCTOPRINTS):
+        await machine(f"printer-{n:02d}", format="octoprint", device_topic=f"octoprint-{n:02d}")
 
 
-async def _count(prefix: str) -> int:
+async def _keys() -> int:
     from fabbooking.usage.tables import ReceivedMessage
 
-    return await ReceivedMessage.count().where(ReceivedMessage.key.like(f"gw:%:{prefix}-%"))
+    return await ReceivedMessage.count()
 
 
-async def _last_received(prefix: str) -> datetime:
+async def _first_batch() -> datetime:
     from fabbooking.usage.tables import ReceivedMessage
 
     row = await ReceivedMessage.select(ReceivedMessage.received_at).where(
-        ReceivedMessage.key.like(f"gw:%:{prefix}-%")).order_by(ReceivedMessage.received_at, ascending=False).first()
+        ReceivedMessage.key.not_like("gw:gw-00:probe-%")).order_by(ReceivedMessage.received_at).first()
     return row["received_at"]
 
 
-async def _sessions() -> dict[str, int]:
+async def _check(expected: Mix, probes: int) -> list[str]:
+    """What is wrong with the database, compared with ``expected`` (nothing: [])."""
+    from fabbooking.network.tables import Machine
     from fabbooking.usage.tables import DeadLetter, UsageSession
 
-    rows = await UsageSession.select(UsageSession.outcome)
-    outcomes: dict[str, int] = {}
-    for row in rows:
-        outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1
-    dead = await DeadLetter.count()
+    problems = []
+    keys = await _keys() - probes
+    if keys != expected.keys:
+        problems.append(f"{keys} message keys instead of {expected.keys}")
+    slugs = {m["id"]: m["slug"] for m in await Machine.select(Machine.id, Machine.slug)}
+    found: dict[str, Counter] = {}
+    for row in await UsageSession.select(UsageSession.machine, UsageSession.outcome):
+        found.setdefault(slugs[row["machine"]], Counter())[row["outcome"]] += 1
+    wrong = {slug: (dict(found.get(slug, {})), dict(want)) for slug, want in expected.sessions.items()
+             if found.get(slug, Counter()) != want}
+    wrong.update({slug: (dict(got), {}) for slug, got in found.items() if slug not in expected.sessions})
+    if wrong:
+        problems.append(f"{len(wrong)} machines with other sessions than expected (found, expected), "
+                        f"e.g. {list(wrong.items())[:3]}")
+    dead = await DeadLetter.select(DeadLetter.topic, DeadLetter.reason).limit(3)
     if dead:
-        outcomes["dead letters"] = dead
-    return outcomes
+        problems.append(f"dead letters: {dead}")
+    return problems
 
 
 def _use(url: str):
@@ -245,9 +384,9 @@ def _use(url: str):
     return engine
 
 
-def listener_run(kind: str, count: int, listeners: int = 1) -> Result:
-    """``fabbooking listen`` (``listeners`` of them, one share group) on a fresh database of
-    ``kind``: events persisted per second."""
+def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], profile: Path | None) -> Result:
+    """``fabbooking listen`` on a fresh database of ``kind``, draining the backlog its
+    session holds: messages recorded per second, checked against ``expected``."""
     pg_name = None
     if kind == "sqlite":
         url = f"sqlite:///{_SCRATCH}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
@@ -258,82 +397,94 @@ def listener_run(kind: str, count: int, listeners: int = 1) -> Result:
     env = {**os.environ, "FABBOOKING_DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "fabbooking", "migrate"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
-    _use(url)
+    engine = _use(url)
     asyncio.run(_seed())
     broker = Broker()
     log = open(_SCRATCH / f"listen-{kind}.log", "w")  # noqa: SIM115 - closed below
-    # several listeners share the events only in a share group (off by default, see docs/mqtt.md)
-    sharing = ["--share-group", "bench"] if listeners > 1 else []
-    processes = [subprocess.Popen([sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}-{n}",
-                                   *sharing],
-                                  cwd=ROOT, env={**env, "FABBOOKING_MQTT_URL": broker.url},
-                                  stdout=log, stderr=subprocess.STDOUT) for n in range(listeners)]
+    command = [sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}"]
+    listen_env = {**env, "FABBOOKING_MQTT_URL": broker.url}
+    process = subprocess.Popen(command, cwd=ROOT, env=listen_env, stdout=log, stderr=subprocess.STDOUT)
+    spy = None
     try:
-        _wait_subscribed(broker.port, processes)
-        messages = flood(count, "ev")
-        start, end = publish_all(broker.port, messages)
-        deadline = time.monotonic() + max(300, count / 20)
-        while (recorded := asyncio.run(_count("ev"))) < count:
-            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
-                raise SystemExit(f"{kind}: only {recorded} of {count} recorded (log: {log.name})")
-            time.sleep(0.2)
-        last = asyncio.run(_last_received("ev")).timestamp()
-        sessions = asyncio.run(_sessions())
-        if sessions != {"completed": count // 2}:
-            raise SystemExit(f"{kind}: unexpected sessions {sessions}")
+        probes = _wait_subscribed(broker.port, process)  # its persistent session: subscribed to every topic
+        _stop(process)
+        publish_rate = publish_all(broker.port, messages)  # queued by the broker for the session
+        process = subprocess.Popen(command, cwd=ROOT, env=listen_env, stdout=log, stderr=subprocess.STDOUT)
+        if profile:
+            profile.mkdir(parents=True, exist_ok=True)
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(process.pid), "--rate", "200", "--format",
+                                    "raw", "-o", str(profile / f"listen-{kind}.txt")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        total = expected.keys + probes
+        deadline = time.monotonic() + max(300, len(messages) / 50)
+        peak_rss = 0.0
+        while asyncio.run(_keys()) < total:
+            peak_rss = max(peak_rss, _rss_mb(process.pid))
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{kind}: only {asyncio.run(_keys()) - probes} of {expected.keys} recorded "
+                                 f"(log: {log.name})")
+            time.sleep(0.05)
+        done = time.time()
+        first = asyncio.run(_first_batch()).timestamp()
+        problems = asyncio.run(_check(expected, probes))
+        if problems:
+            raise SystemExit(f"{kind}: " + "; ".join(problems))
         name = f"fabbooking listen, {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}"
-        return Result(name + (f", {listeners} listeners" if listeners > 1 else ""),
-                      count, last - start, count / (end - start))
+        return Result(name, expected.keys, done - first, publish_rate, peak_rss)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if spy:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+        _stop(process)
         log.close()
         broker.stop()
+        if hasattr(engine, "close_pool"):
+            asyncio.run(engine.close_pool())
         if pg_name:
             asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
-def _wait_subscribed(port: int, processes: list[subprocess.Popen]) -> None:
-    """Publish heartbeats until one is recorded and (where ``ss`` can tell) every listener's
-    connection has received one: they are all connected and subscribed."""
+def _stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _wait_subscribed(port: int, process: subprocess.Popen) -> int:
+    """Publish heartbeats until one is recorded: the listener is connected and subscribed
+    (contract and device topics go in one SUBSCRIBE). How many probes were recorded."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-probe-{uuid.uuid4().hex[:6]}")
     client.connect("127.0.0.1", port)
     client.loop_start()
     deadline = time.monotonic() + 60
     n = 0
     try:
-        while asyncio.run(_count("probe")) == 0 or not _all_received(port, processes):
-            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+        while asyncio.run(_keys()) == 0:
+            if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the listener did not start; see its log")
-            gateway, machine = MACHINES[0]
+            gateway, machine = contract_machine(0)
             client.publish(event_topic(SITE, gateway, machine),
-                           build_event(UsageEvent(f"probe-{n}", datetime.now(UTC), "heartbeat")), qos=1)
+                           build_event(UsageEvent(f"probe-{n}", datetime.now(UTC), "heartbeat")), qos=1).wait_for_publish(10)
             n += 1
             time.sleep(0.2)
+        time.sleep(0.5)  # the probes still on their way
+        return asyncio.run(_keys())
     finally:
         client.loop_stop()
         client.disconnect()
-
-
-def _all_received(port: int, processes: list[subprocess.Popen]) -> bool:
-    if len(processes) < 2 or shutil.which("ss") is None:
-        return True
-    output = subprocess.run(["ss", "-tinpH", "state", "established", f"( dport = :{port} )"],
-                            capture_output=True, text=True).stdout
-    received: dict[int, int] = {}
-    pid = None
-    for line in output.splitlines():
-        if owner := re.search(r"pid=(\d+)", line):
-            pid = int(owner.group(1))
-        elif (amount := re.search(r"bytes_received:(\d+)", line)) and pid is not None:
-            received[pid] = received.get(pid, 0) + int(amount.group(1))
-    return all(received.get(p.pid, 0) >= 100 for p in processes)
 
 
 async def _postgres_admin(statement: str, fetch: bool = False):
@@ -379,30 +530,39 @@ def machine_description() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20_000, help="events per run (default 20000)")
+    parser.add_argument("--events", type=int, default=20_000, help="messages per run (default 20000)")
     parser.add_argument("--databases", default="sqlite,postgres",
                         help="comma-separated: sqlite, postgres (skipped when not reachable)")
-    parser.add_argument("--listeners", type=int, default=1,
-                        help="also measure this many 'fabbooking listen' sharing the events (default 1: only one)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the do-nothing subscriber")
+    parser.add_argument("--profile", type=Path, help="record the listener with py-spy (raw stacks) in this folder")
     args = parser.parse_args()
-    if args.events < 2 or args.events % 2:
-        parser.error("--events must be an even number ≥ 2 (job_started/job_finished pairs)")
+    if args.events < 1000:
+        parser.error("--events must be at least 1000")
     print(f"machine: {machine_description()}")
-    print(f"events per run: {args.events} (QoS 1, {len(MACHINES)} machines, 2 gateways)\n", flush=True)
-    results = [baseline(args.events)]
-    print(f"  done: {results[-1].name}", flush=True)
+    expected = mix(args.events)
+    messages = expected.ordered()
+    print(f"messages per run: {len(messages)} (QoS 1, drained from the broker's queue): "
+          f"{CONTRACT_MACHINES} machines on {GATEWAYS} gateways, {TASMOTA_PLUGS} Tasmota, {SHELLY_PLUGS} Shelly, "
+          f"{OCTOPRINTS} OctoPrint; {sum(sum(c.values()) for c in expected.sessions.values())} sessions\n", flush=True)
+    results = [] if args.no_baseline else [baseline(len(messages), messages)]
+    if results:
+        print(f"  done: {results[-1].name}", flush=True)
     for kind in [k.strip() for k in args.databases.split(",") if k.strip()]:
         if kind == "postgres" and not postgres_reachable():
             print(f"  skipped: PostgreSQL not reachable at {POSTGRES_ADMIN_URL}", flush=True)
             continue
-        for listeners in sorted({1, args.listeners}):
-            results.append(listener_run(kind, args.events, listeners))
-            print(f"  done: {results[-1].name}", flush=True)
+        results.append(listener_run(kind, expected, messages, args.profile))
+        print(f"  done: {results[-1].name}: 0 lost, 0 duplicated", flush=True)
+    base = None if args.no_baseline else results[0].rate
     print()
-    print(f"| {'receiver':<45} | {'events':>7} | {'seconds':>7} | {'events/s':>8} | {'publish/s':>9} |")
-    print(f"| {'-' * 45} | {'-' * 6}: | {'-' * 6}: | {'-' * 7}: | {'-' * 8}: |")
+    print(f"| {'receiver':<32} | {'messages':>8} | {'seconds':>7} | {'msg/s':>6} | {'of baseline':>11} "
+          f"| {'peak RSS':>8} | {'publish/s':>9} |")
+    print(f"| {'-' * 32} | {'-' * 7}: | {'-' * 6}: | {'-' * 5}: | {'-' * 10}: | {'-' * 7}: | {'-' * 8}: |")
     for r in results:
-        print(f"| {r.name:<45} | {r.events:>7} | {r.seconds:>7.1f} | {r.rate:>8.0f} | {r.publish_rate:>9.0f} |")
+        share = f"{100 * r.rate / base:.0f} %" if base else "—"
+        rss = f"{r.peak_rss_mb:.0f} MB" if r.peak_rss_mb else "—"
+        print(f"| {r.name:<32} | {r.events:>8} | {r.seconds:>7.2f} | {r.rate:>6.0f} | {share:>11} "
+              f"| {rss:>8} | {r.publish_rate:>9.0f} |")
     shutil.rmtree(_SCRATCH, ignore_errors=True)
     return 0
 
