@@ -344,3 +344,15 @@ async def test_machine_telemetry_refuses_a_device_topic_that_is_not_one_device(d
     saved = run_cli("machine", "telemetry", "--machine", "bellevue/laser", "--format", "tasmota",
                     "--device-topic", "tasmota_laser", url=db.url, extra_env=ENGLISH)
     assert "device topic tasmota_laser" in saved.stdout
+
+
+async def test_mqtt_acl_leaves_out_a_bad_device_topic_found_in_the_database(db):
+    from fabbooking.usage.tables import Telemetry
+
+    site = await make_site("bellevue")
+    for slug, device_topic in (("laser", "tasmota_laser"), ("cnc", "lab/#")):
+        machine = (await Machine.insert(Machine(site=site, slug=slug, name=slug, kind="laser_cutter"))
+                   .returning(Machine.id))[0]["id"]
+        await Telemetry.insert(Telemetry(machine=machine, format="tasmota", device_topic=device_topic))
+    acl = run_cli("mqtt", "acl", url=db.url).stdout
+    assert "topic read tele/tasmota_laser/SENSOR" in acl and "lab/#" not in acl

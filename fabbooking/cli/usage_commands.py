@@ -111,9 +111,10 @@ def cmd_mqtt(args: argparse.Namespace) -> int:
         return gateways, devices
 
     gateways, devices = run(load)
-    from fabbooking.usage.routing import DECODERS
+    from fabbooking.usage.routing import DECODERS, device_topic_problem
 
-    device_topics = sorted({t for d in devices if d["device_topic"] for t in DECODERS[d["format"]].subscriptions(d["device_topic"])})
+    usable = [d for d in devices if d["device_topic"] and not device_topic_problem(d["device_topic"])]
+    device_topics = sorted({t for d in usable for t in DECODERS[d["format"]].subscriptions(d["device_topic"])})
     print(acl_file([(g["site"], g["ident"]) for g in gateways], args.listener_user, device_topics), end="")
     if args.password_file:
         try:
