@@ -412,7 +412,7 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
         process = subprocess.Popen(command, cwd=ROOT, env=listen_env, stdout=log, stderr=subprocess.STDOUT)
         if profile:
             profile.mkdir(parents=True, exist_ok=True)
-            spy = subprocess.Popen(["py-spy", "record", "--pid", str(process.pid), "--rate", "200", "--format",
+            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(process.pid), "--rate", "200", "--format",
                                     "raw", "-o", str(profile / f"listen-{kind}.txt")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         total = expected.keys + probes

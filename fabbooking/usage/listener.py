@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -63,7 +64,11 @@ class UsageListener:
         self.batch_max = batch_max
         self.connected = asyncio.Event()
         self.recorded = 0
-        self._queue: asyncio.Queue[Received] = asyncio.Queue()
+        # paho's thread appends here; the consumer takes batches. At most RECEIVE_MAXIMUM
+        # messages: the broker sends no more until some are acknowledged (MQTT 5).
+        self._arrived: deque[Received] = deque()
+        self._arrival = asyncio.Event()
+        self._wakeup_pending = False
         self._connection = 0
         self._subscribed: set[str] = set()
         self._unusable: set[tuple[int, str]] = set()  # logged once
@@ -88,9 +93,23 @@ class UsageListener:
         self._loop.call_soon_threadsafe(self.connected.clear)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        item = Received(Incoming(message.topic, bytes(message.payload), datetime.now(UTC)),
-                        message.mid, message.qos, self._connection)
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        self.arrive(Received(Incoming(message.topic, bytes(message.payload), datetime.now(UTC)),
+                             message.mid, message.qos, self._connection))
+
+    def arrive(self, item: Received) -> None:
+        """Hand a message over to the consumer. Waking the event loop costs a system call:
+        one wake-up serves every message that arrives before the consumer runs."""
+        with self._lock:
+            self._arrived.append(item)
+            if self._wakeup_pending:
+                return
+            self._wakeup_pending = True
+        self._loop.call_soon_threadsafe(self._wake_consumer)
+
+    def _wake_consumer(self) -> None:
+        with self._lock:
+            self._wakeup_pending = False
+        self._arrival.set()
 
     # --- asyncio side ---------------------------------------------------------------
 
@@ -172,11 +191,18 @@ class UsageListener:
                 except Exception:  # noqa: BLE001 - try again at the next round
                     log.exception("could not refresh device subscriptions")
 
+    async def _next_batch(self) -> list[Received]:
+        """Every message arrived (up to batch_max), waiting for one if none has."""
+        while True:
+            with self._lock:
+                if self._arrived:
+                    return [self._arrived.popleft() for _ in range(min(len(self._arrived), self.batch_max))]
+                self._arrival.clear()
+            await self._arrival.wait()
+
     async def _consume(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._next_batch()
             await self._record_shielded(batch)
             for item in batch:
                 if item.qos > 0 and item.connection == self._connection:

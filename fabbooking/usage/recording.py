@@ -216,13 +216,14 @@ class _Machines:
         return cls(rows, lives)
 
     def changes(self) -> tuple[list[dict], list[dict]]:
+        """(new rows, changed rows); a row is compared with the one read as it was stored."""
         new, changed = [], []
         for machine_id, live in self.lives.items():
             row = live_state.to_row(live)
             before = self.read.get(machine_id)
             if before is None:
                 new.append(row)
-            elif live_state.to_row(live_state.from_row(machine_id, before)) != row:
+            elif any(row[column] != before[column] for column in row):
                 changed.append(row)
         return new, changed
 
