@@ -45,7 +45,7 @@ os.environ.setdefault("FABBOOKING_VAR_DIR", str(_SCRATCH / "var"))
 os.environ.pop("FABBOOKING_MQTT_URL", None)
 
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
-from piccolo.engine.sqlite import SQLiteEngine  # noqa: E402
+from fabbooking.settings import parse_database_url  # noqa: E402
 
 from fabbooking import database  # noqa: E402
 from fabbooking.accounts.tables import Account  # noqa: E402
@@ -192,7 +192,7 @@ async def run(kind: str, args: argparse.Namespace) -> None:
         path = _SCRATCH / f"bench-{uuid.uuid4().hex[:6]}.sqlite3"
         url = f"sqlite:///{path}"
         migrate(url)
-        database.use_engine(SQLiteEngine(path=str(path)))
+        database.use_engine(database.build_engine(parse_database_url(url)))
         name = None
     else:
         import asyncpg

@@ -12,9 +12,9 @@ from pathlib import Path
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
 
 from fabbooking.settings import ConfigError, DatabaseUrl, database_url
+from fabbooking.sqlite_pool import PooledSQLiteEngine
 
 APPS = [
     "fabbooking.accounts.piccolo_app",
@@ -43,7 +43,7 @@ def build_engine(url: DatabaseUrl) -> Engine:
                     f"Cannot create the folder {path.parent} for the SQLite database "
                     f"({exc.strerror}). Set FABBOOKING_DATABASE_URL to a writable place."
                 ) from None
-        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+        return PooledSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
     return PostgresEngine(config={"dsn": url.dsn})
 
 

@@ -36,7 +36,7 @@ os.environ["FABBOOKING_LISTENER"] = "off"
 
 import httpx  # noqa: E402
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
-from piccolo.engine.sqlite import SQLiteEngine  # noqa: E402
+from fabbooking.settings import parse_database_url  # noqa: E402
 
 from fabbooking import database  # noqa: E402
 from fabbooking.accounts.services import issue_token  # noqa: E402
@@ -187,9 +187,12 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path):
         path = tmp_path / "fabbooking.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite:///{path}"
-        engine = SQLiteEngine(path=str(path), timeout=database.SQLITE_BUSY_TIMEOUT_S)
+        engine = database.build_engine(parse_database_url(url))
         database.use_engine(engine)
-        yield Database("sqlite", url, engine)
+        try:
+            yield Database("sqlite", url, engine)
+        finally:
+            await engine.close_pool()
         return
     url = request.getfixturevalue("postgres_database")
     engine = PostgresEngine(config={"dsn": url})

@@ -1,0 +1,161 @@
+"""SQLite connections that live: Piccolo's SQLite engine, with a small pool.
+
+Piccolo's ``SQLiteEngine`` opens a new aiosqlite connection — a new OS thread, the file
+opened, ``PRAGMA foreign_keys`` — for every query outside a transaction and for every
+transaction; on a busy page that is most of the event loop's time. This engine keeps a few
+connections open and hands them out in turn (as Datasette keeps its SQL threads), and
+serialises this process's write transactions on an ``asyncio.Lock`` before they ask SQLite
+for its write lock, so writers queue and wake at once instead of sleeping in SQLite's busy
+handler. Other processes still meet at SQLite's own lock (busy timeout).
+
+Nothing is cached: each statement outside a transaction runs in autocommit (WAL), so a
+read sees every commit made before it, by any connection or process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiosqlite
+from piccolo.engine.sqlite import (
+    SQLiteEngine,
+    SQLiteTransaction,
+    TransactionType,
+    dict_factory,
+)
+
+# Idle connections kept open; more are opened when all are busy, then closed on return.
+POOL_SIZE = 8
+_WRITES = frozenset({"insert", "update", "delete"})
+
+
+class PooledSQLiteTransaction(SQLiteTransaction):
+    """A transaction on a pooled connection. IMMEDIATE and EXCLUSIVE ones first take the
+    engine's in-process write lock."""
+
+    engine: PooledSQLiteEngine
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self._write_lock = None
+        if self.transaction_type is not TransactionType.deferred:
+            self._write_lock = self.engine.write_lock()
+            await self._write_lock.acquire()
+        try:
+            self.connection = await self.engine.acquire()
+            try:
+                await self.begin()
+            except BaseException:
+                self.engine.release(self.connection)
+                raise
+        except BaseException:
+            if self._write_lock is not None:
+                self._write_lock.release()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            self.engine.release(self.connection)
+            self.engine.current_transaction.reset(self.context)
+            if self._write_lock is not None:
+                self._write_lock.release()
+        return exception is None
+
+
+class PooledSQLiteEngine(SQLiteEngine):
+    """``SQLiteEngine`` that reuses its connections (see the module's docstring)."""
+
+    def __init__(self, path: str, pool_size: int = POOL_SIZE, **connection_kwargs: Any) -> None:
+        super().__init__(path=path, **connection_kwargs)
+        self.pool_size = pool_size
+        self._idle: list[aiosqlite.Connection] = []
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    # --- the pool ------------------------------------------------------------------------
+
+    async def _open(self) -> aiosqlite.Connection:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # A pooled connection outlives requests: its thread must not keep a finished
+        # program from exiting (every commit is already on disk; SQLite recovers the rest).
+        connection._thread.daemon = True
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
+
+    async def acquire(self) -> aiosqlite.Connection:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection._running and connection._connection is not None:
+                return connection
+        return await self._open()
+
+    def release(self, connection: aiosqlite.Connection) -> None:
+        """Back to the pool — unless it is still inside a transaction (a commit or rollback
+        that failed or was cancelled): closing it rolls that back and frees SQLite's lock."""
+        try:
+            reusable = connection._running and not connection.in_transaction
+        except ValueError:  # already closed
+            return
+        if reusable and len(self._idle) < self.pool_size:
+            self._idle.append(connection)
+        else:
+            connection.stop()
+
+    async def close_pool(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
+
+    def write_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            for old in [old for old in self._locks if old.is_closed()]:
+                del self._locks[old]
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    # --- Piccolo's entry points --------------------------------------------------------------
+
+    def transaction(self, transaction_type: TransactionType = TransactionType.deferred,
+                    allow_nested: bool = True) -> SQLiteTransaction:
+        return PooledSQLiteTransaction(engine=self, transaction_type=transaction_type,
+                                       allow_nested=allow_nested)
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None,
+                                     query_type: str = "generic", table: Any = None):
+        """Outside a transaction: a pooled connection, in autocommit. A write takes the
+        in-process write lock first, like a write transaction."""
+        lock = self.write_lock() if query_type in _WRITES else None
+        if lock is not None:
+            await lock.acquire()
+        try:
+            connection = await self.acquire()
+            try:
+                async with connection.execute(query, args or []) as cursor:
+                    return await cursor.fetchall()
+            finally:
+                self.release(connection)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    async def _run_in_existing_connection(self, connection, query: str, args: list[Any] | None = None,
+                                          query_type: str = "generic", table: Any = None):
+        """Inside a transaction: the pragma Piccolo repeats before every statement was set
+        once, when the connection was opened."""
+        async with connection.execute(query, args or []) as cursor:
+            return await cursor.fetchall()
