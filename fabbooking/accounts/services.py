@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fabbooking.accounts.tables import (
     LoginFailure,
     Role,
 )
+from fabbooking.accounts.identify import token_digest
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 
@@ -139,20 +139,16 @@ async def check_login(username: str, password: str, client: str) -> int:
     raise Refused("bad_credentials")
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def issue_token(account_id: int, label: str = "") -> str:
     """A new API token; only its digest is kept, so it is shown once."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.insert(ApiToken(account=account_id, digest=_digest(token), label=label[:100]))
+    await ApiToken.insert(ApiToken(account=account_id, digest=token_digest(token), label=label[:100]))
     return token
 
 
 async def account_for_token(token: str) -> int | None:
     row = await ApiToken.select(ApiToken.id, ApiToken.account).where(
-        ApiToken.digest == _digest(token)
+        ApiToken.digest == token_digest(token)
     ).first()
     if row is None:
         return None
@@ -165,10 +161,6 @@ async def open_session(account_id: int) -> str:
         account_id, expiry_date=now + SESSION_LIFETIME, max_expiry_date=now + SESSION_LIFETIME * 2
     )
     return session.token
-
-
-async def account_for_session(token: str) -> int | None:
-    return await BrowserSession.get_user_id(token, increase_expiry=timedelta(days=1))
 
 
 async def close_session(token: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response
 from litestar.di import NamedDependency
 
-from fabbooking.accounts import services
+from fabbooking.accounts import identify
 from fabbooking.accounts.viewer import ANONYMOUS, Viewer
 from fabbooking.errors import Refused
 
@@ -24,8 +24,7 @@ def set_session_cookie(response: Response, token: str, request: Request) -> None
 async def session_viewer(request: Request) -> Viewer:
     """The account behind the session cookie, or anonymous."""
     token = request.cookies.get(SESSION_COOKIE)
-    account_id = await services.account_for_session(token) if token else None
-    return (await services.viewer_for(account_id) if account_id else None) or ANONYMOUS
+    return (await identify.viewer_for_session(token) if token else None) or ANONYMOUS
 
 
 async def provide_viewer(request: Request) -> Viewer:
@@ -34,8 +33,7 @@ async def provide_viewer(request: Request) -> Viewer:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused("not_authenticated")
-        account_id = await services.account_for_token(token.strip())
-        viewer = await services.viewer_for(account_id) if account_id else None
+        viewer = await identify.viewer_for_token(token.strip())
         if viewer is None:
             raise Refused("not_authenticated")
     else:

@@ -1,0 +1,70 @@
+"""Who is asking, in one statement: the viewer behind an API token or a browser session.
+
+Every request of a signed-in person starts here, so each lookup is a single query that
+joins the token (or session) to the account and the sites it works at — never cached, so a
+revoked token, an ended session or a changed role counts on the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from fabbooking.accounts.tables import Account, BrowserSession
+from fabbooking.accounts.viewer import Viewer
+
+SESSION_EXTENSION = timedelta(days=1)  # a session used within a day of its expiry lives a day more
+
+_ACCOUNT = """a.id AS account_id, a.username, a.role, a.language, a.active, s.site AS staff_site
+    FROM account AS a LEFT JOIN staff AS s ON s.account = a.id"""
+
+_BY_TOKEN = f"""SELECT {_ACCOUNT} JOIN api_token AS t ON t.account = a.id WHERE t.digest = {{}}"""
+
+_BY_SESSION = f"""SELECT b.id AS session_id, b.expiry_date, b.max_expiry_date, {_ACCOUNT}
+    JOIN browser_session AS b ON b.user_id = a.id WHERE b.token = {{}}"""
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _viewer(rows: list[dict[str, Any]]) -> Viewer | None:
+    if not rows or not rows[0]["active"]:
+        return None
+    first = rows[0]
+    return Viewer(
+        account_id=first["account_id"],
+        username=first["username"],
+        role=first["role"],
+        language=first["language"],
+        staff_site_ids=frozenset(r["staff_site"] for r in rows if r["staff_site"] is not None),
+    )
+
+
+async def viewer_for_token(token: str) -> Viewer | None:
+    """The active account an API token belongs to, or None."""
+    return _viewer(await Account.raw(_BY_TOKEN, token_digest(token)))
+
+
+async def viewer_for_session(token: str) -> Viewer | None:
+    """The active account of a browser session that has not expired, or None. A session
+    close to its expiry is extended (never past its hard limit), as piccolo_api does."""
+    if "\x00" in token:
+        return None
+    rows = await Account.raw(_BY_SESSION, token)
+    if not rows:
+        return None
+    now = datetime.now()  # piccolo_api keeps session times as naive local times
+    expiry, hard_limit = _naive(rows[0]["expiry_date"]), _naive(rows[0]["max_expiry_date"])
+    if not (expiry > now and hard_limit > now):
+        return None
+    if expiry - now < SESSION_EXTENSION:
+        await BrowserSession.update({BrowserSession.expiry_date: expiry + SESSION_EXTENSION}).where(
+            BrowserSession.id == rows[0]["session_id"])
+    return _viewer(rows)
+
+
+def _naive(value: datetime | str) -> datetime:
+    # A raw query on SQLite gives the stored text; PostgreSQL gives a datetime.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
