@@ -21,8 +21,9 @@ class MachineWeek:
     next: date | None
 
 
-async def machine_week(machine_id: int, day: date | None, now: datetime) -> MachineWeek:
-    place = await machine_place(machine_id)
+async def machine_week(machine_id: int, day: date | None, now: datetime,
+                       place: MachinePlace | None = None) -> MachineWeek:
+    place = place or await machine_place(machine_id)
     facts = place.facts
     this_monday = monday_of(now.astimezone(facts.timezone).date())
     monday = monday_of(day) if day else this_monday
@@ -48,9 +49,10 @@ class SlotChoice:
     ends: list[datetime]  # possible end times, shortest first
 
 
-async def slot_choice(machine_id: int, start: datetime, now: datetime) -> SlotChoice | None:
+async def slot_choice(machine_id: int, start: datetime, now: datetime,
+                      place: MachinePlace | None = None) -> SlotChoice | None:
     """The end times a booking starting at ``start`` may have; None when it is not free."""
-    place = await machine_place(machine_id)
+    place = place or await machine_place(machine_id)
     rules = place.facts.rules
     horizon = start + timedelta(minutes=rules.max_minutes)
     busy = await busy_intervals(machine_id, start - timedelta(days=1), horizon + timedelta(days=1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,13 +50,57 @@ async def get_site(slug: str) -> dict[str, Any]:
     return site
 
 
+@dataclass(frozen=True)
+class SiteCalendar:
+    """A site's weekly opening hours and closures: as rows (to show) and as the periods and
+    closed days the booking rules take."""
+
+    opening_rows: list[dict[str, Any]]
+    closure_rows: list[dict[str, Any]]
+
+    @property
+    def periods(self) -> list[Period]:
+        return [Period(p["weekday"], p["opens"], p["closes"]) for p in self.opening_rows]
+
+    @property
+    def closures(self) -> list[ClosedDays]:
+        return [ClosedDays(c["start_date"], c["end_date"], c["reason"]) for c in self.closure_rows]
+
+
+# Opening periods and closures of several sites in one statement; times and dates as text,
+# which both databases give in ISO form.
+_CALENDARS = """SELECT site, 'open' AS what, id, weekday, CAST(opens AS TEXT) AS first,
+        CAST(closes AS TEXT) AS last, NULL AS reason FROM opening_period WHERE site IN ({sites})
+    UNION ALL
+    SELECT site, 'closed' AS what, id, NULL AS weekday, CAST(start_date AS TEXT) AS first,
+        CAST(end_date AS TEXT) AS last, reason FROM closure WHERE site IN ({sites})"""
+
+
+async def site_calendars(site_ids: list[int]) -> dict[int, SiteCalendar]:
+    """Every listed site's calendar, in one query (sites without hours get empty ones)."""
+    ids = sorted(set(site_ids))
+    if not ids:
+        return {}
+    marks = ", ".join("{}" for _ in ids)
+    rows = await OpeningPeriod.raw(_CALENDARS.format(sites=marks), *ids, *ids)
+    opening: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    closed: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for r in rows:
+        if r["what"] == "open":
+            opening[r["site"]].append({"id": r["id"], "site": r["site"], "weekday": r["weekday"],
+                                       "opens": time.fromisoformat(r["first"]),
+                                       "closes": time.fromisoformat(r["last"])})
+        else:
+            closed[r["site"]].append({"id": r["id"], "site": r["site"],
+                                      "start_date": date.fromisoformat(r["first"]),
+                                      "end_date": date.fromisoformat(r["last"]), "reason": r["reason"]})
+    return {i: SiteCalendar(sorted(opening[i], key=lambda p: (p["weekday"], p["opens"])),
+                            sorted(closed[i], key=lambda c: c["start_date"])) for i in ids}
+
+
 async def site_calendar(site_id: int) -> tuple[list[Period], list[ClosedDays]]:
-    periods = await OpeningPeriod.select().where(OpeningPeriod.site == site_id)
-    closures = await Closure.select().where(Closure.site == site_id)
-    return (
-        [Period(p["weekday"], p["opens"], p["closes"]) for p in periods],
-        [ClosedDays(c["start_date"], c["end_date"], c["reason"]) for c in closures],
-    )
+    calendar = (await site_calendars([site_id]))[site_id]
+    return calendar.periods, calendar.closures
 
 
 async def opening_rows(site_id: int) -> list[dict[str, Any]]:
@@ -152,12 +196,13 @@ MACHINE_COLUMNS = (Machine.all_columns(), Machine.site.slug.as_alias("site_slug"
 async def list_machines(site_slug: str | None = None, kind: str | None = None) -> list[dict]:
     query = Machine.select(*MACHINE_COLUMNS).order_by(Machine.site.name).order_by(Machine.name)
     if site_slug:
-        if not await Site.exists().where(Site.slug == site_slug):
-            raise site_not_found(site_slug)
         query = query.where(Machine.site.slug == site_slug)
     if kind:
         query = query.where(Machine.kind == kind)
-    return await query
+    machines = await query
+    if not machines and site_slug and not await Site.exists().where(Site.slug == site_slug):
+        raise site_not_found(site_slug)
+    return machines
 
 
 async def get_machine(machine_id: int) -> dict[str, Any]:
@@ -201,6 +246,8 @@ class MachinePlace:
     site_id: int
     site_slug: str
     facts: MachineFacts
+    # the machine's row (as get_machine gives it, plus ``site_name``), for pages
+    machine: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 async def site_rules(site_ids: list[int]) -> dict[int, BookingRules]:
@@ -212,24 +259,41 @@ async def site_rules(site_ids: list[int]) -> dict[int, BookingRules]:
     return {s["id"]: BookingRules().overridden_by({n: s[n] for n in RULE_NAMES}) for s in sites}
 
 
+_PLACE_COLUMNS = (*MACHINE_COLUMNS, Machine.site.name.as_alias("site_name"),
+                  *[getattr(Machine.site, n).as_alias(f"site_{n}") for n in RULE_NAMES])
+
+
 async def machine_place(machine_id: int) -> MachinePlace:
-    """Everything the booking rules need to know about a machine and its site."""
-    machine = await get_machine(machine_id)
-    site = await Site.select().where(Site.id == machine["site"]).first()
-    periods, closures = await site_calendar(site["id"])
-    rules = BookingRules().overridden_by({n: site[n] for n in RULE_NAMES})
+    """Everything the booking rules need to know about a machine and its site (two queries:
+    the machine with its site's rules, and the site's calendar)."""
+    machine = await Machine.select(*_PLACE_COLUMNS).where(Machine.id == machine_id).first()
+    if machine is None:
+        raise machine_not_found(machine_id)
+    return _place(machine, (await site_calendars([machine["site"]]))[machine["site"]])
+
+
+async def site_places(site: dict[str, Any]) -> list[MachinePlace]:
+    """The places of every machine of a site, by name, in two queries."""
+    machines = await Machine.select(*_PLACE_COLUMNS).where(Machine.site == site["id"]).order_by(Machine.name)
+    calendar = (await site_calendars([site["id"]]))[site["id"]]
+    return [_place(m, calendar) for m in machines]
+
+
+def _place(machine: dict[str, Any], calendar: SiteCalendar) -> MachinePlace:
+    rules = BookingRules().overridden_by({n: machine[f"site_{n}"] for n in RULE_NAMES})
     rules = rules.overridden_by({n: machine[n] for n in RULE_NAMES})
     facts = MachineFacts(
         kind=machine["kind"],
         status=machine["status"],
-        timezone=zone(site["timezone"]),
+        timezone=zone(machine["timezone"]),
         rules=rules,
-        opening=periods,
-        closures=closures,
+        opening=calendar.periods,
+        closures=calendar.closures,
         required_training_id=machine["required_training"],
         required_training_name=machine["required_training_name"] or "",
     )
-    return MachinePlace(machine_id, site["id"], site["slug"], facts)
+    row = {k: v for k, v in machine.items() if not k.startswith("site_") or k in ("site_slug", "site_name")}
+    return MachinePlace(machine["id"], machine["site"], machine["site_slug"], facts, row)
 
 
 def _only(values: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:

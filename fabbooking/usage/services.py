@@ -155,11 +155,11 @@ async def live_states(machine_ids: list[int]) -> dict[int, str]:
     """State of every listed machine that reports its use (for badges on the pages)."""
     if not machine_ids:
         return {}
-    watched = {r["machine"] for r in await Telemetry.select(Telemetry.machine).where(Telemetry.machine.is_in(machine_ids))}
-    rows = await MachineLive.select(MachineLive.machine, MachineLive.state).where(MachineLive.machine.is_in(list(watched))) if watched else []
-    states = {m: "offline" for m in watched}
-    states.update({r["machine"]: r["state"] for r in rows})
-    return states
+    ids = sorted(set(machine_ids))
+    rows = await Telemetry.raw(
+        "SELECT t.machine, l.state FROM telemetry AS t LEFT JOIN machine_live AS l ON l.machine = t.machine "
+        f"WHERE t.machine IN ({', '.join('{}' for _ in ids)})", *ids)
+    return {r["machine"]: r["state"] or "offline" for r in rows}
 
 
 async def counters(machine_id: int, since: datetime | None = None) -> dict:

@@ -26,18 +26,28 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 SITE_WORKSHOPS_SHOWN = 5  # the next ones; the calendar has the rest
 
 
-async def site_summary(site: dict[str, Any], now: datetime) -> dict[str, Any]:
+def site_summary(site: dict[str, Any], calendar: network.SiteCalendar, machines: list[dict[str, Any]],
+                 states: dict[int, str], now: datetime) -> dict[str, Any]:
     """A site as the home page shows it: machines, and today's hours in its timezone."""
-    periods, closures = await network.site_calendar(site["id"])
     tz = network.zone(site["timezone"])
     local_now = now.astimezone(tz)
-    today = hours_on(local_now.date(), periods, closures)
+    today = hours_on(local_now.date(), calendar.periods, calendar.closures)
     open_now = any(p.opens <= local_now.time() < p.closes for p in today)
-    machines = await network.list_machines(site["slug"])
-    states = await usage.live_states([m["id"] for m in machines])
     for machine in machines:
         machine["live_state"] = states.get(machine["id"])
     return {**site, "today": today, "open_now": open_now, "machines": machines}
+
+
+async def site_summaries(sites: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Several sites at once, in three queries whatever their number: calendars, machines,
+    machines' live states."""
+    calendars = await network.site_calendars([s["id"] for s in sites])
+    machines = await network.list_machines(sites[0]["slug"]) if len(sites) == 1 else await network.list_machines()
+    states = await usage.live_states([m["id"] for m in machines])
+    by_site: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for machine in machines:
+        by_site[machine["site"]].append(machine)
+    return [site_summary(s, calendars[s["id"]], by_site[s["id"]], states, now) for s in sites]
 
 
 class PublicPages(Controller):
@@ -47,20 +57,21 @@ class PublicPages(Controller):
     async def home(self, request: Request) -> Template:
         now = datetime.now(UTC)
         by_area: dict[str, list] = defaultdict(list)
-        for site in await network.list_sites():
-            by_area[site["neighbourhood"] or _("Autres lieux")].append(await site_summary(site, now))
+        for summary in await site_summaries(await network.list_sites(), now):
+            by_area[summary["neighbourhood"] or _("Autres lieux")].append(summary)
         return page(request, "home.html", areas=sorted(by_area.items()))
 
     @get("/sites/{slug:str}")
     async def site(self, request: Request, slug: FromPath[str]) -> Template:
         now = datetime.now(UTC)
-        site = await site_summary(await network.get_site(slug), now)
+        found = await network.get_site(slug)
+        calendar = (await network.site_calendars([found["id"]]))[found["id"]]
+        machines = await network.list_machines(slug)
+        site = site_summary(found, calendar, machines, await usage.live_states([m["id"] for m in machines]), now)
         upcoming = await workshops.list_workshops(request.state.viewer, now, slug, public_only=True,
-                                                  limit=SITE_WORKSHOPS_SHOWN)
+                                                  limit=SITE_WORKSHOPS_SHOWN, site=found)
         return page(request, "site.html", "_site_machines.html", site=site,
-                    opening=await network.opening_rows(site["id"]),
-                    closures=await network.closure_rows(site["id"]),
-                    workshops=upcoming)
+                    opening=calendar.opening_rows, closures=calendar.closure_rows, workshops=upcoming)
 
     @get("/login")
     async def login_form(self, request: Request, next: FromQuery[str] = "/") -> Template:

@@ -122,12 +122,14 @@ async def list_workshops(
     end: datetime | None = None,
     public_only: bool = False,
     limit: int = MAX_LISTED,
+    site: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Workshops from ``start`` (default: those not over yet) to ``end``: public ones for
-    everybody, every one of a site for its team (unless ``public_only``)."""
+    everybody, every one of a site for its team (unless ``public_only``). ``site``, when the
+    caller already has the row of ``site_slug``, saves looking it up again."""
     query = Workshop.select(*WORKSHOP_COLUMNS).order_by(Workshop.starts_at).limit(min(limit, MAX_LISTED))
     if site_slug:
-        site = await get_site(site_slug)
+        site = site if site is not None and site["slug"] == site_slug else await get_site(site_slug)
         query = query.where(Workshop.site == site["id"])
     query = query.where(Workshop.ends_at > (start or now))
     if end is not None:
