@@ -62,12 +62,17 @@ class BookingController(Controller):
         site: str | None = Parameter(default=None, description="Site slug"),
         start: str | None = Parameter(default=None, description=START.description),
         end: str | None = Parameter(default=None, description=END.description),
+        past_page: int = Parameter(default=0, ge=0, le=100_000, description=(
+            "Without start and end: which page of past bookings (50 a page, newest first) "
+            "follows the upcoming ones; from page 1 on, only past bookings are listed")),
     ) -> list[BookingOut]:
-        """Bookings I may see: my own; all of a site for its animators; everything for admins."""
+        """Bookings I may see: my own; all of a site for its animators; everything for admins.
+        With `start`/`end`: those in the range, soonest first (at most 1,000). Without: every
+        booking not over yet, soonest first, then the latest 50 past ones, newest first."""
         rows = await services.list_bookings(
             viewer, mine=mine, machine_id=machine, site_slug=site,
             start=parse_moment("start", start) if start else None,
-            end=parse_moment("end", end) if end else None,
+            end=parse_moment("end", end) if end else None, past_page=past_page,
         )
         return [booking_out(r) for r in rows]
 

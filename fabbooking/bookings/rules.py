@@ -42,6 +42,11 @@ class BookingRules:
 
 RULE_NAMES = tuple(f.name for f in fields(BookingRules))
 
+# No booking lasts longer (the database refuses one that would: migration
+# bookings_2026_12_05t16); the rules' longest duration is at most 10,000 minutes. So whatever
+# overlaps [start, end) started after start - LONGEST_BOOKING: range queries are bounded.
+LONGEST_BOOKING = timedelta(days=7)
+
 
 @dataclass(frozen=True)
 class Refusal:

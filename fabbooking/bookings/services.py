@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fabbooking import database
@@ -11,6 +11,7 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.bookings.availability import free_intervals
 from fabbooking.bookings.calendar import Interval
 from fabbooking.bookings.rules import (
+    LONGEST_BOOKING,
     BookingRequest,
     check_cancellation,
     check_conflicts,
@@ -20,12 +21,14 @@ from fabbooking.bookings.rules import (
 )
 from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused, is_overlap_violation
-from fabbooking.network.services import get_site, machine_place
+from fabbooking.network.services import MachinePlace, get_site, machine_place, site_places
 from fabbooking.network.tables import Machine
 from fabbooking.training.services import held_qualifications
 
 MAX_RANGE = timedelta(days=62)
 MAX_LISTED = 1000
+MAX_HORIZON = timedelta(days=3660)  # later than any booking can start (max_days_ahead ≤ 366)
+PAST_PAGE = 50  # past bookings per page, newest first
 INACTIVE = (BookingStatus.cancelled.value, BookingStatus.no_show.value)
 
 BOOKING_COLUMNS = (
@@ -53,12 +56,28 @@ def check_range(start: datetime, end: datetime) -> None:
         raise Refused("range_too_long", days=MAX_RANGE.days)
 
 
+def _overlapping(start: datetime, end: datetime):
+    """Bookings that overlap [start, end), bounded on both sides of ``start_at`` so that an
+    index on (machine or maker, start_at) reads only the entries around the range."""
+    return (Booking.start_at > start - LONGEST_BOOKING) & (Booking.start_at < end) & (Booking.end_at > start)
+
+
 async def busy_intervals(machine_id: int, start: datetime, end: datetime) -> list[Interval]:
-    rows = await Booking.select(Booking.start_at, Booking.end_at).where(
-        (Booking.machine == machine_id) & _active()
-        & (Booking.start_at < end) & (Booking.end_at > start)
+    return (await busy_by_machine([machine_id], start, end))[machine_id]
+
+
+async def busy_by_machine(machine_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Interval]]:
+    """Each machine's booked intervals over [start, end), in one query."""
+    busy: dict[int, list[Interval]] = {m: [] for m in machine_ids}
+    if not machine_ids:
+        return busy
+    machines = Booking.machine == machine_ids[0] if len(machine_ids) == 1 else Booking.machine.is_in(machine_ids)
+    rows = await Booking.select(Booking.machine, Booking.start_at, Booking.end_at).where(
+        machines & _active() & _overlapping(start, end)
     ).order_by(Booking.start_at)
-    return [Interval(r["start_at"], r["end_at"]) for r in rows]
+    for r in rows:
+        busy[r["machine"]].append(Interval(r["start_at"], r["end_at"]))
+    return busy
 
 
 async def book(
@@ -85,7 +104,9 @@ async def book(
     if (for_workshop or (maker_id is not None and maker_id != viewer.account_id)) and not by_staff:
         raise Refused("on_behalf_needs_staff")
     maker = maker_id if maker_id is not None else viewer.account_id
-    if not await Account.exists().where((Account.id == maker) & (Account.active == True)):  # noqa: E712
+    # the viewer's own account was found active when they were recognised
+    if maker != viewer.account_id and not await Account.exists().where(
+            (Account.id == maker) & (Account.active == True)):  # noqa: E712
         raise Refused.not_found(f"la personne n° {maker}", f"person #{maker}")
 
     request = BookingRequest(start=start, end=end, now=now, by_staff=by_staff)
@@ -103,7 +124,7 @@ async def book(
                 await Machine.raw("SELECT id FROM machine WHERE id = {} FOR UPDATE", machine_id)
             others = await busy_intervals(machine_id, start - buffer, end + buffer)
             held = await Booking.count().where(
-                (Booking.maker == maker) & _active() & (Booking.end_at > now)
+                (Booking.maker == maker) & _active() & _overlapping(now, now + MAX_HORIZON)
                 & (Booking.machine.site == place.site_id)
                 & (Booking.purpose == BookingPurpose.maker.value)
             )
@@ -176,31 +197,48 @@ async def list_bookings(
     site_slug: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    now: datetime | None = None,
+    past_page: int = 0,
 ) -> list[dict[str, Any]]:
-    """Bookings the viewer may see: their own; all of a site for its animators; all for admins."""
+    """Bookings the viewer may see: their own; all of a site for its animators; all for admins.
+
+    With ``start`` or ``end``: those in the range, soonest first (at most MAX_LISTED).
+    Without: every booking not over yet, soonest first, then the past ones newest first,
+    PAST_PAGE at a time (``past_page`` 0 is the latest) — however long the history."""
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
-    query = Booking.select(*BOOKING_COLUMNS).order_by(Booking.start_at).limit(MAX_LISTED)
+    which = []
     own = (Booking.maker == viewer.account_id) | (Booking.booked_by == viewer.account_id)
     if machine_id is not None:
         place = await machine_place(machine_id)
-        query = query.where(Booking.machine == machine_id)
+        which.append(Booking.machine == machine_id)
         mine = mine or not viewer.is_staff_of(place.site_id)
     if site_slug:
         site = await get_site(site_slug)
-        query = query.where(Booking.machine.site == site["id"])
+        which.append(Booking.machine.site == site["id"])
         mine = mine or not viewer.is_staff_of(site["id"])
     if not mine and machine_id is None and not site_slug and not viewer.is_admin:
         staff_sites = list(viewer.staff_site_ids) if viewer.is_animator else []
-        query = query.where(own | Booking.machine.site.is_in(staff_sites)) if staff_sites else query.where(own)
+        which.append(own | Booking.machine.site.is_in(staff_sites) if staff_sites else own)
     elif mine:  # a maker's own bookings: the machines an animator holds for a workshop are not theirs
-        query = query.where((Booking.maker == viewer.account_id)
-                            & (Booking.purpose == BookingPurpose.maker.value))
-    if start is not None:
-        query = query.where(Booking.end_at > start)
-    if end is not None:
-        query = query.where(Booking.start_at < end)
-    return await query
+        which.append((Booking.maker == viewer.account_id) & (Booking.purpose == BookingPurpose.maker.value))
+
+    def select(*more):
+        return Booking.select(*BOOKING_COLUMNS).where(*which, *more) if which or more else Booking.select(*BOOKING_COLUMNS)
+
+    if start is not None or end is not None:
+        bounds = []
+        if start is not None:
+            bounds += [Booking.end_at > start, Booking.start_at > start - LONGEST_BOOKING]
+        if end is not None:
+            bounds.append(Booking.start_at < end)
+        return await select(*bounds).order_by(Booking.start_at).limit(MAX_LISTED)
+    now = now or datetime.now(UTC)
+    upcoming = [] if past_page else await select(_overlapping(now, now + MAX_HORIZON)).order_by(
+        Booking.start_at).limit(MAX_LISTED)
+    past = await select(Booking.start_at < now, Booking.end_at <= now).order_by(
+        Booking.start_at, ascending=False).limit(PAST_PAGE).offset(past_page * PAST_PAGE)
+    return upcoming + past
 
 
 async def machine_availability(
@@ -208,7 +246,12 @@ async def machine_availability(
 ) -> dict[str, Any]:
     check_range(start, end)
     place = await machine_place(machine_id)
-    busy = await busy_intervals(machine_id, start, end)
+    return _availability(place, start, end, now, await busy_intervals(machine_id, start, end))
+
+
+def _availability(place: MachinePlace, start: datetime, end: datetime, now: datetime,
+                  busy: list[Interval]) -> dict[str, Any]:
+    machine_id = place.machine_id
     free = free_intervals(start, end, now, place.facts, busy)
     return {
         "machine_id": machine_id,
@@ -226,9 +269,8 @@ async def machine_availability(
 async def site_availability(
     site_slug: str, start: datetime, end: datetime, now: datetime
 ) -> list[dict[str, Any]]:
+    """Every machine of the site, in four queries whatever their number."""
     check_range(start, end)
-    site = await get_site(site_slug)
-    machines = await Machine.select(Machine.id).where(Machine.site == site["id"]).order_by(
-        Machine.name
-    )
-    return [await machine_availability(m["id"], start, end, now) for m in machines]
+    places = await site_places(await get_site(site_slug))
+    busy = await busy_by_machine([p.machine_id for p in places], start, end)
+    return [_availability(p, start, end, now, busy[p.machine_id]) for p in places]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from fabbooking.accounts import services as accounts
@@ -25,6 +25,7 @@ from fabbooking.web.i18n import _
 from fabbooking.web.rendering import go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PAGE = QueryParameter(name="page", default=0, ge=0, le=100_000)
 
 
 
@@ -36,24 +37,24 @@ def _week_param(week: str | None) -> date | None:
 
 
 async def _machine_page(request: Request, machine_id: int, week: str | None) -> Template:
-    machine = await network.get_machine(machine_id)
-    machine["live_state"] = (await usage.live_states([machine_id])).get(machine_id)
-    site = await network.get_site(machine["site_slug"])
-    schedule = await machine_week(machine_id, _week_param(week), datetime.now(UTC))
+    place = await network.machine_place(machine_id)
+    machine = {**place.machine, "live_state": (await usage.live_states([machine_id])).get(machine_id)}
+    site = {"slug": machine["site_slug"], "name": machine["site_name"]}
+    schedule = await machine_week(machine_id, _week_param(week), datetime.now(UTC), place)
     return page(request, "machine.html", "_week.html", machine=machine, site=site,
-                schedule=schedule, tz=schedule.place.facts.timezone)
+                schedule=schedule, tz=place.facts.timezone)
 
 
 async def _booking_form(request: Request, machine_id: int, start_text: str, error: str = "",
                         status: int = 200) -> Template:
-    machine = await network.get_machine(machine_id)
     place = await network.machine_place(machine_id)
+    machine = place.machine
     now = datetime.now(UTC)
     try:
         start = parse_moment("start", start_text)
     except Refused:
         start = None
-    choice = await slot_choice(machine_id, start, now) if start else None
+    choice = await slot_choice(machine_id, start, now, place) if start else None
     starts = []
     if choice:
         cell_end = start + timedelta(minutes=60)
@@ -107,15 +108,17 @@ class MakerPages(Controller):
         return go(request, f"/me/bookings?done=booked#booking-{booking['id']}")
 
     @get("/me/bookings")
-    async def my_bookings(self, request: Request, done: FromQuery[str] = "") -> Template:
+    async def my_bookings(self, request: Request, done: FromQuery[str] = "", page_number: int = PAGE) -> Template:
+        """Every booking to come, then the past (and cancelled) ones, newest first, a page at a time."""
         viewer = signed_in(request)
         now = datetime.now(UTC)
-        rows = await bookings.list_bookings(viewer, mine=True)
+        rows = await bookings.list_bookings(viewer, mine=True, now=now, past_page=page_number)
         upcoming = [b for b in rows if b["end_at"] > now and b["status"] == "confirmed"]
-        past = [b for b in reversed(rows) if b not in upcoming][:50]
+        past = sorted((b for b in rows if b not in upcoming), key=lambda b: b["start_at"], reverse=True)
+        older = sum(b["end_at"] <= now for b in past) == bookings.PAST_PAGE
         timezones = await _site_timezones()
         return page(request, "my_bookings.html", upcoming=upcoming, past=past, done=done,
-                    timezones=timezones)
+                    timezones=timezones, page_number=page_number, older=older)
 
     @get("/me/bookings/{booking_id:int}/cancel")
     async def cancel_form(self, request: Request, booking_id: FromPath[int]) -> Template:

@@ -1,0 +1,112 @@
+"""Statement budgets: how many SQL statements a page or an endpoint may issue. The budget
+holds whatever the number of sites, machines or bookings — each test measures, then grows
+the network and measures again — so an N+1 query fails here, not in production."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fabbooking.bookings.tables import Booking
+from tests.conftest import PARIS, World, booking_body, make_machine, make_site
+from tests.statements import counting_statements
+from tests.web_helpers import browser_login
+
+pytestmark = pytest.mark.anyio
+
+
+def _next_week() -> str:
+    start = datetime.now(PARIS).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=7)
+    return f"start={start.isoformat()}&end={(start + timedelta(days=7)).isoformat()}".replace("+", "%2B")
+
+
+async def _statements(client, path: str, **kwargs) -> int:
+    with counting_statements() as seen:
+        response = await client.get(path, **kwargs)
+    assert response.status_code == 200, response.text
+    return len(seen)
+
+
+async def _grow(world: World, sites: int = 3, machines: int = 4) -> None:
+    """More sites, more machines, more bookings at the measured places."""
+    grown = world.ids["grown"] = world.ids.get("grown", 0) + 1
+    for n in range(sites):
+        site = await make_site(f"quartier-{grown}-{n}")
+        for m in range(machines):
+            await make_machine(site, f"machine-{n}-{m}", training_id=world.ids["print"])
+    for m in range(machines):
+        await make_machine(world.ids["atelier"], f"extra-{grown}-{m}", training_id=world.ids["print"])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    await Booking.insert(*[
+        Booking(machine=world.ids["printer"], maker=world.ids["maker"], booked_by=world.ids["maker"],
+                start_at=now - timedelta(days=5 * grown, hours=2 * n + 2), end_at=now - timedelta(days=5 * grown, hours=2 * n + 1))
+        for n in range(40)])
+
+
+ANONYMOUS_BUDGETS = {
+    "/": 4,  # sites, their calendars, machines, live states
+    "/sites/atelier": 6,  # site, calendar, machines, live states, workshops and their places
+    "/machines/{printer}": 4,  # machine with its site, calendar, live state, busy times
+    "/machines/{printer}/availability": 3,
+    "/sites/atelier/availability": 4,
+    "/machines": 2,  # machines with their sites, the sites' rules
+}
+
+
+def _url(path: str, world: World) -> str:
+    path = path.format(**world.ids)
+    if path.endswith("availability"):
+        return f"/api/v1{path}?{_next_week()}"
+    return f"/api/v1{path}" if path == "/machines" else path
+
+
+@pytest.mark.parametrize("path", list(ANONYMOUS_BUDGETS))
+async def test_anonymous_pages_and_endpoints_keep_their_statement_budget(client, world, path):
+    before = await _statements(client, _url(path, world))
+    await _grow(world)
+    after = await _statements(client, _url(path, world))
+    assert (before, after) == (before, before), f"{path}: {before} statements, then {after} with more of everything"
+    assert after <= ANONYMOUS_BUDGETS[path], f"{path}: {after} statements, budget {ANONYMOUS_BUDGETS[path]}"
+
+
+async def test_a_bearer_token_is_one_statement(client, world):
+    """Recognising the caller of the API costs one statement (token, account and the sites
+    they work at, joined), not one each."""
+    with counting_statements() as seen:
+        response = await client.get("/api/v1/users/me", headers=world.auth("animator"))
+    assert response.status_code == 200
+    identifying = [s for s in seen.sql if "api_token" in s]
+    assert len(identifying) == 1 and len(seen) <= 4, str(seen)  # then the profile: account, sites, trainings
+
+
+async def test_a_makers_pages_keep_their_statement_budget(client, world):
+    await browser_login(client, "maker")
+    budgets = {"/": 5, f"/machines/{world.ids['printer']}": 5, "/me/bookings": 4}
+    before = {path: await _statements(client, path) for path in budgets}
+    await _grow(world)
+    after = {path: await _statements(client, path) for path in budgets}
+    assert after == before, "a page issues more statements as the network grows"
+    assert all(after[p] <= budget for p, budget in budgets.items()), after
+
+
+async def test_my_bookings_api_keeps_its_statement_budget(client, world):
+    headers = world.auth("maker")
+    before = await _statements(client, "/api/v1/bookings?mine=true", headers=headers)
+    await _grow(world)
+    after = await _statements(client, "/api/v1/bookings?mine=true", headers=headers)
+    assert before == after <= 3  # who, upcoming, the latest past
+
+
+async def test_booking_keeps_its_statement_budget(client, world):
+    """Who, the machine and its rules, the calendar, their trainings, then in the transaction
+    the machine's lock (PostgreSQL), busy times, quota, insert, and the row to answer with."""
+    counts = []
+    for days_ahead in (2, 3):
+        with counting_statements() as seen:
+            response = await client.post("/api/v1/bookings", headers=world.auth("maker"),
+                                         json=booking_body(world.ids["printer"], days_ahead))
+        assert response.status_code == 201, response.text
+        counts.append(len(seen))
+        await _grow(world, sites=1, machines=1)
+    assert counts[0] == counts[1] <= 9, counts
