@@ -4,6 +4,7 @@ broker queued for it, beside a do-nothing paho subscriber draining the same back
     .venv/bin/python bench/mqtt_throughput.py                      # 20,000 messages, SQLite + PostgreSQL
     .venv/bin/python bench/mqtt_throughput.py --events 5000 --databases sqlite
     .venv/bin/python bench/mqtt_throughput.py --events 200000 --databases postgres --no-baseline   # RSS under a backlog
+    .venv/bin/python bench/mqtt_throughput.py --repeat 5            # medians: the machine is shared
     .venv/bin/python bench/mqtt_throughput.py --profile /tmp/prof  # py-spy profile of the listener
 
 Every measurement gets its own private Mosquitto (persistence on, max_queued_messages 0, as
@@ -534,6 +535,7 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgres",
                         help="comma-separated: sqlite, postgres (skipped when not reachable)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the do-nothing subscriber")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each receiver; the median is shown (default 1)")
     parser.add_argument("--profile", type=Path, help="record the listener with py-spy (raw stacks) in this folder")
     args = parser.parse_args()
     if args.events < 1000:
@@ -544,25 +546,31 @@ def main() -> int:
     print(f"messages per run: {len(messages)} (QoS 1, drained from the broker's queue): "
           f"{CONTRACT_MACHINES} machines on {GATEWAYS} gateways, {TASMOTA_PLUGS} Tasmota, {SHELLY_PLUGS} Shelly, "
           f"{OCTOPRINTS} OctoPrint; {sum(sum(c.values()) for c in expected.sessions.values())} sessions\n", flush=True)
-    results = [] if args.no_baseline else [baseline(len(messages), messages)]
-    if results:
-        print(f"  done: {results[-1].name}", flush=True)
-    for kind in [k.strip() for k in args.databases.split(",") if k.strip()]:
-        if kind == "postgres" and not postgres_reachable():
-            print(f"  skipped: PostgreSQL not reachable at {POSTGRES_ADMIN_URL}", flush=True)
-            continue
-        results.append(listener_run(kind, expected, messages, args.profile))
-        print(f"  done: {results[-1].name}: 0 lost, 0 duplicated", flush=True)
-    base = None if args.no_baseline else results[0].rate
-    print()
-    print(f"| {'receiver':<32} | {'messages':>8} | {'seconds':>7} | {'msg/s':>6} | {'of baseline':>11} "
-          f"| {'peak RSS':>8} | {'publish/s':>9} |")
-    print(f"| {'-' * 32} | {'-' * 7}: | {'-' * 6}: | {'-' * 5}: | {'-' * 10}: | {'-' * 7}: | {'-' * 8}: |")
-    for r in results:
+    kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
+    if "postgres" in kinds and not postgres_reachable():
+        print(f"  skipped: PostgreSQL not reachable at {POSTGRES_ADMIN_URL}", flush=True)
+        kinds.remove("postgres")
+    runs: dict[str, list[Result]] = {}
+    for _ in range(args.repeat):  # interleaved, so that a busy spell of the machine hits every receiver alike
+        if not args.no_baseline:
+            runs.setdefault("baseline", []).append(baseline(len(messages), messages))
+            print(f"  done: {runs['baseline'][-1].name}: {runs['baseline'][-1].rate:.0f}/s", flush=True)
+        for kind in kinds:
+            runs.setdefault(kind, []).append(listener_run(kind, expected, messages, args.profile))
+            print(f"  done: {runs[kind][-1].name}: {runs[kind][-1].rate:.0f}/s, 0 lost, 0 duplicated", flush=True)
+    medians = {kind: sorted(results, key=lambda r: r.rate)[len(results) // 2] for kind, results in runs.items()}
+    base = medians["baseline"].rate if "baseline" in medians else None
+    print(f"\n{args.repeat} run(s) each; the median run is shown, the range of msg/s beside it\n")
+    print(f"| {'receiver':<32} | {'messages':>8} | {'seconds':>7} | {'msg/s':>6} | {'range':>13} | {'of baseline':>11} "
+          f"| {'peak RSS':>8} |")
+    print(f"| {'-' * 32} | {'-' * 7}: | {'-' * 6}: | {'-' * 5}: | {'-' * 12}: | {'-' * 10}: | {'-' * 7}: |")
+    for kind, r in medians.items():
+        rates = [x.rate for x in runs[kind]]
+        spread = f"{min(rates):.0f}–{max(rates):.0f}"
         share = f"{100 * r.rate / base:.0f} %" if base else "—"
-        rss = f"{r.peak_rss_mb:.0f} MB" if r.peak_rss_mb else "—"
-        print(f"| {r.name:<32} | {r.events:>8} | {r.seconds:>7.2f} | {r.rate:>6.0f} | {share:>11} "
-              f"| {rss:>8} | {r.publish_rate:>9.0f} |")
+        rss = f"{max(x.peak_rss_mb or 0 for x in runs[kind]):.0f} MB" if r.peak_rss_mb else "—"
+        print(f"| {r.name:<32} | {r.events:>8} | {r.seconds:>7.2f} | {r.rate:>6.0f} | {spread:>13} | {share:>11} "
+              f"| {rss:>8} |")
     shutil.rmtree(_SCRATCH, ignore_errors=True)
     return 0
 

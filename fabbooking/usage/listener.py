@@ -31,7 +31,7 @@ from fabbooking.usage.routing import (
 
 log = logging.getLogger("fabbooking.usage")
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our queue for a week of downtime
-RECEIVE_MAXIMUM = 500
+RECEIVE_MAXIMUM = 1000
 ROUTES_REFRESH_S = 30.0
 STOP_GRACE_S = 10.0  # how long a stop waits for the batch being recorded
 
@@ -56,7 +56,7 @@ class UsageListener:
     """
 
     def __init__(self, broker: BrokerAddress, client_id: str = "fabbooking-listener",
-                 share_group: str | None = None, mqtt5: bool = True, batch_max: int = 200) -> None:
+                 share_group: str | None = None, mqtt5: bool = True, batch_max: int = 500) -> None:
         self.broker = broker
         self.client_id = client_id
         self.share_group = share_group if mqtt5 else None
@@ -68,7 +68,7 @@ class UsageListener:
         # messages: the broker sends no more until some are acknowledged (MQTT 5).
         self._arrived: deque[Received] = deque()
         self._arrival = asyncio.Event()
-        self._wakeup_pending = False
+        self._consumer_waiting = False
         self._connection = 0
         self._subscribed: set[str] = set()
         self._unusable: set[tuple[int, str]] = set()  # logged once
@@ -97,19 +97,14 @@ class UsageListener:
                              message.mid, message.qos, self._connection))
 
     def arrive(self, item: Received) -> None:
-        """Hand a message over to the consumer. Waking the event loop costs a system call:
-        one wake-up serves every message that arrives before the consumer runs."""
+        """Hand a message over to the consumer. Waking the event loop costs system calls:
+        it is woken only when the consumer waits for messages, not while it records."""
         with self._lock:
             self._arrived.append(item)
-            if self._wakeup_pending:
+            if not self._consumer_waiting:
                 return
-            self._wakeup_pending = True
-        self._loop.call_soon_threadsafe(self._wake_consumer)
-
-    def _wake_consumer(self) -> None:
-        with self._lock:
-            self._wakeup_pending = False
-        self._arrival.set()
+            self._consumer_waiting = False
+        self._loop.call_soon_threadsafe(self._arrival.set)
 
     # --- asyncio side ---------------------------------------------------------------
 
@@ -198,6 +193,7 @@ class UsageListener:
                 if self._arrived:
                     return [self._arrived.popleft() for _ in range(min(len(self._arrived), self.batch_max))]
                 self._arrival.clear()
+                self._consumer_waiting = True
             await self._arrival.wait()
 
     async def _consume(self) -> None:
