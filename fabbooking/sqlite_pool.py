@@ -25,7 +25,8 @@ from piccolo.engine.sqlite import (
     dict_factory,
 )
 
-# Idle connections kept open; more are opened when all are busy, then closed on return.
+# Connections open at most; a query that finds them all busy waits for one (opening more
+# only adds threads fighting for the GIL).
 POOL_SIZE = 8
 _WRITES = frozenset({"insert", "update", "delete"})
 
@@ -82,6 +83,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         self.pool_size = pool_size
         self._idle: list[aiosqlite.Connection] = []
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._turns: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
     # --- the pool ------------------------------------------------------------------------
 
@@ -96,15 +98,24 @@ class PooledSQLiteEngine(SQLiteEngine):
         return connection
 
     async def acquire(self) -> aiosqlite.Connection:
-        while self._idle:
-            connection = self._idle.pop()
-            if connection._running and connection._connection is not None:
-                return connection
-        return await self._open()
+        """A connection of the pool, once one is free (at most ``pool_size`` at a time per
+        event loop). Give it back with ``release``."""
+        turns = self._per_loop(self._turns, lambda: asyncio.Semaphore(self.pool_size))
+        await turns.acquire()
+        try:
+            while self._idle:
+                connection = self._idle.pop()
+                if connection._running and connection._connection is not None:
+                    return connection
+            return await self._open()
+        except BaseException:
+            turns.release()
+            raise
 
     def release(self, connection: aiosqlite.Connection) -> None:
         """Back to the pool — unless it is still inside a transaction (a commit or rollback
         that failed or was cancelled): closing it rolls that back and frees SQLite's lock."""
+        self._per_loop(self._turns, lambda: asyncio.Semaphore(self.pool_size)).release()
         try:
             reusable = connection._running and not connection.in_transaction
         except ValueError:  # already closed
@@ -120,13 +131,19 @@ class PooledSQLiteEngine(SQLiteEngine):
             await connection.close()
 
     def write_lock(self) -> asyncio.Lock:
+        return self._per_loop(self._locks, asyncio.Lock)
+
+    @staticmethod
+    def _per_loop(table: dict, make):
+        """asyncio primitives belong to one event loop (tests and CLI commands run several
+        in turn): one per running loop, forgetting those of closed loops."""
         loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            for old in [old for old in self._locks if old.is_closed()]:
-                del self._locks[old]
-            lock = self._locks[loop] = asyncio.Lock()
-        return lock
+        found = table.get(loop)
+        if found is None:
+            for old in [old for old in table if old.is_closed()]:
+                del table[old]
+            found = table[loop] = make()
+        return found
 
     # --- Piccolo's entry points --------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused, is_overlap_violation
 from fabbooking.network.services import MachinePlace, get_site, machine_place, site_places
 from fabbooking.network.tables import Machine
+from fabbooking.prepared import Prepared
 from fabbooking.training.services import held_qualifications
 
 MAX_RANGE = timedelta(days=62)
@@ -62,6 +63,12 @@ def _overlapping(start: datetime, end: datetime):
     return (Booking.start_at > start - LONGEST_BOOKING) & (Booking.start_at < end) & (Booking.end_at > start)
 
 
+_BUSY = Prepared(lambda machine_id, start, end, earliest: Booking.select(
+    Booking.machine, Booking.start_at, Booking.end_at).where(
+    (Booking.machine == machine_id) & _active() & (Booking.start_at > earliest)
+    & (Booking.start_at < end) & (Booking.end_at > start)).order_by(Booking.start_at))
+
+
 async def busy_intervals(machine_id: int, start: datetime, end: datetime) -> list[Interval]:
     return (await busy_by_machine([machine_id], start, end))[machine_id]
 
@@ -71,10 +78,12 @@ async def busy_by_machine(machine_ids: list[int], start: datetime, end: datetime
     busy: dict[int, list[Interval]] = {m: [] for m in machine_ids}
     if not machine_ids:
         return busy
-    machines = Booking.machine == machine_ids[0] if len(machine_ids) == 1 else Booking.machine.is_in(machine_ids)
-    rows = await Booking.select(Booking.machine, Booking.start_at, Booking.end_at).where(
-        machines & _active() & _overlapping(start, end)
-    ).order_by(Booking.start_at)
+    if len(machine_ids) == 1:
+        rows = await _BUSY.rows(machine_id=machine_ids[0], start=start, end=end, earliest=start - LONGEST_BOOKING)
+    else:
+        rows = await Booking.select(Booking.machine, Booking.start_at, Booking.end_at).where(
+            Booking.machine.is_in(machine_ids) & _active() & _overlapping(start, end)
+        ).order_by(Booking.start_at)
     for r in rows:
         busy[r["machine"]].append(Interval(r["start_at"], r["end_at"]))
     return busy
@@ -146,8 +155,11 @@ async def book(
     return await _booking_row(rows[0]["id"])
 
 
+_BOOKING = Prepared(lambda booking_id: Booking.select(*BOOKING_COLUMNS).where(Booking.id == booking_id).limit(1))
+
+
 async def _booking_row(booking_id: int) -> dict[str, Any] | None:
-    return await Booking.select(*BOOKING_COLUMNS).where(Booking.id == booking_id).first()
+    return await _BOOKING.first(booking_id=booking_id)
 
 
 def _may_see(viewer: Viewer, row: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ from fabbooking.bookings.calendar import OpeningPeriod as Period
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules, MachineFacts
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.tables import Closure, Machine, OpeningPeriod, Site
+from fabbooking.prepared import Prepared
 from fabbooking.training.tables import Training
 
 SITE_FIELDS = ("name", "kind", "neighbourhood", "address", "timezone", "description",
@@ -37,14 +38,18 @@ def zone(name: str) -> ZoneInfo:
         raise Refused("invalid_timezone", timezone=name) from None
 
 
+_SITES = Prepared(lambda: Site.select().order_by(Site.name))
+_SITE = Prepared(lambda slug: Site.select().where(Site.slug == slug).limit(1))
+
+
 async def list_sites() -> list[dict[str, Any]]:
-    return await Site.select().order_by(Site.name)
+    return await _SITES.rows()
 
 
 async def get_site(slug: str) -> dict[str, Any]:
     if "\x00" in slug:  # PostgreSQL refuses a NUL byte outright; no slug has one
         raise site_not_found(slug.replace("\x00", ""))
-    site = await Site.select().where(Site.slug == slug).first()
+    site = await _SITE.first(slug=slug)
     if site is None:
         raise site_not_found(slug)
     return site
@@ -193,13 +198,22 @@ MACHINE_COLUMNS = (Machine.all_columns(), Machine.site.slug.as_alias("site_slug"
                    Machine.required_training.name.as_alias("required_training_name"))
 
 
+def _machines():
+    return Machine.select(*MACHINE_COLUMNS).order_by(Machine.site.name).order_by(Machine.name)
+
+
+_MACHINES = Prepared(_machines)
+_MACHINES_OF_SITE = Prepared(lambda slug: _machines().where(Machine.site.slug == slug))
+
+
 async def list_machines(site_slug: str | None = None, kind: str | None = None) -> list[dict]:
-    query = Machine.select(*MACHINE_COLUMNS).order_by(Machine.site.name).order_by(Machine.name)
-    if site_slug:
-        query = query.where(Machine.site.slug == site_slug)
     if kind:
-        query = query.where(Machine.kind == kind)
-    machines = await query
+        query = _machines().where(Machine.kind == kind)
+        machines = await (query.where(Machine.site.slug == site_slug) if site_slug else query)
+    elif site_slug:
+        machines = await _MACHINES_OF_SITE.rows(slug=site_slug)
+    else:
+        machines = await _MACHINES.rows()
     if not machines and site_slug and not await Site.exists().where(Site.slug == site_slug):
         raise site_not_found(site_slug)
     return machines
@@ -261,12 +275,13 @@ async def site_rules(site_ids: list[int]) -> dict[int, BookingRules]:
 
 _PLACE_COLUMNS = (*MACHINE_COLUMNS, Machine.site.name.as_alias("site_name"),
                   *[getattr(Machine.site, n).as_alias(f"site_{n}") for n in RULE_NAMES])
+_PLACE = Prepared(lambda machine_id: Machine.select(*_PLACE_COLUMNS).where(Machine.id == machine_id).limit(1))
 
 
 async def machine_place(machine_id: int) -> MachinePlace:
     """Everything the booking rules need to know about a machine and its site (two queries:
     the machine with its site's rules, and the site's calendar)."""
-    machine = await Machine.select(*_PLACE_COLUMNS).where(Machine.id == machine_id).first()
+    machine = await _PLACE.first(machine_id=machine_id)
     if machine is None:
         raise machine_not_found(machine_id)
     return _place(machine, (await site_calendars([machine["site"]]))[machine["site"]])

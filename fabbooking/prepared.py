@@ -1,0 +1,64 @@
+"""Hot queries composed once.
+
+Piccolo composes a query's SQL anew each time it runs: 0.2–0.8 ms for a select with joins,
+a quarter of a page's time when a page runs four of them. A ``Prepared`` query is a Piccolo
+query written once, with ``Param`` markers where the values go; it keeps the SQL it compiled
+for each kind of database and runs it again with new values — through the engine, so it
+joins the current transaction like any other query.
+
+    MACHINE = Prepared(lambda machine_id: Machine.select(...).where(Machine.id == machine_id))
+    row = await MACHINE.first(machine_id=2)
+
+Only for queries of a fixed shape: a value list (``is_in``) changes the SQL with its length.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from piccolo.query.base import Query
+from piccolo.querystring import QueryString
+
+
+class Param:
+    """Where a value goes in a prepared query."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Param({self.name!r})"
+
+
+class Prepared:
+    def __init__(self, build: Callable[..., Query]) -> None:
+        self._build = build
+        self._names = tuple(inspect.signature(build).parameters)
+        self._compiled: dict[str, tuple[str, tuple[Any, ...]]] = {}
+        self._table = build(*(Param(n) for n in self._names)).table
+
+    def _sql(self, engine_type: str) -> tuple[str, tuple[Any, ...]]:
+        compiled = self._compiled.get(engine_type)
+        if compiled is None:
+            query = self._build(*(Param(n) for n in self._names))
+            (querystring,) = query.querystrings
+            sql, args = querystring.compile_string(engine_type=engine_type)
+            compiled = self._compiled[engine_type] = (sql, tuple(args))
+        return compiled
+
+    async def rows(self, **values: Any) -> list[dict[str, Any]]:
+        engine = self._table._meta.db
+        sql, slots = self._sql(engine.engine_type)
+        querystring = QueryString("")
+        querystring._frozen_compiled_strings = (
+            sql, [values[slot.name] if isinstance(slot, Param) else slot for slot in slots])
+        results = await engine.run_querystring(querystring)
+        return engine.transform_response_to_dicts(results) if results else []
+
+    async def first(self, **values: Any) -> dict[str, Any] | None:
+        rows = await self.rows(**values)
+        return rows[0] if rows else None
