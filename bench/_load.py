@@ -152,14 +152,14 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def _client(host: str, port: int, payloads: list[bytes], deadline: float,
-                  latencies: list[float], run: Run) -> None:
+                  latencies: list[float], run: Run, once_each: bool) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     index = 0
     try:
         while time.monotonic() < deadline:
             if index >= len(payloads):
                 index = 0
-                run.bodies_ran_out = True
+                run.bodies_ran_out = once_each
             began = time.perf_counter()
             writer.write(payloads[index])
             index += 1
@@ -205,8 +205,8 @@ def python_load(url: str, connections: int, seconds: float, headers: dict[str, s
 
     async def main() -> None:
         deadline = time.monotonic() + seconds
-        await asyncio.gather(*(_client(parts.hostname, parts.port, share, deadline, latencies, run)
-                               for share in shares))
+        await asyncio.gather(*(_client(parts.hostname, parts.port, share, deadline, latencies, run,
+                                       once_each=bodies is not None) for share in shares))
 
     began = time.monotonic()
     asyncio.run(main())

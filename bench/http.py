@@ -240,7 +240,8 @@ def measure(name: str, url: str, args: argparse.Namespace, connections: int = RE
     run = _load.load(url, connections, args.duration, headers, bodies, use_wrk=not args.no_wrk)
     print(f"  {name:<52} {run.rate:8.0f} req/s  p99 {run.p99_ms:7.1f} ms"
           f"{f'  non-2xx {run.non_2xx}' if run.non_2xx else ''}"
-          f"{'  (slots ran out)' if run.bodies_ran_out and 'bookings' in url else ''}", flush=True)
+          f"{'  (slots ran out)' if run.bodies_ran_out and url.endswith('/api/v1/bookings') else ''}",
+          flush=True)
     return run
 
 
