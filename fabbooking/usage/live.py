@@ -17,7 +17,9 @@ class Live:
     power_w: float | None = None
     device_state: dict = field(default_factory=dict)
     detector: Detector = field(default_factory=Detector)
-    exists: bool = False
+    # the device memory as stored, left unread for a machine whose gateway speaks the
+    # contract (it has none): written back as it was
+    stored_memory: tuple[object, object] | None = None
 
 
 def _load_json(value: object) -> dict:
@@ -68,17 +70,24 @@ def detector_from_json(value: object) -> Detector:
     )
 
 
-def from_row(machine_id: int, row: dict) -> Live:
-    """A machine_live row (as read, JSON as text or parsed) as a Live."""
+def from_row(machine_id: int, row: dict, device_memory: bool = True) -> Live:
+    """A machine_live row (as read, JSON as text or parsed) as a Live; without
+    ``device_memory``, its device state and detector are kept unread."""
+    if not device_memory:
+        return Live(machine_id, row["state"], row["last_seen_at"], row["power_w"],
+                    stored_memory=(row["device_state"], row["detector"]))
     return Live(machine_id, row["state"], row["last_seen_at"], row["power_w"],
-                _load_json(row["device_state"]), detector_from_json(row["detector"]), exists=True)
+                _load_json(row["device_state"]), detector_from_json(row["detector"]))
 
 
 def to_row(live: Live) -> dict:
     """A Live as the machine_live row that stores it."""
+    if live.stored_memory is not None:
+        device_state, detector = live.stored_memory
+    else:
+        device_state, detector = json.dumps(live.device_state), detector_to_json(live.detector)
     return {"machine": live.machine_id, "state": live.state, "last_seen_at": live.last_seen_at,
-            "power_w": live.power_w, "device_state": json.dumps(live.device_state),
-            "detector": detector_to_json(live.detector)}
+            "power_w": live.power_w, "device_state": device_state, "detector": detector}
 
 
 def seen(live: Live, at: datetime) -> bool:

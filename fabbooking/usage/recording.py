@@ -208,11 +208,13 @@ class _Machines:
     lives: dict[int, live_state.Live]
 
     @classmethod
-    def from_rows(cls, machine_ids: set[int], rows: dict[int, dict]) -> _Machines:
+    def from_rows(cls, machine_ids: set[int], rows: dict[int, dict], devices: set[int]) -> _Machines:
+        """``devices``: the machines whose device memory the batch needs (device formats)."""
         lives = {}
         for machine_id in machine_ids:
             row = rows.get(machine_id)
-            lives[machine_id] = live_state.from_row(machine_id, row) if row else live_state.Live(machine_id)
+            lives[machine_id] = (live_state.from_row(machine_id, row, machine_id in devices) if row
+                                 else live_state.Live(machine_id))
         return cls(rows, lives)
 
     def changes(self) -> tuple[list[dict], list[dict]]:
@@ -283,14 +285,17 @@ async def _record_set(items: list[Item], directory: Directory, now: datetime) ->
         fresh.append(item)
 
     machine_ids: set[int] = set()
+    devices: set[int] = set()
     for item in fresh:
         if isinstance(item, GatewayEvent):
             machine_ids.add(item.machine_id)
         elif isinstance(item, DeviceMessage):
-            machine_ids.add(item.route.machine_id)
+            devices.add(item.route.machine_id)
         elif isinstance(item, GatewayStatus) and item.state == "lost":
             machine_ids.update(directory.gateway_machines(item.gateway_id))
-    machines = _Machines.from_rows(machine_ids, await bulk.live_rows(sorted(machine_ids)) if machine_ids else {})
+    machine_ids |= devices
+    machines = _Machines.from_rows(machine_ids, await bulk.live_rows(sorted(machine_ids)) if machine_ids else {},
+                                   devices)
 
     dead: list[tuple[int, Incoming, str]] = [(n, i.message, i.reason) for n, i in enumerate(items)
                                              if isinstance(i, Rejected)]
