@@ -145,3 +145,42 @@ async def test_a_stop_during_recording_lets_the_batch_finish_first(db, monkeypat
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(consuming, 15)
     assert await DeadLetter.count() == 1  # recorded to the end, not cut off
+
+
+async def test_a_backlog_never_puts_more_than_the_receive_maximum_in_the_listeners_hands(db, mosquitto, listening,
+                                                                                       monkeypatch):
+    """While the database is held, the broker hands the listener at most its receive maximum
+    of unacknowledged messages, however many are queued: memory stays bounded under a backlog."""
+    from fabbooking.usage import listener as listener_module
+    from fabbooking.usage.listener import RECEIVE_MAXIMUM
+
+    site = await make_site("bellevue")
+    machine = await make_machine(site, "prusa-mini")
+    await wire_gateway(site, "gw-1", machine)
+    held = asyncio.Event()
+    in_hand: list[int] = []
+
+    async def held_database(messages, now):
+        in_hand.append(len(messages))
+        await held.wait()
+
+    monkeypatch.setattr(listener_module, "record_batch", held_database)
+    publisher = Publisher(mosquitto.port)
+    where = topic("bellevue", "gw-1", "prusa-mini")
+    infos = [publisher.send(where, contract_event("heartbeat", "", now()), wait=False)
+             for _ in range(RECEIVE_MAXIMUM + 500)]
+    for info in infos:
+        info.wait_for_publish(timeout=30)  # the broker has them all, and offered what it may
+
+    async def unacknowledged() -> int:
+        return sum(in_hand) + len(listening._arrived)
+
+    assert await eventually(lambda: _equals(unacknowledged, RECEIVE_MAXIMUM))
+    await asyncio.sleep(0.5)  # nothing more comes: a negative, which polling cannot show sooner
+    assert await unacknowledged() == RECEIVE_MAXIMUM
+    held.set()
+    publisher.close()
+
+
+async def _equals(value, expected) -> bool:
+    return await value() == expected
