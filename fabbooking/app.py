@@ -3,6 +3,8 @@ Piccolo Admin at /admin."""
 
 from __future__ import annotations
 
+import os
+
 from litestar import Litestar, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
@@ -52,6 +54,8 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
     office's cookies Secure; ``run_usage`` starts the MQTT listener and the no-show sweeper
     with the app (tests that drive the app in-process turn it off)."""
     settings = load_settings()
+    # `fabbooking serve --workers N` runs the background jobs once, in its worker process
+    run_usage = run_usage and os.environ.get("FABBOOKING_BACKGROUND", "on") != "off"
     if production is None:
         production = settings.https
     api = Router(

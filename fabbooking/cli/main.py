@@ -1,9 +1,10 @@
-"""The ``fabbooking`` command: serve, migrate, demo, user create, token create."""
+"""The ``fabbooking`` command: serve, worker, listen, migrate, demo, user create, token create."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 
 from fabbooking.cli import usage_commands
@@ -31,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="port of the embedded MQTT broker when FABBOOKING_MQTT_URL is not set (default 1884)")
     serve.add_argument("--no-listener", action="store_true",
                        help="do not record machine usage in this process (run 'fabbooking listen' instead)")
+    serve.add_argument("--workers", type=_workers, default=1,
+                       help="web processes sharing the port (default 1); with more than one, the "
+                       "listener and the no-show sweeper run once, in a 'fabbooking worker' beside them")
+
+    commands.add_parser("worker", help="the usage listener and the no-show sweeper, without the web app")
 
     listen = commands.add_parser("listen", help="record machine usage from MQTT, without the web app")
     listen.add_argument("--client-id",
@@ -115,9 +121,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
     print(f"Fabbooking on http://{args.host}:{args.port}  (API docs: /schema)", flush=True)
-    uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
-                log_level="info", proxy_headers=True)
+    if args.workers == 1:
+        uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
+                    log_level="info", proxy_headers=True)
+        return 0
+    # Several web processes: the background jobs run once, in one worker process beside them.
+    background = subprocess.Popen([sys.executable, "-m", "fabbooking", "worker"])
+    os.environ["FABBOOKING_BACKGROUND"] = "off"
+    try:
+        uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
+                    log_level="info", proxy_headers=True, workers=args.workers)
+    finally:
+        background.terminate()
+        try:
+            background.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            background.kill()
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from fabbooking.migrations import migrate
+    from fabbooking.usage.runtime import run_background
+
+    if os.environ.get("FABBOOKING_LISTENER", "on") != "off" and not load_settings().mqtt_url:
+        from fabbooking.usage.embedded_broker import DEFAULT_PORT, check_port_free
+
+        check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
+    run(lambda: migrate(quiet=True))
+    print("Fabbooking worker: machine usage and the no-show sweeper", flush=True)
+    run(run_background)
+    return 0
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to 64")
+    return value
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -173,6 +217,7 @@ HANDLERS = {
     **usage_commands.HANDLERS,
     "serve": cmd_serve,
     "listen": cmd_listen,
+    "worker": cmd_worker,
     "migrate": cmd_migrate,
     "demo": cmd_demo,
     "user": cmd_user,

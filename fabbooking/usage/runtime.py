@@ -46,6 +46,23 @@ class UsageRuntime:
             await self.broker.shutdown()
 
 
+async def run_background() -> None:
+    """``fabbooking worker``: the runtime alone, until the process is stopped."""
+    from fabbooking import database
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if database.is_postgres():
+        await database.DB.start_connection_pool(min_size=1, max_size=4)
+    runtime = UsageRuntime()
+    await runtime.start()
+    try:
+        await asyncio.gather(*runtime.tasks)
+    finally:
+        await runtime.stop()
+        if database.is_postgres():
+            await database.DB.close_connection_pool()
+
+
 async def sweep_forever() -> None:
     while True:
         try:
