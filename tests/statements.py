@@ -13,6 +13,7 @@ from fabbooking import database
 @dataclass
 class Statements:
     sql: list[str] = field(default_factory=list)
+    args: list[list] = field(default_factory=list)  # each statement's values
 
     def __len__(self) -> int:
         return len(self.sql)
@@ -32,12 +33,15 @@ def counting_statements() -> Iterator[Statements]:
 
     async def counted_query(self, querystring, in_pool: bool = False):
         if self is engine:
-            seen.sql.append(querystring.compile_string(engine_type=engine.engine_type)[0])
+            sql, args = querystring.compile_string(engine_type=engine.engine_type)
+            seen.sql.append(sql)
+            seen.args.append(list(args))
         return await run_querystring(self, querystring, in_pool=in_pool)
 
     async def counted_ddl(self, ddl: str, in_pool: bool = False):
         if self is engine:
             seen.sql.append(ddl)
+            seen.args.append([])
         return await run_ddl(self, ddl, in_pool=in_pool)
 
     cls.run_querystring, cls.run_ddl = counted_query, counted_ddl

@@ -29,8 +29,9 @@ class Booking(Table, tablename="booking"):
     overlapping confirmed bookings of one machine impossible.
     """
 
-    machine = ForeignKey(Machine, null=False, index=True, on_delete=OnDelete.restrict)
-    maker = ForeignKey(Account, null=False, index=True, on_delete=OnDelete.restrict)
+    # indexed with start_at, (machine, start_at) and (maker, start_at): migration bookings_2026_12_05t16
+    machine = ForeignKey(Machine, null=False, on_delete=OnDelete.restrict)
+    maker = ForeignKey(Account, null=False, on_delete=OnDelete.restrict)
     booked_by = ForeignKey(Account, null=False, on_delete=OnDelete.restrict)
     start_at = Timestamptz(index=True)
     end_at = Timestamptz()

@@ -10,6 +10,9 @@ the machine's whole history:
   predicates cannot use).
 - ``booking_maker_start (maker, start_at)``: a maker's bookings, upcoming and past, and the
   quota count.
+- the single-column indexes on machine and on maker go: the two above serve the same lookups
+  (their first column), and a planner that could still pick them would read a machine's or
+  a maker's whole history.
 - SQLite's overlap triggers get the same lower bound (timestamps are stored as UTC text
   ``YYYY-MM-DD HH:MM:SS+00:00``; the bound, without its offset, compares one step lower, so
   the check can only look at a little more, never less).
@@ -26,6 +29,8 @@ POSTGRES_SQL = [
     "ALTER TABLE booking ADD CONSTRAINT booking_at_most_7_days CHECK (end_at - start_at <= interval '7 days')",
     "CREATE INDEX IF NOT EXISTS booking_machine_start ON booking (machine, start_at)",
     "CREATE INDEX IF NOT EXISTS booking_maker_start ON booking (maker, start_at)",
+    "DROP INDEX IF EXISTS booking_machine",
+    "DROP INDEX IF EXISTS booking_maker",
 ]
 
 _SQLITE_OVERLAP = """NEW.status NOT IN ('cancelled', 'no_show') AND EXISTS (
@@ -54,6 +59,8 @@ SQLITE_SQL = [
        BEGIN SELECT RAISE(ABORT, 'booking_at_most_7_days'); END""",
     "CREATE INDEX IF NOT EXISTS booking_machine_start ON booking (machine, start_at)",
     "CREATE INDEX IF NOT EXISTS booking_maker_start ON booking (maker, start_at)",
+    "DROP INDEX IF EXISTS booking_machine",
+    "DROP INDEX IF EXISTS booking_maker",
 ]
 
 
