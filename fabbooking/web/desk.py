@@ -98,7 +98,8 @@ async def _desk(request: Request, site: dict[str, Any], *, fragment: str = TODAY
     now = datetime.now(UTC)
     today = now.astimezone(tz).date()
     rules = BookingRules().overridden_by({name: site[name] for name in RULE_NAMES})
-    opening = [(p["opens"], p["closes"]) for p in await network.opening_rows(site["id"])]
+    calendar = (await network.site_calendars([site["id"]]))[site["id"]]
+    opening = [(p["opens"], p["closes"]) for p in calendar.opening_rows]
     clocks = clock_choices(opening, rules.slot_minutes)
     start_now = next_clock(now.astimezone(tz), clocks)
     person = await _person(maker_id)
@@ -118,7 +119,7 @@ async def _desk(request: Request, site: dict[str, Any], *, fragment: str = TODAY
         person=person,
         qualifications=await training.qualifications_of(person["id"]) if person else [],
         search=search, found=await _people(search), trainings=await training.list_trainings(),
-        closures=[c for c in await network.closure_rows(site["id"]) if c["end_date"] >= today],
+        closures=[c for c in calendar.closure_rows if c["end_date"] >= today],
         statuses=MACHINE_STATUSES, min_password=Account._min_password_length,
         booked=await _booked(request, booking_id), done=done,
         alerts=alerts or {}, errors=errors or {}, entered=entered or {},
