@@ -243,8 +243,12 @@ def publish_all(port: int, messages: list[tuple[str, bytes]]) -> float:
     client.connect("127.0.0.1", port)
     client.loop_start()
     start = time.monotonic()
-    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-    for info in infos:
+    infos = []
+    for topic, payload in messages:
+        infos.append(client.publish(topic, payload, qos=1))
+        if len(infos) > 10_000:  # message ids are 16 bits: never that many outstanding
+            infos[-10_001].wait_for_publish(timeout=600)
+    for info in infos[-10_000:]:
         info.wait_for_publish(timeout=600)
     rate = len(messages) / (time.monotonic() - start)
     client.loop_stop()
@@ -419,8 +423,10 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
         total = expected.keys + probes
         deadline = time.monotonic() + max(300, len(messages) / 50)
         peak_rss = 0.0
-        while asyncio.run(_keys()) < total:
+        quarters: dict[int, float] = {}  # RSS when a quarter, half… of the backlog is recorded
+        while (done_keys := asyncio.run(_keys())) < total:
             peak_rss = max(peak_rss, _rss_mb(process.pid))
+            quarters.setdefault(4 * (done_keys - probes) // expected.keys, peak_rss)
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{kind}: only {asyncio.run(_keys()) - probes} of {expected.keys} recorded "
                                  f"(log: {log.name})")
@@ -430,6 +436,8 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
         problems = asyncio.run(_check(expected, probes))
         if problems:
             raise SystemExit(f"{kind}: " + "; ".join(problems))
+        print(f"  listener RSS (MB) as the backlog drains: "
+              + ", ".join(f"{25 * q} %: {mb:.0f}" for q, mb in sorted(quarters.items())), flush=True)
         name = f"fabbooking listen, {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}"
         return Result(name, expected.keys, done - first, publish_rate, peak_rss)
     finally:

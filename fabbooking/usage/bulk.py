@@ -1,8 +1,11 @@
 """The statements a batch of usage messages is recorded with: each reads or writes the rows
 of the whole batch at once (its message keys, the live states of its machines, its
 sessions, the bookings they fall in, its gateways, its dead letters), so a batch costs a few
-statements whatever its size. Raw SQL, the same on SQLite (≥ 3.35: RETURNING) and
-PostgreSQL; run inside the recording transaction.
+statements whatever its size. Raw SQL, run inside the recording transaction.
+
+PostgreSQL gets the rows as one array per column (``unnest``): a statement's text does not
+depend on how many rows it carries, so asyncpg prepares it once, instead of once per batch
+size with thousands of parameters. SQLite (≥ 3.35: RETURNING) gets multi-row ``VALUES``.
 
 On PostgreSQL two listeners may record at once: the rows a batch updates are read ``FOR
 UPDATE`` (in key order), and a row it believed new but that another listener has just
@@ -20,9 +23,19 @@ from piccolo.querystring import QueryString
 from fabbooking import database
 from fabbooking.usage.sessions import COLUMNS as SESSION_COLUMNS
 
-MAX_PARAMETERS = 30_000  # PostgreSQL takes at most 32767 per statement, SQLite 32766
+MAX_PARAMETERS = 30_000  # SQLite takes at most 32766 per statement
 LIVE_COLUMNS = ("machine", "state", "last_seen_at", "power_w", "device_state", "detector")
 DEAD_LETTER_COLUMNS = ("received_at", "topic", "reason", "payload", "size")
+# PostgreSQL types of the columns given as arrays (json travels as text, cast once in the row)
+TYPES = {
+    "key": "text", "received_at": "timestamptz", "machine": "integer", "state": "text",
+    "last_seen_at": "timestamptz", "power_w": "float8", "device_state": "json", "detector": "json",
+    "job_key": "text", "started_at": "timestamptz", "ended_at": "timestamptz", "duration_s": "float8",
+    "outcome": "text", "energy_wh": "float8", "material_kind": "text", "material_grams": "float8",
+    "material_length_mm": "float8", "file_name": "text", "booking": "integer", "walk_in": "boolean",
+    "overrun": "boolean", "replayed": "boolean", "topic": "text", "reason": "text", "payload": "bytea",
+    "size": "integer", "id": "integer",
+}
 
 
 class ConcurrentWrite(Exception):
@@ -50,31 +63,55 @@ async def _run(sql: str, args: Sequence) -> list:
     return await database.DB.run_querystring(_Written(sql, args))
 
 
+def _postgres() -> bool:
+    return database.is_postgres()
+
+
 def _chunks(rows: Sequence, width: int) -> Iterable[Sequence]:
     size = max(1, MAX_PARAMETERS // max(width, 1))
     for start in range(0, len(rows), size):
         yield rows[start:start + size]
 
 
-def _values(rows: Sequence[Sequence]) -> tuple[str, list]:
-    marks = ", ".join("(" + ", ".join(["{}"] * len(row)) + ")" for row in rows)
-    return marks, [value for row in rows for value in row]
+def _rows(columns: Sequence[str], rows: Sequence[Sequence], ordered: bool = False) -> Iterable[tuple[str, list]]:
+    """``rows`` as the source of an INSERT: (SQL, arguments), once on PostgreSQL, in chunks
+    on SQLite. ``ordered``: the rows are inserted in the order given (serial ids follow it)."""
+    if not rows:
+        return
+    if _postgres():
+        names = ", ".join(columns)
+        select = ", ".join(f"{c}::json" if TYPES[c] == "json" else c for c in columns)
+        arrays = ", ".join(f"{{}}::{'text' if TYPES[c] == 'json' else TYPES[c]}[]" for c in columns)
+        order = " WITH ORDINALITY AS v({names}, n) ORDER BY n" if ordered else " AS v({names})"
+        yield (f"SELECT {select} FROM unnest({arrays}){order.format(names=names)}",
+               [[row[n] for row in rows] for n in range(len(columns))])
+        return
+    for chunk in _chunks(rows, len(columns)):
+        marks = ", ".join("(" + ", ".join(["{}"] * len(columns)) + ")" for _ in chunk)
+        yield f"VALUES {marks}", [value for row in chunk for value in row]
 
 
-def _in(values: Sequence) -> str:
-    return ", ".join(["{}"] * len(values))
+def _among(column: str, values: Sequence) -> Iterable[tuple[str, list]]:
+    """``column`` among ``values``: (SQL condition, arguments), once on PostgreSQL, in chunks
+    on SQLite."""
+    if not values:
+        return
+    if _postgres():
+        yield f"{column} = ANY({{}}::{TYPES[column]}[])", [list(values)]
+        return
+    for chunk in _chunks(values, 1):
+        yield f"{column} IN ({', '.join(['{}'] * len(chunk))})", list(chunk)
 
 
 def _for_update() -> str:
-    return "" if not database.is_postgres() else " FOR UPDATE"
+    return " FOR UPDATE" if _postgres() else ""
 
 
 async def claim_keys(keys: Sequence[str], at: datetime) -> set[str]:
     """Insert the batch's message keys; those that were not there yet (first time seen)."""
     claimed: set[str] = set()
-    for chunk in _chunks(keys, 2):
-        marks, args = _values([(key, at) for key in chunk])
-        rows = await _run(f"INSERT INTO received_message (key, received_at) VALUES {marks} "
+    for source, args in _rows(("key", "received_at"), [(key, at) for key in keys]):
+        rows = await _run(f"INSERT INTO received_message (key, received_at) {source} "
                           "ON CONFLICT (key) DO NOTHING RETURNING key", args)
         claimed.update(row["key"] for row in rows)
     return claimed
@@ -82,24 +119,24 @@ async def claim_keys(keys: Sequence[str], at: datetime) -> set[str]:
 
 async def forget_keys(keys: Sequence[str]) -> None:
     """Give back keys claimed for messages that were dead-lettered after all."""
-    for chunk in _chunks(keys, 1):
-        await _run(f"DELETE FROM received_message WHERE key IN ({_in(chunk)})", chunk)
+    for condition, args in _among("key", keys):
+        await _run(f"DELETE FROM received_message WHERE {condition}", args)
 
 
 async def live_rows(machine_ids: Sequence[int]) -> dict[int, dict]:
     found: dict[int, dict] = {}
-    for chunk in _chunks(sorted(machine_ids), 1):
-        rows = await _run(f"SELECT {', '.join(LIVE_COLUMNS)} FROM machine_live WHERE machine IN ({_in(chunk)}) "
-                          f"ORDER BY machine{_for_update()}", chunk)
+    for condition, args in _among("machine", sorted(machine_ids)):
+        rows = await _run(f"SELECT {', '.join(LIVE_COLUMNS)} FROM machine_live WHERE {condition} "
+                          f"ORDER BY machine{_for_update()}", args)
         found.update((row["machine"], dict(row)) for row in rows)
     return found
 
 
 async def session_rows(keys: Sequence[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
-    for chunk in _chunks(sorted(keys), 1):
-        rows = await _run(f"SELECT {', '.join(SESSION_COLUMNS)} FROM usage_session WHERE key IN ({_in(chunk)}) "
-                          f"ORDER BY key{_for_update()}", chunk)
+    for condition, args in _among("key", sorted(keys)):
+        rows = await _run(f"SELECT {', '.join(SESSION_COLUMNS)} FROM usage_session WHERE {condition} "
+                          f"ORDER BY key{_for_update()}", args)
         found.update((row["key"], dict(row)) for row in rows)
     return found
 
@@ -107,10 +144,9 @@ async def session_rows(keys: Sequence[str]) -> dict[str, dict]:
 async def running_sessions(machine_ids: Sequence[int]) -> dict[int, set[str]]:
     """Keys of the sessions still running, per machine."""
     running: dict[int, set[str]] = {}
-    for chunk in _chunks(sorted(machine_ids), 1):
-        rows = await _run(f"SELECT machine, key FROM usage_session WHERE outcome = 'running' "
-                          f"AND machine IN ({_in(chunk)})", chunk)
-        for row in rows:
+    for condition, args in _among("machine", sorted(machine_ids)):
+        for row in await _run(f"SELECT machine, key FROM usage_session WHERE outcome = 'running' AND {condition}",
+                              args):
             running.setdefault(row["machine"], set()).add(row["key"])
     return running
 
@@ -119,46 +155,41 @@ async def bookings_between(machine_ids: Sequence[int], after: datetime, before: 
     """Confirmed (or no-show) bookings of these machines that end after ``after`` and start
     before ``before``, by start."""
     bookings: list[dict] = []
-    for chunk in _chunks(sorted(machine_ids), 1):
-        rows = await _run(f"SELECT id, machine, start_at, end_at FROM booking WHERE machine IN ({_in(chunk)}) "
+    for condition, args in _among("machine", sorted(machine_ids)):
+        rows = await _run(f"SELECT id, machine, start_at, end_at FROM booking WHERE {condition} "
                           "AND status IN ('confirmed', 'no_show') AND start_at <= {} AND end_at > {}",
-                          [*chunk, before, after])
+                          [*args, before, after])
         bookings += [dict(row) for row in rows]
     bookings.sort(key=lambda b: (b["start_at"], b["id"]))
     return bookings
 
 
 async def _insert_new(table: str, key: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
-    for chunk in _chunks(rows, len(columns)):
-        marks, args = _values([[row[c] for c in columns] for row in chunk])
-        inserted = await _run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks} "
+    for source, args in _rows(columns, [[row[c] for c in columns] for row in rows]):
+        inserted = await _run(f"INSERT INTO {table} ({', '.join(columns)}) {source} "
                               f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}", args)
-        if len(inserted) < len(chunk):
-            raise ConcurrentWrite(f"{table}: {len(chunk) - len(inserted)} rows inserted meanwhile")
+        expected = len(args[0]) if _postgres() else len(args) // len(columns)
+        if len(inserted) < expected:
+            raise ConcurrentWrite(f"{table}: {expected - len(inserted)} rows inserted meanwhile")
 
 
 async def _update_existing(table: str, key: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-    for chunk in _chunks(rows, len(columns)):
-        marks, args = _values([[row[c] for c in columns] for row in chunk])
-        await _run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks} "
+    for source, args in _rows(columns, [[row[c] for c in columns] for row in rows]):
+        await _run(f"INSERT INTO {table} ({', '.join(columns)}) {source} "
                    f"ON CONFLICT ({key}) DO UPDATE SET {updates}", args)
 
 
 async def save_live(new: Sequence[dict], changed: Sequence[dict]) -> None:
     """Write the live states: ``new`` rows (none yet for their machine), ``changed`` ones
     (read by ``live_rows`` in this transaction)."""
-    if new:
-        await _insert_new("machine_live", "machine", LIVE_COLUMNS, new)
-    if changed:
-        await _update_existing("machine_live", "machine", LIVE_COLUMNS, changed)
+    await _insert_new("machine_live", "machine", LIVE_COLUMNS, new)
+    await _update_existing("machine_live", "machine", LIVE_COLUMNS, changed)
 
 
 async def save_sessions(new: Sequence[dict], changed: Sequence[dict]) -> None:
-    if new:
-        await _insert_new("usage_session", "key", SESSION_COLUMNS, new)
-    if changed:
-        await _update_existing("usage_session", "key", SESSION_COLUMNS, changed)
+    await _insert_new("usage_session", "key", SESSION_COLUMNS, new)
+    await _update_existing("usage_session", "key", SESSION_COLUMNS, changed)
 
 
 async def touch_gateways(seen: dict[int, tuple[datetime, str | None]]) -> None:
@@ -166,21 +197,22 @@ async def touch_gateways(seen: dict[int, tuple[datetime, str | None]]) -> None:
     statement."""
     if not seen:
         return
-    cast = "::timestamptz" if database.is_postgres() else ""
-    text = "::varchar" if database.is_postgres() else ""
     ids = sorted(seen)
-    last_seen = " ".join(f"WHEN {{}} THEN {{}}{cast}" for _ in ids)
+    if _postgres():
+        await _run("UPDATE gateway SET last_seen_at = v.last_seen_at, state = COALESCE(v.state, gateway.state) "
+                   "FROM unnest({}::integer[], {}::timestamptz[], {}::text[]) AS v(id, last_seen_at, state) "
+                   "WHERE gateway.id = v.id", [ids, [seen[i][0] for i in ids], [seen[i][1] for i in ids]])
+        return
     states = [i for i in ids if seen[i][1] is not None]
+    sql = f"UPDATE gateway SET last_seen_at = CASE id {' '.join('WHEN {} THEN {}' for _ in ids)} END"
     args: list = [v for i in ids for v in (i, seen[i][0])]
-    sql = f"UPDATE gateway SET last_seen_at = CASE id {last_seen} END"
     if states:
-        sql += f", state = CASE id {' '.join(f'WHEN {{}} THEN {{}}{text}' for _ in states)} ELSE state END"
+        sql += f", state = CASE id {' '.join('WHEN {} THEN {}' for _ in states)} ELSE state END"
         args += [v for i in states for v in (i, seen[i][1])]
-    await _run(f"{sql} WHERE id IN ({_in(ids)})", [*args, *ids])
+    await _run(f"{sql} WHERE id IN ({', '.join(['{}'] * len(ids))})", [*args, *ids])
 
 
 async def dead_letters(rows: Sequence[tuple[datetime, str, str, bytes, int]]) -> None:
     """Insert dead letters in the order given (their ids follow it)."""
-    for chunk in _chunks(rows, len(DEAD_LETTER_COLUMNS)):
-        marks, args = _values(chunk)
-        await _run(f"INSERT INTO dead_letter ({', '.join(DEAD_LETTER_COLUMNS)}) VALUES {marks}", args)
+    for source, args in _rows(DEAD_LETTER_COLUMNS, rows, ordered=True):
+        await _run(f"INSERT INTO dead_letter ({', '.join(DEAD_LETTER_COLUMNS)}) {source}", args)
