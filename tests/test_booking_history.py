@@ -59,18 +59,18 @@ async def test_upcoming_bookings_come_first_whatever_the_history(client, world):
 async def test_my_bookings_page_shows_what_is_to_come_and_pages_the_past(client, world):
     await _long_history(world)
     upcoming = await _book(client, world, 2)
-    second_page = (await client.get("/api/v1/bookings?mine=true&past_page=1", headers=world.auth("maker"))).json()
+    second_page = (await client.get("/api/v1/bookings?mine=true", headers=world.auth("maker"))).json()[11:21]
     await browser_login(client, "maker")
     first = await client.get("/me/bookings")
     assert first.status_code == 200
     upcoming_part, _, past_part = first.text.partition("Passées et annulées")
     assert f'id="booking-{upcoming}"' in upcoming_part and "Annuler" in upcoming_part
-    assert past_part.count('<li class="card"') == 50
+    assert past_part.count('<li class="card"') == 10, "ten past bookings a page: short on a phone"
     assert 'href="/me/bookings?page=1"' in past_part
     second = await client.get("/me/bookings?page=1")
     assert second.status_code == 200
     assert "À venir" not in second.text and f'id="booking-{upcoming}"' not in second.text
-    assert [f'id="booking-{b["id"]}"' in second.text for b in second_page] == [True] * 50
+    assert [f'id="booking-{b["id"]}"' in second.text for b in second_page] == [True] * 10
     assert 'href="/me/bookings"' in second.text and 'href="/me/bookings?page=2"' in second.text
     bad = await client.get("/me/bookings?page=-1")
     assert 400 <= bad.status_code < 500 and "Traceback" not in bad.text

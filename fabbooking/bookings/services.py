@@ -211,12 +211,13 @@ async def list_bookings(
     end: datetime | None = None,
     now: datetime | None = None,
     past_page: int = 0,
+    past_size: int = PAST_PAGE,
 ) -> list[dict[str, Any]]:
     """Bookings the viewer may see: their own; all of a site for its animators; all for admins.
 
     With ``start`` or ``end``: those in the range, soonest first (at most MAX_LISTED).
     Without: every booking not over yet, soonest first, then the past ones newest first,
-    PAST_PAGE at a time (``past_page`` 0 is the latest) — however long the history."""
+    ``past_size`` at a time (``past_page`` 0 is the latest) — however long the history."""
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
     which = []
@@ -249,11 +250,11 @@ async def list_bookings(
     if mine and machine_id is None and not site_slug and past_page == 0:  # « my bookings »: the hot path
         upcoming = await _MY_UPCOMING.rows(maker=viewer.account_id, now=now, earliest=now - LONGEST_BOOKING,
                                            horizon=now + MAX_HORIZON)
-        return upcoming + await _MY_LATEST_PAST.rows(maker=viewer.account_id, now=now)
+        return upcoming + await _my_latest_past(past_size).rows(maker=viewer.account_id, now=now)
     upcoming = [] if past_page else await select(_overlapping(now, now + MAX_HORIZON)).order_by(
         Booking.start_at).limit(MAX_LISTED)
     past = await select(Booking.start_at < now, Booking.end_at <= now).order_by(
-        Booking.start_at, ascending=False).limit(PAST_PAGE).offset(past_page * PAST_PAGE)
+        Booking.start_at, ascending=False).limit(past_size).offset(past_page * past_size)
     return upcoming + past
 
 
@@ -265,9 +266,16 @@ def _mine(maker):
 _MY_UPCOMING = Prepared(lambda maker, now, earliest, horizon: _mine(maker).where(
     (Booking.start_at > earliest) & (Booking.start_at < horizon) & (Booking.end_at > now)
 ).order_by(Booking.start_at).limit(MAX_LISTED))
-_MY_LATEST_PAST = Prepared(lambda maker, now: _mine(maker).where(
-    (Booking.start_at < now) & (Booking.end_at <= now)
-).order_by(Booking.start_at, ascending=False).limit(PAST_PAGE))
+_MY_LATEST_PAST: dict[int, Prepared] = {}
+
+
+def _my_latest_past(size: int) -> Prepared:
+    """The latest ``size`` past bookings of a maker (one prepared query per page size)."""
+    if size not in _MY_LATEST_PAST:
+        _MY_LATEST_PAST[size] = Prepared(lambda maker, now: _mine(maker).where(
+            (Booking.start_at < now) & (Booking.end_at <= now)
+        ).order_by(Booking.start_at, ascending=False).limit(size))
+    return _MY_LATEST_PAST[size]
 
 
 async def machine_availability(
