@@ -11,7 +11,7 @@ import pytest
 
 from fabbooking.accounts.tables import Account
 from fabbooking.figures import queries, services
-from fabbooking.figures.monthly import Month
+from fabbooking.figures.monthly import Month, month_range
 from fabbooking.figures.records import COLUMNS
 from tests.figures_support import NOW, load_march
 from tests.web_helpers import browser_login
@@ -132,20 +132,20 @@ async def test_open_data_json_matches_and_filters_by_site(client, march):
 
 async def test_exports_stream_one_month_at_a_time(march, monkeypatch):
     calls = []
-    original = queries.bookings
+    original = queries.totals
 
-    async def counted(lower, upper):
-        calls.append((lower, upper))
-        return await original(lower, upper)
+    async def counted(found, now):
+        calls.append({b.month for b in found})
+        return await original(found, now)
 
-    monkeypatch.setattr(queries, "bookings", counted)
+    monkeypatch.setattr(queries, "totals", counted)
     chunks = []
     async for chunk in services.csv_export(Month(2026, 1), Month(2026, 12), None, NOW):
         chunks.append(chunk)
         # a month's rows are read only when its chunk is asked for
         assert len(calls) == len(chunks) - 1
     assert len(chunks) == 1 + 12  # the header, then one chunk per month
-    assert all((upper - lower).days <= 32 for lower, upper in calls)
+    assert calls == [{month} for month in month_range(Month(2026, 1), Month(2026, 12))]
 
 
 @pytest.mark.parametrize(("query", "status", "words"), [

@@ -11,16 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fabbooking.figures.charts import Group, Series, bar_chart, label_lines
-from fabbooking.figures.monthly import (
-    BookingRow,
-    Month,
-    SessionRow,
-    SiteRow,
-    WorkshopRow,
-    compute_month,
-    month_range,
-    overlap_hours,
-)
+from fabbooking.figures.monthly import Month, SiteRow, month_range
+from fabbooking.figures.rows import BookingRow, SessionRow, WorkshopRow, compute_month, overlap_hours
 from fabbooking.figures.records import COLUMNS, record
 from fabbooking.figures.suppression import min_count, suppress_month
 from fabbooking.settings import ConfigError

@@ -1,4 +1,4 @@
-"""The network's figures, month by month: pure arithmetic on plain rows (no I/O).
+"""The network's figures, month by month: pure arithmetic on a month's totals (no I/O).
 
 Months are the site's own calendar months: « novembre 2026 » at a site in Europe/Paris
 runs from 1 November 00:00 Paris time to 1 December 00:00 Paris time, whatever the DST
@@ -17,6 +17,10 @@ What counts where (documented in docs/open-data.md):
   are not bookings but their hours are booked hours;
 - the no-show rate is no-shows / (confirmed bookings already over + no-shows), None when
   nothing was due yet.
+
+The database adds the rows up (queries.py: one aggregate per kind of row, grouped by site,
+month, machine kind, status…); rows.py says the same on plain rows, so tests can hold the
+SQL to it. Here the totals become each site's Figures and the network's.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 AUDIENCES = ("children", "teens", "adults", "seniors", "job_seekers", "school_groups", "other")
@@ -82,7 +86,8 @@ def month_range(first: Month, last: Month) -> list[Month]:
     return months
 
 
-# --- the rows the database gives ------------------------------------------------------
+
+# --- what the database adds up, per site and month ----------------------------------
 
 @dataclass(frozen=True)
 class SiteRow:
@@ -93,40 +98,84 @@ class SiteRow:
 
 
 @dataclass(frozen=True)
-class BookingRow:
+class BookingTotal:
+    """Bookings of one site, month, machine kind, status and purpose."""
+
     site_id: int
+    month: Month
     machine_kind: str
-    maker_id: int
-    start_at: datetime
-    end_at: datetime
     status: str  # confirmed | cancelled | no_show
-    purpose: str = "maker"  # maker | workshop
+    purpose: str  # maker | workshop
+    starting: int = 0  # how many start in the month
+    starting_over: int = 0  # of those, how many had ended by « now »
+    seconds: float = 0.0  # time of every such booking inside the month, clipped to it
 
 
 @dataclass(frozen=True)
-class SessionRow:
+class SessionTotal:
+    """Usage sessions with an end, of one site, month, machine kind and walk-in flag."""
+
     site_id: int
+    month: Month
     machine_kind: str
-    started_at: datetime
-    duration_s: float | None
-    walk_in: bool = False
-    ended_at: datetime | None = None
+    walk_in: bool
+    starting: int = 0
+    seconds: float = 0.0  # clipped to the month
 
 
 @dataclass(frozen=True)
-class WorkshopRow:
+class WorkshopTotal:
+    """Workshops (not cancelled) starting in one site's month, by status."""
+
     site_id: int
-    starts_at: datetime
-    status: str  # planned | done | cancelled
-    attendance: tuple[tuple[str, int, int], ...] = ()  # (audience, head_count, first_timers)
+    month: Month
+    status: str  # planned | done
+    workshops: int = 0
     registrations: int = 0  # places held (status registered)
 
 
 @dataclass(frozen=True)
-class ProjectRow:
+class AttendanceTotal:
+    """People at the workshops held (status done) in one site's month, by audience."""
+
+    site_id: int
+    month: Month
+    audience: str
+    head_count: int = 0
+    first_timers: int = 0
+
+
+@dataclass(frozen=True)
+class ProjectTotal:
+    """Projects created and finished in a site's month (``site_id`` None: no site, counted
+    in the default timezone, for the network only)."""
+
     site_id: int | None
-    created_at: datetime
-    done_at: datetime | None = None
+    month: Month
+    started: int = 0
+    finished: int = 0
+
+
+Key = tuple[int | None, Month]
+
+
+@dataclass
+class Totals:
+    """Everything a few months' figures are made of, by (site id, month). Distinct makers
+    are counted by the database per site and for the network (key (None, month))."""
+
+    bookings: dict[Key, list[BookingTotal]] = field(default_factory=dict)
+    sessions: dict[Key, list[SessionTotal]] = field(default_factory=dict)
+    workshops: dict[Key, list[WorkshopTotal]] = field(default_factory=dict)
+    attendance: dict[Key, list[AttendanceTotal]] = field(default_factory=dict)
+    projects: dict[Key, list[ProjectTotal]] = field(default_factory=dict)
+    makers: dict[Key, int] = field(default_factory=dict)
+
+    def add(self, total) -> None:
+        kind = {BookingTotal: self.bookings, SessionTotal: self.sessions,
+                WorkshopTotal: self.workshops, AttendanceTotal: self.attendance,
+                ProjectTotal: self.projects}[type(total)]
+        kind.setdefault((total.site_id, total.month), []).append(total)
 
 
 # --- the figures ----------------------------------------------------------------------
@@ -154,11 +203,7 @@ class Figures:
     projects_finished: int = 0
     used_hours_by_kind: dict[str, float] = field(default_factory=lambda: dict.fromkeys(MACHINE_KINDS, 0.0))
     booked_hours_by_kind: dict[str, float] = field(default_factory=lambda: dict.fromkeys(MACHINE_KINDS, 0.0))
-    maker_ids: frozenset[int] = frozenset()  # never leaves this package: only its size does
-
-    @property
-    def distinct_makers(self) -> int:
-        return len(self.maker_ids)
+    distinct_makers: int = 0  # over the network, a person booking at two sites counts once
 
     @property
     def no_show_rate(self) -> float | None:
@@ -202,92 +247,52 @@ def _audience(audience: str) -> str:
     return audience if audience in AUDIENCES else "other"
 
 
-def overlap_hours(start: datetime, end: datetime, lower: datetime, upper: datetime) -> float:
-    """Hours of [start, end) inside [lower, upper)."""
-    seconds = (min(end, upper) - max(start, lower)).total_seconds()
-    return seconds / 3600 if seconds > 0 else 0.0
-
-
-def _session_end(row: SessionRow) -> datetime | None:
-    if row.duration_s is not None:
-        return row.started_at + timedelta(seconds=max(row.duration_s, 0.0))
-    return row.ended_at
-
-
-def site_month(
-    site: SiteRow,
-    month: Month,
-    now: datetime,
-    bookings: Iterable[BookingRow] = (),
-    sessions: Iterable[SessionRow] = (),
-    workshops: Iterable[WorkshopRow] = (),
-    projects: Iterable[ProjectRow] = (),
-) -> Figures:
-    """One site's figures for ``month``. Rows of other sites are ignored, so the same rows
-    may be given for every site."""
-    tz = ZoneInfo(site.timezone or DEFAULT_TIMEZONE)
-    lower, upper = month.bounds(tz)
-    figures = Figures(month=month, site=site)
-    makers: set[int] = set()
-    for b in bookings:
-        if b.site_id != site.id:
-            continue
-        starts_here = lower <= b.start_at < upper
+def site_month(site: SiteRow, month: Month, totals: Totals) -> Figures:
+    """One site's figures for ``month``."""
+    key = (site.id, month)
+    figures = Figures(month=month, site=site, distinct_makers=totals.makers.get(key, 0))
+    for b in totals.bookings.get(key, ()):
         if b.status != "cancelled":
-            hours = overlap_hours(b.start_at, b.end_at, lower, upper)
+            hours = b.seconds / 3600
             figures.booked_hours += hours
             figures.booked_hours_by_kind[_kind(b.machine_kind)] += hours
-        if b.purpose != "maker" or not starts_here:
+        if b.purpose != "maker":
             continue
         if b.status == "cancelled":
-            figures.bookings_cancelled += 1
+            figures.bookings_cancelled += b.starting
             continue
-        figures.bookings += 1
+        figures.bookings += b.starting
         if b.status == "no_show":
-            figures.no_shows += 1
-            figures.due_bookings += 1
-        elif b.end_at <= now:
-            figures.due_bookings += 1
-        if b.status == "confirmed":
-            makers.add(b.maker_id)
-    figures.maker_ids = frozenset(makers)
-    for s in sessions:
-        end = _session_end(s)
-        if s.site_id != site.id or end is None:
-            continue
-        hours = overlap_hours(s.started_at, end, lower, upper)
+            figures.no_shows += b.starting
+            figures.due_bookings += b.starting
+        else:
+            figures.due_bookings += b.starting_over
+    for s in totals.sessions.get(key, ()):
+        hours = s.seconds / 3600
         figures.used_hours += hours
         figures.used_hours_by_kind[_kind(s.machine_kind)] += hours
+        figures.sessions += s.starting
         if s.walk_in:
             figures.walk_in_hours += hours
-        if lower <= s.started_at < upper:
-            figures.sessions += 1
-            figures.walk_in_sessions += s.walk_in
-    for w in workshops:
-        if w.site_id != site.id or not (lower <= w.starts_at < upper) or w.status == "cancelled":
-            continue
+            figures.walk_in_sessions += s.starting
+    for w in totals.workshops.get(key, ()):
         figures.registrations += w.registrations
-        if w.status != "done":
-            continue
-        figures.workshops_held += 1
-        for audience, head_count, first_timers in w.attendance:
-            figures.attendance[_audience(audience)] += head_count or 0
-            figures.first_timers[_audience(audience)] += first_timers or 0
-    for p in projects:
-        if p.site_id != site.id:
-            continue
-        figures.projects_started += lower <= p.created_at < upper
-        figures.projects_finished += p.done_at is not None and lower <= p.done_at < upper
+        if w.status == "done":
+            figures.workshops_held += w.workshops
+    for a in totals.attendance.get(key, ()):
+        figures.attendance[_audience(a.audience)] += a.head_count
+        figures.first_timers[_audience(a.audience)] += a.first_timers
+    for p in totals.projects.get(key, ()):
+        figures.projects_started += p.started
+        figures.projects_finished += p.finished
     return figures
 
 
-def network_month(month: Month, sites: Sequence[Figures], now: datetime | None = None,
-                  siteless_projects: Iterable[ProjectRow] = ()) -> Figures:
+def network_month(month: Month, sites: Sequence[Figures], totals: Totals) -> Figures:
     """The network's month: the sum of its sites' months. Distinct makers are distinct
     over the network. Projects without a site count here (in the default timezone) and
     at no site."""
-    total = Figures(month=month)
-    makers: set[int] = set()
+    total = Figures(month=month, distinct_makers=totals.makers.get((None, month), 0))
     for f in sites:
         for name in ("bookings", "bookings_cancelled", "booked_hours", "used_hours", "sessions",
                      "no_shows", "due_bookings", "walk_in_sessions", "walk_in_hours",
@@ -297,13 +302,9 @@ def network_month(month: Month, sites: Sequence[Figures], now: datetime | None =
             mine = getattr(total, name)
             for key, value in getattr(f, name).items():
                 mine[key] = mine.get(key, 0) + value
-        makers |= f.maker_ids
-    total.maker_ids = frozenset(makers)
-    lower, upper = month.bounds(ZoneInfo(DEFAULT_TIMEZONE))
-    for p in siteless_projects:
-        if p.site_id is None:
-            total.projects_started += lower <= p.created_at < upper
-            total.projects_finished += p.done_at is not None and lower <= p.done_at < upper
+    for p in totals.projects.get((None, month), ()):
+        total.projects_started += p.started
+        total.projects_finished += p.finished
     return total
 
 
@@ -322,29 +323,36 @@ class MonthResult:
         return next((f for f in self.sites if f.site and f.site.id == site_id), None)
 
 
-def compute_month(
-    month: Month,
-    sites: Sequence[SiteRow],
-    now: datetime,
-    bookings: Sequence[BookingRow] = (),
-    sessions: Sequence[SessionRow] = (),
-    workshops: Sequence[WorkshopRow] = (),
-    projects: Sequence[ProjectRow] = (),
-) -> MonthResult:
-    """Every site's month and the network's, from one set of rows."""
-    by_site: dict[int | None, dict[str, list]] = {}
-    for kind, rows in (("bookings", bookings), ("sessions", sessions),
-                       ("workshops", workshops), ("projects", projects)):
-        for row in rows:
-            by_site.setdefault(row.site_id, {}).setdefault(kind, []).append(row)
-    figures = [site_month(site, month, now, **by_site.get(site.id, {})) for site in sites]
-    siteless = by_site.get(None, {}).get("projects", [])
-    return MonthResult(month, figures, network_month(month, figures, now, siteless))
+def month_result(month: Month, sites: Sequence[SiteRow], totals: Totals) -> MonthResult:
+    """Every site's month and the network's, from the month's totals."""
+    figures = [site_month(site, month, totals) for site in sites]
+    return MonthResult(month, figures, network_month(month, figures, totals))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Where one site's month begins and ends (UTC); ``site_id`` None: the default
+    timezone's month, for projects without a site."""
+
+    site_id: int | None
+    month: Month
+    lower: datetime
+    upper: datetime
+
+
+def bounds(months: Iterable[Month], sites: Sequence[SiteRow]) -> list[Bounds]:
+    """Every site's bounds of every month in ``months``, and the default timezone's."""
+    zones: dict[str, ZoneInfo] = {}
+    found = []
+    for month in months:
+        for site_id, name in [(s.id, s.timezone or DEFAULT_TIMEZONE) for s in sites] + [(None, DEFAULT_TIMEZONE)]:
+            tz = zones.setdefault(name, ZoneInfo(name))
+            found.append(Bounds(site_id, month, *month.bounds(tz)))
+    return found
 
 
 def window(month: Month, sites: Sequence[SiteRow]) -> tuple[datetime, datetime]:
     """The UTC moments that cover ``month`` at every one of ``sites`` (and the default
     timezone, for projects without a site)."""
-    zones = {s.timezone or DEFAULT_TIMEZONE for s in sites} | {DEFAULT_TIMEZONE}
-    bounds = [month.bounds(ZoneInfo(z)) for z in zones]
-    return min(b[0] for b in bounds), max(b[1] for b in bounds)
+    found = bounds([month], sites)
+    return min(b.lower for b in found), max(b.upper for b in found)

@@ -1,36 +1,41 @@
-"""The rows behind one month's figures, read with one query per kind of row (no N+1).
+"""A few months' figures added up by the database: one aggregate statement per kind of row
+(bookings, distinct makers, usage sessions, workshops, attendance, projects), whatever the
+number of months, sites and rows.
 
-Each query reads only the columns the figures need — never a name, a note or a title —
-for every site at once, between two UTC moments that cover the month in every site's
-timezone. The same SQL runs on SQLite and PostgreSQL.
+Every statement joins its rows to ``bounds``, a small table of each site's months (their
+first and last moment in UTC, in the site's timezone), and groups by site and month, so
+Python receives a few totals per site instead of every booking. Each reads an index range
+bounded on both sides: a booking lasts at most LONGEST_BOOKING, so the bookings touching a
+month start at most that long before it; a usage session is found by its start, or by its
+end when it started more than LOOK_BACK before (index usage_session_ended_started).
+
+Only counts and durations leave the database — never a name, a note or a title. Durations
+are computed in SQL: julianday() on SQLite (timestamps are UTC text), date_part('epoch')
+on PostgreSQL. rows.py says the same on plain rows; tests hold these statements to it.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 
-from fabbooking.bookings.tables import Booking
+from piccolo.querystring import QueryString
+
+from fabbooking import database
+from fabbooking.bookings.rules import LONGEST_BOOKING
 from fabbooking.figures.monthly import (
-    BookingRow,
-    ProjectRow,
-    SessionRow,
+    AttendanceTotal,
+    BookingTotal,
+    Bounds,
+    Month,
+    ProjectTotal,
+    SessionTotal,
     SiteRow,
-    WorkshopRow,
+    Totals,
+    WorkshopTotal,
 )
+from fabbooking.figures.rows import LOOK_BACK
 from fabbooking.network.tables import Site
-from fabbooking.projects.tables import Project
-from fabbooking.usage.tables import UsageSession
-from fabbooking.workshops.tables import (
-    Attendance,
-    Registration,
-    RegistrationStatus,
-    Workshop,
-    WorkshopStatus,
-)
-
-# a session with a duration but no recorded end (older rows) is looked for this far back
-LOOK_BACK = timedelta(days=1)
 
 
 async def sites() -> list[SiteRow]:
@@ -38,62 +43,156 @@ async def sites() -> list[SiteRow]:
     return [SiteRow(r["id"], r["slug"], r["name"], r["timezone"] or "Europe/Paris") for r in rows]
 
 
-async def bookings(lower: datetime, upper: datetime) -> list[BookingRow]:
-    """Bookings overlapping [lower, upper)."""
-    rows = await Booking.select(
-        Booking.machine.site.as_alias("site_id"), Booking.machine.kind.as_alias("kind"),
-        Booking.maker, Booking.start_at, Booking.end_at, Booking.status, Booking.purpose,
-    ).where((Booking.start_at < upper) & (Booking.end_at > lower))
-    return [BookingRow(r["site_id"], r["kind"], r["maker"], r["start_at"], r["end_at"],
-                       r["status"], r["purpose"]) for r in rows]
+class _Statement(QueryString):
+    """SQL written here with ``{}`` for each argument, compiled by a plain split (Piccolo's
+    template parser is slow on a statement with a hundred arguments)."""
+
+    def __init__(self, sql: str, args: Sequence) -> None:
+        super().__init__(sql)
+        self._pieces, self._values = sql.split("{}"), list(args)
+        assert len(self._pieces) == len(self._values) + 1, "one {} per argument"
+
+    def compile_string(self, engine_type: str = "postgres") -> tuple[str, list]:
+        if engine_type == "sqlite":
+            return "?".join(self._pieces), self._values
+        marks = [f"${n}" for n in range(1, len(self._pieces))] + [""]
+        return "".join(piece + mark for piece, mark in zip(self._pieces, marks, strict=True)), self._values
 
 
-async def sessions(lower: datetime, upper: datetime) -> list[SessionRow]:
-    """Usage sessions that started in [lower, upper) or ran into it."""
-    rows = await UsageSession.select(
-        UsageSession.machine.site.as_alias("site_id"), UsageSession.machine.kind.as_alias("kind"),
-        UsageSession.started_at, UsageSession.ended_at, UsageSession.duration_s,
-        UsageSession.walk_in,
-    ).where(
-        UsageSession.started_at.is_not_null() & (UsageSession.started_at < upper)
-        & ((UsageSession.started_at >= lower) | (UsageSession.ended_at > lower)
-           | (UsageSession.ended_at.is_null() & (UsageSession.started_at >= lower - LOOK_BACK)))
-    )
-    return [SessionRow(r["site_id"], r["kind"], r["started_at"], r["duration_s"],
-                       bool(r["walk_in"]), r["ended_at"]) for r in rows]
+class _Dialect:
+    """The few expressions that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.bound = ("({}::bigint, {}::integer, {}::timestamptz, {}::timestamptz, {}::timestamptz)"
+                      if postgres else "({}, {}, {}, {}, {})")
+
+    def seconds(self, start: str, end: str) -> str:
+        """Seconds from ``start`` to ``end`` (timestamps)."""
+        if self.postgres:
+            return f"date_part('epoch', {end} - {start})"
+        # julianday() holds milliseconds; the difference of two is rounded back to them
+        return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.postgres else f"MIN({a}, {b})"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.postgres else f"MAX({a}, {b})"
+
+    def session_seconds(self) -> str:
+        """A session's seconds inside its bounds' month, never below 0; its end is
+        started_at + duration_s when the duration is known, else ended_at."""
+        if self.postgres:
+            end = ("CASE WHEN s.duration_s IS NOT NULL THEN s.started_at + GREATEST(s.duration_s, 0) "
+                   "* interval '1 second' ELSE s.ended_at END")
+            return f"GREATEST(0, date_part('epoch', LEAST({end}, bd.hi) - GREATEST(s.started_at, bd.lo)))"
+        end = ("CASE WHEN s.duration_s IS NOT NULL THEN julianday(s.started_at) + MAX(s.duration_s, 0) "
+               "/ 86400.0 ELSE julianday(s.ended_at) END")
+        return (f"MAX(0, ROUND((MIN({end}, julianday(bd.hi)) - MAX(julianday(s.started_at), julianday(bd.lo)))"
+                " * 86400.0, 3))")
 
 
-def _in_window(workshop, lower: datetime, upper: datetime):
-    """Rows of workshops starting in [lower, upper), by a join rather than a list of ids."""
-    return (workshop.starts_at >= lower) & (workshop.starts_at < upper)
+def _bounds_table(found: Sequence[Bounds], dialect: _Dialect) -> tuple[str, list]:
+    """``WITH bounds(site, month, lo, hi, look_back) AS (VALUES …)``: site 0 is the default
+    timezone's month (projects without a site)."""
+    values = ", ".join([dialect.bound] * len(found))
+    args = [value for b in found for value in
+            (b.site_id or 0, b.month.index(), b.lower, b.upper, b.lower - LOOK_BACK)]
+    return f"WITH bounds(site, month, lo, hi, look_back) AS (VALUES {values}) ", args
 
 
-async def workshops(lower: datetime, upper: datetime) -> list[WorkshopRow]:
-    """Workshops starting in [lower, upper), not cancelled, with their attendance and the
-    number of places held (three queries, whatever the number of workshops)."""
-    rows = await Workshop.select(Workshop.id, Workshop.site, Workshop.starts_at, Workshop.status).where(
-        (Workshop.starts_at >= lower) & (Workshop.starts_at < upper)
-        & (Workshop.status != WorkshopStatus.cancelled.value)
-    )
-    if not rows:
-        return []
-    attendance: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    for a in await Attendance.select(Attendance.workshop, Attendance.audience, Attendance.head_count,
-                                     Attendance.first_timers).where(_in_window(Attendance.workshop, lower, upper)):
-        attendance[a["workshop"]].append((a["audience"], a["head_count"] or 0, a["first_timers"] or 0))
-    held: dict[int, int] = defaultdict(int)
-    for r in await Registration.select(Registration.workshop).where(
-        _in_window(Registration.workshop, lower, upper) & (Registration.status == RegistrationStatus.registered.value)
+def _month(index: int) -> Month:
+    return Month(index // 12, index % 12 + 1)
+
+
+async def _run(sql: str, args: list) -> list[dict]:
+    return await database.DB.run_querystring(_Statement(sql, args))
+
+
+async def totals(found: Sequence[Bounds], now: datetime) -> Totals:
+    """The totals of every site's months in ``found`` (six statements)."""
+    dialect = _Dialect(database.is_postgres())
+    head, head_args = _bounds_table(found, dialect)
+    lower, upper = min(b.lower for b in found), max(b.upper for b in found)
+    result = Totals()
+
+    booking_seconds = dialect.seconds(dialect.greatest("b.start_at", "bd.lo"), dialect.least("b.end_at", "bd.hi"))
+    for r in await _run(
+        head + "SELECT bd.site AS site, bd.month AS month, m.kind AS kind, b.status AS status, "
+        "b.purpose AS purpose, SUM(CASE WHEN b.start_at >= bd.lo THEN 1 ELSE 0 END) AS starting, "
+        "SUM(CASE WHEN b.start_at >= bd.lo AND b.end_at <= {} THEN 1 ELSE 0 END) AS starting_over, "
+        f"SUM({booking_seconds}) AS seconds "
+        "FROM booking AS b JOIN machine AS m ON m.id = b.machine "
+        "JOIN bounds AS bd ON bd.site = m.site AND b.start_at < bd.hi AND b.end_at > bd.lo "
+        "WHERE b.start_at >= {} AND b.start_at < {} "
+        "GROUP BY bd.site, bd.month, m.kind, b.status, b.purpose",
+        [*head_args, now, lower - LONGEST_BOOKING, upper],
     ):
-        held[r["workshop"]] += 1
-    return [WorkshopRow(r["site"], r["starts_at"], r["status"], tuple(attendance[r["id"]]), held[r["id"]])
-            for r in rows]
+        result.add(BookingTotal(r["site"], _month(r["month"]), r["kind"], r["status"], r["purpose"],
+                                int(r["starting"]), int(r["starting_over"]), float(r["seconds"] or 0)))
 
+    makers_of = ("FROM booking AS b JOIN machine AS m ON m.id = b.machine "
+                 "JOIN bounds AS bd ON bd.site = m.site AND b.start_at >= bd.lo AND b.start_at < bd.hi "
+                 "WHERE b.start_at >= {} AND b.start_at < {} "
+                 "AND b.purpose = 'maker' AND b.status = 'confirmed' ")
+    for r in await _run(
+        head + "SELECT bd.site AS site, bd.month AS month, COUNT(DISTINCT b.maker) AS makers "
+        + makers_of + "GROUP BY bd.site, bd.month UNION ALL "
+        "SELECT NULL, bd.month, COUNT(DISTINCT b.maker) " + makers_of + "GROUP BY bd.month",
+        [*head_args, lower, upper, lower, upper],
+    ):
+        result.makers[(r["site"], _month(r["month"]))] = int(r["makers"])
 
-async def projects(lower: datetime, upper: datetime) -> list[ProjectRow]:
-    """Projects created or finished in [lower, upper)."""
-    rows = await Project.select(Project.site, Project.created_at, Project.done_at).where(
-        ((Project.created_at >= lower) & (Project.created_at < upper))
-        | ((Project.done_at >= lower) & (Project.done_at < upper))
-    )
-    return [ProjectRow(r["site"], r["created_at"], r["done_at"]) for r in rows]
+    columns = "machine, started_at, ended_at, duration_s, walk_in"
+    for r in await _run(
+        head + "SELECT bd.site AS site, bd.month AS month, m.kind AS kind, s.walk_in AS walk_in, "
+        "SUM(CASE WHEN s.started_at >= bd.lo THEN 1 ELSE 0 END) AS starting, "
+        f"SUM({dialect.session_seconds()}) AS seconds "
+        f"FROM (SELECT {columns} FROM usage_session WHERE started_at >= {{}} AND started_at < {{}} "
+        f"UNION ALL SELECT {columns} FROM usage_session WHERE ended_at > {{}} AND started_at < {{}}) AS s "
+        "JOIN machine AS m ON m.id = s.machine "
+        "JOIN bounds AS bd ON bd.site = m.site AND s.started_at < bd.hi AND (s.started_at >= bd.lo "
+        "OR s.ended_at > bd.lo OR (s.ended_at IS NULL AND s.started_at >= bd.look_back)) "
+        "WHERE s.duration_s IS NOT NULL OR s.ended_at IS NOT NULL "
+        "GROUP BY bd.site, bd.month, m.kind, s.walk_in",
+        [*head_args, lower - LOOK_BACK, upper, lower, lower - LOOK_BACK],
+    ):
+        result.add(SessionTotal(r["site"], _month(r["month"]), r["kind"], bool(r["walk_in"]),
+                                int(r["starting"]), float(r["seconds"] or 0)))
+
+    held = ("JOIN bounds AS bd ON bd.site = w.site AND w.starts_at >= bd.lo AND w.starts_at < bd.hi ")
+    starting = "WHERE w.starts_at >= {} AND w.starts_at < {} "
+    for r in await _run(
+        head + "SELECT bd.site AS site, bd.month AS month, w.status AS status, "
+        "COUNT(DISTINCT w.id) AS workshops, COUNT(r.id) AS registrations FROM workshop AS w " + held
+        + "LEFT JOIN workshop_registration AS r ON r.workshop = w.id AND r.status = 'registered' " + starting
+        + "AND w.status <> 'cancelled' GROUP BY bd.site, bd.month, w.status",
+        [*head_args, lower, upper],
+    ):
+        result.add(WorkshopTotal(r["site"], _month(r["month"]), r["status"], int(r["workshops"]),
+                                 int(r["registrations"])))
+    for r in await _run(
+        head + "SELECT bd.site AS site, bd.month AS month, a.audience AS audience, "
+        "SUM(COALESCE(a.head_count, 0)) AS head_count, SUM(COALESCE(a.first_timers, 0)) AS first_timers "
+        "FROM workshop_attendance AS a JOIN workshop AS w ON w.id = a.workshop " + held + starting
+        + "AND w.status = 'done' GROUP BY bd.site, bd.month, a.audience",
+        [*head_args, lower, upper],
+    ):
+        result.add(AttendanceTotal(r["site"], _month(r["month"]), r["audience"], int(r["head_count"]),
+                                   int(r["first_timers"])))
+
+    def inside(column: str) -> str:
+        return f"SUM(CASE WHEN {column} >= bd.lo AND {column} < bd.hi THEN 1 ELSE 0 END)"
+    for r in await _run(
+        head + f"SELECT bd.site AS site, bd.month AS month, {inside('p.created_at')} AS started, "
+        f"{inside('p.done_at')} AS finished "
+        "FROM project AS p JOIN bounds AS bd ON bd.site = COALESCE(p.site, 0) "
+        "WHERE (p.created_at >= {} AND p.created_at < {}) OR (p.done_at >= {} AND p.done_at < {}) "
+        "GROUP BY bd.site, bd.month",
+        [*head_args, lower, upper, lower, upper],
+    ):
+        started, finished = int(r["started"]), int(r["finished"])
+        if started or finished:
+            result.add(ProjectTotal(r["site"] or None, _month(r["month"]), started, finished))
+    return result

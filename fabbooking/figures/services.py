@@ -2,7 +2,9 @@
 
 A month's figures are always computed for every site at once: the network total needs
 them, and suppression (see suppression.py) must hide the same cells whoever asks and for
-whichever site. Only one month of rows is in memory at a time, so a long period streams.
+whichever site. The database adds the rows up (queries.py): a few statements read any
+number of months, and only a few totals per site and month reach Python; the exports still
+read and send one month after the other, so a long period streams.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from fabbooking.figures.monthly import (
     Month,
     MonthResult,
     SiteRow,
-    compute_month,
+    bounds,
     month_range,
-    window,
+    month_result,
 )
 from fabbooking.figures.records import COLUMNS, csv_value, record
 from fabbooking.figures.suppression import min_count, suppress_month
@@ -76,50 +78,62 @@ async def find_site(slug: str, sites: list[SiteRow] | None = None) -> SiteRow:
     raise site_not_found(slug)
 
 
+async def read_months(wanted: list[Month], now: datetime, sites: list[SiteRow]) -> list[MonthResult]:
+    """Every site's figures for each month in ``wanted``, and the network's: six statements."""
+    totals = await queries.totals(bounds(wanted, sites), now)
+    return [month_result(month, sites, totals) for month in wanted]
+
+
 async def month_figures(month: Month, now: datetime, sites: list[SiteRow] | None = None) -> MonthResult:
-    """Every site's figures for ``month``, and the network's: four to six queries."""
+    """Every site's figures for ``month``, and the network's."""
     sites = sites if sites is not None else await queries.sites()
-    lower, upper = window(month, sites)
-    return compute_month(
-        month, sites, now,
-        bookings=await queries.bookings(lower, upper),
-        sessions=await queries.sessions(lower, upper),
-        workshops=await queries.workshops(lower, upper),
-        projects=await queries.projects(lower, upper),
-    )
+    return (await read_months([month], now, sites))[0]
 
 
 async def months(first: Month, last: Month, now: datetime, sites: list[SiteRow] | None = None,
-                 cached_before: Month | None = None) -> AsyncIterator[MonthResult]:
-    """One month's results after the other: the rows of one month only are in memory.
-    Months before ``cached_before`` may come from a cache kept CACHE_SECONDS (the
-    dashboards' history); exports and the API always read the database."""
+                 cached_before: Month | None = None, per_read: int | None = None,
+                 ) -> AsyncIterator[MonthResult]:
+    """The months from ``first`` to ``last``, one after the other. ``per_read`` months are read
+    by one set of statements (all of them by default; the exports read one at a time, so
+    that they stream). Months before ``cached_before`` may come from a cache kept
+    CACHE_SECONDS (the dashboards' history); exports and the API always read the database."""
     sites = sites if sites is not None else await queries.sites()
-    for month in month_range(first, last):
-        if cached_before is not None and month < cached_before:
-            yield await _cached_month(month, now, sites)
-        else:
-            yield await month_figures(month, now, sites)
+    wanted = month_range(first, last)
+    step = per_read or len(wanted)
+    for at in range(0, len(wanted), step):
+        chunk = wanted[at:at + step]
+        cacheable = {m for m in chunk if cached_before is not None and m < cached_before}
+        known = {m: hit for m in cacheable if (hit := _cached(m, sites)) is not None}
+        missing = [m for m in chunk if m not in known]
+        read = dict(zip(missing, await read_months(missing, now, sites), strict=True)) if missing else {}
+        for month in chunk:
+            if month in known:
+                yield known[month]
+                continue
+            if month in cacheable:
+                _remember(month, sites, read[month])
+            yield read[month]
 
 
 CACHE_SECONDS = 600
 _cache: dict[tuple, tuple[float, object, MonthResult]] = {}
 
 
-async def _cached_month(month: Month, now: datetime, sites: list[SiteRow]) -> MonthResult:
+def _cached(month: Month, sites: list[SiteRow]) -> MonthResult | None:
     """A past month's figures, kept ten minutes: a dashboard shows twelve months, and
-    recomputing eleven unchanged ones on every visit would cost the most."""
+    adding up eleven unchanged ones on every visit would cost the most."""
     engine = database.DB
-    key = (id(engine), month, tuple(sites))
-    clock = time.monotonic()
-    hit = _cache.get(key)
-    if hit and hit[0] > clock and hit[1] is engine:
+    hit = _cache.get((id(engine), month, tuple(sites)))
+    if hit and hit[0] > time.monotonic() and hit[1] is engine:
         return hit[2]
-    result = await month_figures(month, now, sites)
+    return None
+
+
+def _remember(month: Month, sites: list[SiteRow], result: MonthResult) -> None:
+    engine = database.DB
     if len(_cache) > 500:
         _cache.clear()
-    _cache[key] = (clock + CACHE_SECONDS, engine, result)
-    return result
+    _cache[(id(engine), month, tuple(sites))] = (time.monotonic() + CACHE_SECONDS, engine, result)
 
 
 # --- who sees what -----------------------------------------------------------------------
@@ -174,7 +188,7 @@ async def csv_export(first: Month, last: Month, site: SiteRow | None, now: datet
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     yield buffer.getvalue()
-    async for result in months(first, last, now):
+    async for result in months(first, last, now, per_read=1):
         buffer.seek(0)
         buffer.truncate()
         for row in selected(publish(result, k), site):
@@ -196,7 +210,7 @@ async def json_export(first: Month, last: Month, site: SiteRow | None, now: date
     encoded = msgspec.json.encode(head)
     yield encoded[:-1] + b',"rows":['
     first_row = True
-    async for result in months(first, last, now):
+    async for result in months(first, last, now, per_read=1):
         chunk = []
         for row in selected(publish(result, k), site):
             chunk.append(msgspec.json.encode({c: row[c] for c in COLUMNS}))
