@@ -206,6 +206,6 @@ def machine_description(with_postgres: bool) -> str:
     if with_postgres:
         with contextlib.suppress(Exception):
             postgres = ", PostgreSQL " + asyncio.run(postgres_admin("SHOW server_version", fetch=True))
-    load = ", load average %.1f %.1f %.1f" % os.getloadavg()
+    load = ", load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
             f"Python {python}, SQLite {sqlite3.sqlite_version}{postgres}{load}")

@@ -33,10 +33,9 @@ from datetime import datetime, timedelta  # noqa: E402
 from urllib.parse import quote  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
-import httpx  # noqa: E402
-
 import _load  # noqa: E402
 import _server  # noqa: E402
+import httpx  # noqa: E402
 
 PASSWORD = "fabbooking"
 PARIS = ZoneInfo("Europe/Paris")

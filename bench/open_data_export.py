@@ -45,7 +45,6 @@ os.environ.setdefault("FABBOOKING_VAR_DIR", str(_SCRATCH / "var"))
 os.environ.pop("FABBOOKING_MQTT_URL", None)
 
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
-from fabbooking.settings import parse_database_url  # noqa: E402
 
 from fabbooking import database  # noqa: E402
 from fabbooking.accounts.tables import Account  # noqa: E402
@@ -54,6 +53,7 @@ from fabbooking.figures import services  # noqa: E402
 from fabbooking.figures.monthly import Month  # noqa: E402
 from fabbooking.network.tables import Machine, Site  # noqa: E402
 from fabbooking.projects.tables import Project  # noqa: E402
+from fabbooking.settings import parse_database_url  # noqa: E402
 from fabbooking.usage.tables import UsageSession  # noqa: E402
 from fabbooking.workshops.tables import Attendance, Registration, Workshop  # noqa: E402
 

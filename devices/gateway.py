@@ -273,7 +273,7 @@ class Gateway:
         room = MAX_IN_FLIGHT - len(self._in_flight)
         if room <= 0:
             return
-        for row, msg_id, topic, payload, replay in self.queue.pending(room, set(self._in_flight.values())):
+        for row, _msg_id, topic, payload, replay in self.queue.pending(room, set(self._in_flight.values())):
             if replay:  # same msg_id, flagged: the server takes it once and knows it came late
                 payload = json.dumps({**json.loads(payload), "replay": True}, separators=(",", ":")).encode()
             info = self._client.publish(topic, payload, qos=1)

@@ -57,7 +57,8 @@ class Mosquitto:
         deadline = time.monotonic() + 20
         while not port_open(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"mosquitto did not start: {(self.folder / 'mosquitto.log').read_text() if (self.folder / 'mosquitto.log').exists() else ''}")
+                log = self.folder / "mosquitto.log"
+                raise AssertionError(f"mosquitto did not start: {log.read_text() if log.exists() else ''}")
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -61,7 +61,7 @@ async def servers(db):
         ))
         urls.append(f"http://127.0.0.1:{port}")
     try:
-        for url, process in zip(urls, processes):
+        for url, process in zip(urls, processes, strict=True):
             await wait_until_serving(url, process)
         yield urls
     finally:
@@ -132,9 +132,10 @@ async def test_database_refuses_a_booking_that_ends_before_it_starts(db):
     machine = await make_machine(site, "printer")
     maker = await make_account("maker")
     start = datetime(2031, 5, 6, 8, 0, tzinfo=UTC)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception) as refused:
         await Booking.insert(Booking(machine=machine, maker=maker, booked_by=maker,
                                      start_at=start, end_at=start))
+    assert "booking_ends_after_start" in str(refused.value)
     assert await Booking.count() == 0
 
 
@@ -147,6 +148,7 @@ async def test_reactivating_a_cancelled_booking_over_a_taken_slot_is_refused(db)
                                         start_at=start, end_at=start + timedelta(hours=2))).returning(Booking.id)
     await Booking.insert(Booking(machine=machine, maker=maker, booked_by=maker,
                                  start_at=start, end_at=start + timedelta(hours=2)))
-    with pytest.raises(Exception):
+    with pytest.raises(Exception) as refused:
         await Booking.update({Booking.status: "confirmed"}).where(Booking.id == rows[0]["id"])
+    assert "booking_no_overlap" in str(refused.value)
     assert await Booking.count().where(Booking.status == "confirmed") == 1

@@ -26,7 +26,7 @@ async def _plans(db, statements) -> list[tuple[str, str]]:
     if db.kind == "sqlite":
         connection = sqlite3.connect(db.url.removeprefix("sqlite:///"))
         try:
-            for sql, args in zip(statements.sql, statements.args):
+            for sql, args in zip(statements.sql, statements.args, strict=True):
                 if _watched(sql) and sql.lstrip().upper().startswith("SELECT"):
                     rows = connection.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
                     found.append((sql, "\n".join(r[-1] for r in rows)))
@@ -38,7 +38,7 @@ async def _plans(db, statements) -> list[tuple[str, str]]:
     connection = await asyncpg.connect(db.url)
     try:
         await connection.execute("SET enable_seqscan = off")
-        for sql, args in zip(statements.sql, statements.args):
+        for sql, args in zip(statements.sql, statements.args, strict=True):
             if _watched(sql) and sql.lstrip().upper().startswith("SELECT"):
                 rows = await connection.fetch(f"EXPLAIN {sql}", *args)
                 found.append((sql, "\n".join(r[0] for r in rows)))

@@ -40,7 +40,8 @@ async def _grow(world: World, sites: int = 3, machines: int = 4) -> None:
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     await Booking.insert(*[
         Booking(machine=world.ids["printer"], maker=world.ids["maker"], booked_by=world.ids["maker"],
-                start_at=now - timedelta(days=5 * grown, hours=2 * n + 2), end_at=now - timedelta(days=5 * grown, hours=2 * n + 1))
+                start_at=now - timedelta(days=5 * grown, hours=2 * n + 2),
+                end_at=now - timedelta(days=5 * grown, hours=2 * n + 1))
         for n in range(40)])
 
 

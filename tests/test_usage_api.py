@@ -12,8 +12,16 @@ from fabbooking.bookings.tables import Booking
 from fabbooking.usage.recording import Incoming, record_batch
 from fabbooking.usage.tables import MachineLive, MaintenancePlan, UsageSession
 from tests.conftest import make_machine, make_site
-from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
-from tests.usage_helpers import Publisher, contract_event, eventually, now, topic, wire_device, wire_gateway
+from tests.usage_helpers import (
+    Publisher,
+    contract_event,
+    eventually,
+    listening,  # noqa: F401 - the listener fixture
+    now,
+    topic,
+    wire_device,
+    wire_gateway,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -113,7 +121,8 @@ async def test_maintenance_plan_becomes_due_after_enough_run_hours(client, wired
     plan = await client.post(f"/api/v1/machines/{machine}/maintenance-plans", headers=wired.auth("animator"),
                              json={"task": "Nettoyer la buse", "every_hours": 1})
     assert plan.status_code == 201 and plan.json()["due"] is False
-    await MaintenancePlan.update({MaintenancePlan.done_at: now() - timedelta(hours=3)}).where(MaintenancePlan.id == plan.json()["id"])
+    await MaintenancePlan.update({MaintenancePlan.done_at: now() - timedelta(hours=3)}).where(
+        MaintenancePlan.id == plan.json()["id"])
     await record((topic("atelier", "gw-atelier", "printer"),
                   contract_event("job_finished", "long", now(), duration_s=3600, started_at=now() - timedelta(hours=1))))
     due = (await client.get(f"/api/v1/machines/{machine}/maintenance-plans")).json()[0]

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fabbooking.network.tables import Machine
 from fabbooking.usage.broker_url import broker_address
 from fabbooking.usage.contract import EVENTS, JOB_EVENTS, MAX_PAYLOAD_BYTES, event_topic
 from fabbooking.usage.formats import klipper
@@ -29,7 +30,6 @@ from fabbooking.usage.formats.signals import message_id
 from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.sessions import ENDINGS
 from fabbooking.usage.tables import DeadLetter, ReceivedMessage, UsageSession
-from fabbooking.network.tables import Machine
 from tests.conftest import make_machine, make_site
 from tests.usage_helpers import Publisher, eventually, wire_device, wire_gateway
 
@@ -375,7 +375,7 @@ async def test_malformed_messages_are_dead_lettered_and_valid_ones_recorded(db, 
     invalid = [m for m in messages if not m.valid]
     assert [(d["topic"], bytes(d["payload"]), d["size"]) for d in dead] == [
         (m.topic, m.payload[:4096], len(m.payload)) for m in invalid]
-    for letter, message in zip(dead, invalid):
+    for letter, message in zip(dead, invalid, strict=True):
         assert letter["reason"] and not letter["reason"].startswith("internal error"), (letter["reason"], message.payload[:300])
         assert message.hint in letter["reason"], (letter["reason"], message.payload[:300])
 
@@ -387,7 +387,8 @@ async def test_malformed_messages_are_dead_lettered_and_valid_ones_recorded(db, 
         UsageSession.job_key, UsageSession.outcome).where(UsageSession.job_key.like(f"{run}-job-%"))}
     assert sessions == {m.job_key: ENDINGS.get(m.event, "running") for m in valid if m.job_key}
     machines = {slug: m["id"] for slug, m in live.machines.items()}
-    device_keys = {f"dev:{machines[slug]}:{message_id(t, p)}" for (slug, _, _), (t, p) in zip(DEVICES, valid_devices)}
+    device_keys = {f"dev:{machines[slug]}:{message_id(t, p)}"
+                   for (slug, _, _), (t, p) in zip(DEVICES, valid_devices, strict=True)}
     recorded = {r["key"] for r in await ReceivedMessage.select(ReceivedMessage.key).where(
         ReceivedMessage.key.is_in(sorted(device_keys)))}
     assert recorded == device_keys, "a valid device message after malformed ones was not recorded"
@@ -403,8 +404,9 @@ def every_format(run: str) -> list[tuple[str, bytes]]:
                                               "ENERGY": {"Total": serial / 1000, "Power": 12, "Voltage": 230}}).encode()),
         ("fuzz-shelly/events/rpc", json.dumps({"src": "shellyplusplugs-fuzz", "dst": "fuzz-shelly/events",
                                                "method": "NotifyStatus", "params": {
-                                                   "ts": now.timestamp(), "switch:0": {"id": 0, "apower": 3.0,
-                                                                                        "aenergy": {"total": serial}}}}).encode()),
+                                                   "ts": now.timestamp(),
+                                                   "switch:0": {"id": 0, "apower": 3.0, "aenergy": {"total": serial}}}}
+                                              ).encode()),
         ("fuzz-octoprint/event/PrintStarted", json.dumps({"name": f"{run}.gcode", "path": f"{run}.gcode",
                                                           "origin": "local", "size": serial, "_event": "PrintStarted",
                                                           "_timestamp": int(now.timestamp())}).encode()),

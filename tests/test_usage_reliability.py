@@ -79,7 +79,7 @@ def restart_persisting(broker: Mosquitto) -> None:
 async def machines(db) -> dict[str, int]:
     sites: dict[str, int] = {}
     ids = {}
-    for site, gateway, machine in MACHINES:
+    for site, _gateway, machine in MACHINES:
         if site not in sites:
             sites[site] = await make_site(site)
         ids[machine] = await make_machine(sites[site], machine)

@@ -46,8 +46,8 @@ def _correct_fields() -> str:
 
 
 def _common() -> dict[str, Any]:
-    return {"rules": forms.RULES, "site_rules": forms.SITE_RULES, "site_kinds": forms.SITE_KINDS, "machine_kinds": forms.MACHINE_KINDS,
-            "machine_statuses": forms.MACHINE_STATUSES, "roles": forms.ROLES}
+    return {"rules": forms.RULES, "site_rules": forms.SITE_RULES, "site_kinds": forms.SITE_KINDS,
+            "machine_kinds": forms.MACHINE_KINDS, "machine_statuses": forms.MACHINE_STATUSES, "roles": forms.ROLES}
 
 
 async def _sites_page(request: Request, *, status: int = 200, error: str = "", errors: dict | None = None,
