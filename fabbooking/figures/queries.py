@@ -64,8 +64,17 @@ class _Dialect:
 
     def __init__(self, postgres: bool) -> None:
         self.postgres = postgres
-        self.bound = ("({}::bigint, {}::integer, {}::timestamptz, {}::timestamptz, {}::timestamptz)"
-                      if postgres else "({}, {}, {}, {}, {})")
+        self.bound = ("({}::bigint, {}::integer, {}::timestamptz, {}::timestamptz, {}::timestamptz, "
+                      "{}::timestamptz)" if postgres else "({}, {}, {}, {}, {}, {})")
+
+    def window(self, column: str) -> str:
+        """PostgreSQL also gets the whole window as constants, so that it plans one index
+        range and a hash join; SQLite loops over ``bounds`` and reads each site's month from
+        the (machine, time) index, which a constant range would take the place of."""
+        return f"AND {column} >= {{}} AND {column} < {{}} " if self.postgres else ""
+
+    def window_args(self, lower: datetime, upper: datetime) -> list:
+        return [lower, upper] if self.postgres else []
 
     def seconds(self, start: str, end: str) -> str:
         """Seconds from ``start`` to ``end`` (timestamps)."""
@@ -94,12 +103,14 @@ class _Dialect:
 
 
 def _bounds_table(found: Sequence[Bounds], dialect: _Dialect) -> tuple[str, list]:
-    """``WITH bounds(site, month, lo, hi, look_back) AS (VALUES …)``: site 0 is the default
-    timezone's month (projects without a site)."""
+    """``WITH bounds(site, month, lo, hi, look_back, earliest) AS (VALUES …)``: one row per
+    site and month, [lo, hi) in UTC; a session is looked for from ``look_back``, a booking
+    from ``earliest`` (LONGEST_BOOKING before lo). Site 0 is the default timezone's month
+    (projects without a site)."""
     values = ", ".join([dialect.bound] * len(found))
-    args = [value for b in found for value in
-            (b.site_id or 0, b.month.index(), b.lower, b.upper, b.lower - LOOK_BACK)]
-    return f"WITH bounds(site, month, lo, hi, look_back) AS (VALUES {values}) ", args
+    args = [value for b in found for value in (b.site_id or 0, b.month.index(), b.lower, b.upper,
+                                               b.lower - LOOK_BACK, b.lower - LONGEST_BOOKING)]
+    return f"WITH bounds(site, month, lo, hi, look_back, earliest) AS (VALUES {values}) ", args
 
 
 def _month(index: int) -> Month:
@@ -123,40 +134,44 @@ async def totals(found: Sequence[Bounds], now: datetime) -> Totals:
         "b.purpose AS purpose, SUM(CASE WHEN b.start_at >= bd.lo THEN 1 ELSE 0 END) AS starting, "
         "SUM(CASE WHEN b.start_at >= bd.lo AND b.end_at <= {} THEN 1 ELSE 0 END) AS starting_over, "
         f"SUM({booking_seconds}) AS seconds "
-        "FROM booking AS b JOIN machine AS m ON m.id = b.machine "
-        "JOIN bounds AS bd ON bd.site = m.site AND b.start_at < bd.hi AND b.end_at > bd.lo "
-        "WHERE b.start_at >= {} AND b.start_at < {} "
-        "GROUP BY bd.site, bd.month, m.kind, b.status, b.purpose",
-        [*head_args, now, lower - LONGEST_BOOKING, upper],
+        "FROM bounds AS bd JOIN machine AS m ON m.site = bd.site JOIN booking AS b ON b.machine = m.id "
+        "AND b.start_at >= bd.earliest AND b.start_at < bd.hi AND b.end_at > bd.lo "
+        + dialect.window("b.start_at") + "GROUP BY bd.site, bd.month, m.kind, b.status, b.purpose",
+        [*head_args, now, *dialect.window_args(lower - LONGEST_BOOKING, upper)],
     ):
         result.add(BookingTotal(r["site"], _month(r["month"]), r["kind"], r["status"], r["purpose"],
                                 int(r["starting"]), int(r["starting_over"]), float(r["seconds"] or 0)))
 
-    makers_of = ("FROM booking AS b JOIN machine AS m ON m.id = b.machine "
-                 "JOIN bounds AS bd ON bd.site = m.site AND b.start_at >= bd.lo AND b.start_at < bd.hi "
-                 "WHERE b.start_at >= {} AND b.start_at < {} "
-                 "AND b.purpose = 'maker' AND b.status = 'confirmed' ")
+    makers_of = ("FROM bounds AS bd JOIN machine AS m ON m.site = bd.site JOIN booking AS b "
+                 "ON b.machine = m.id AND b.start_at >= bd.lo AND b.start_at < bd.hi "
+                 "WHERE b.purpose = 'maker' AND b.status = 'confirmed' " + dialect.window("b.start_at"))
     for r in await _run(
         head + "SELECT bd.site AS site, bd.month AS month, COUNT(DISTINCT b.maker) AS makers "
         + makers_of + "GROUP BY bd.site, bd.month UNION ALL "
         "SELECT NULL, bd.month, COUNT(DISTINCT b.maker) " + makers_of + "GROUP BY bd.month",
-        [*head_args, lower, upper, lower, upper],
+        [*head_args, *dialect.window_args(lower, upper) * 2],
     ):
         result.makers[(r["site"], _month(r["month"]))] = int(r["makers"])
 
-    columns = "machine, started_at, ended_at, duration_s, walk_in"
+    # sessions started from LOOK_BACK before the month (index (machine, started_at)), and
+    # older ones still running into it, found by their end (index (ended_at, started_at))
+    seen = ("s.started_at < bd.hi AND (s.started_at >= bd.lo OR s.ended_at > bd.lo "
+            "OR (s.ended_at IS NULL AND s.started_at >= bd.look_back)) "
+            "AND (s.duration_s IS NOT NULL OR s.ended_at IS NOT NULL) ")
+    picked = ("SELECT bd.site AS site, bd.month AS month, m.kind AS kind, s.walk_in AS walk_in, "
+              "CASE WHEN s.started_at >= bd.lo THEN 1 ELSE 0 END AS starting, "
+              f"{dialect.session_seconds()} AS seconds ")
     for r in await _run(
-        head + "SELECT bd.site AS site, bd.month AS month, m.kind AS kind, s.walk_in AS walk_in, "
-        "SUM(CASE WHEN s.started_at >= bd.lo THEN 1 ELSE 0 END) AS starting, "
-        f"SUM({dialect.session_seconds()}) AS seconds "
-        f"FROM (SELECT {columns} FROM usage_session WHERE started_at >= {{}} AND started_at < {{}} "
-        f"UNION ALL SELECT {columns} FROM usage_session WHERE ended_at > {{}} AND started_at < {{}}) AS s "
-        "JOIN machine AS m ON m.id = s.machine "
-        "JOIN bounds AS bd ON bd.site = m.site AND s.started_at < bd.hi AND (s.started_at >= bd.lo "
-        "OR s.ended_at > bd.lo OR (s.ended_at IS NULL AND s.started_at >= bd.look_back)) "
-        "WHERE s.duration_s IS NOT NULL OR s.ended_at IS NOT NULL "
-        "GROUP BY bd.site, bd.month, m.kind, s.walk_in",
-        [*head_args, lower - LOOK_BACK, upper, lower, lower - LOOK_BACK],
+        head + "SELECT site, month, kind, walk_in, SUM(starting) AS starting, SUM(seconds) AS seconds FROM ("
+        + picked + "FROM bounds AS bd JOIN machine AS m ON m.site = bd.site JOIN usage_session AS s "
+        "ON s.machine = m.id AND s.started_at >= bd.look_back AND s.started_at < bd.hi WHERE " + seen
+        + dialect.window("s.started_at") + "UNION ALL "
+        # CROSS JOIN: SQLite keeps usage_session as the outer loop, read by its end
+        + picked + "FROM usage_session AS s JOIN machine AS m ON m.id = s.machine CROSS JOIN bounds AS bd "
+        "WHERE bd.site = m.site AND s.started_at < bd.look_back AND s.ended_at > {} AND s.started_at < {} "
+        "AND " + seen
+        + ") AS picked GROUP BY site, month, kind, walk_in",
+        [*head_args, *dialect.window_args(lower - LOOK_BACK, upper), lower, upper - LOOK_BACK],
     ):
         result.add(SessionTotal(r["site"], _month(r["month"]), r["kind"], bool(r["walk_in"]),
                                 int(r["starting"]), float(r["seconds"] or 0)))
