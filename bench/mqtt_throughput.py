@@ -417,26 +417,21 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
         process = subprocess.Popen(command, cwd=ROOT, env=listen_env, stdout=log, stderr=subprocess.STDOUT)
         if profile:
             profile.mkdir(parents=True, exist_ok=True)
-            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(process.pid), "--rate", "200", "--format",
-                                    "raw", "-o", str(profile / f"listen-{kind}.txt")],
+            py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            spy = subprocess.Popen([py_spy, "record", "--pid", str(process.pid), "--rate", "200", "--format", "raw",
+                                    "-o", str(profile / f"listen-{kind}.txt")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         total = expected.keys + probes
         deadline = time.monotonic() + max(300, len(messages) / 50)
-        peak_rss = 0.0
-        quarters: dict[int, float] = {}  # RSS when a quarter, half… of the backlog is recorded
-        while (done_keys := asyncio.run(_keys())) < total:
-            peak_rss = max(peak_rss, _rss_mb(process.pid))
-            quarters.setdefault(4 * (done_keys - probes) // expected.keys, peak_rss)
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{kind}: only {asyncio.run(_keys()) - probes} of {expected.keys} recorded "
-                                 f"(log: {log.name})")
-            time.sleep(0.05)
-        done = time.time()
+        done, peak_rss, quarters = asyncio.run(_await_recorded(process, total, probes, expected.keys, deadline))
+        if done is None:
+            raise SystemExit(f"{kind}: only {asyncio.run(_keys()) - probes} of {expected.keys} recorded "
+                             f"(log: {log.name})")
         first = asyncio.run(_first_batch()).timestamp()
         problems = asyncio.run(_check(expected, probes))
         if problems:
             raise SystemExit(f"{kind}: " + "; ".join(problems))
-        print(f"  listener RSS (MB) as the backlog drains: "
+        print("  listener RSS (MB) as the backlog drains: "
               + ", ".join(f"{25 * q} %: {mb:.0f}" for q, mb in sorted(quarters.items())), flush=True)
         name = f"fabbooking listen, {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}"
         return Result(name, expected.keys, done - first, publish_rate, peak_rss)
@@ -451,6 +446,29 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
             asyncio.run(engine.close_pool())
         if pg_name:
             asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+async def _await_recorded(process: subprocess.Popen, total: int, probes: int, count: int,
+                          deadline: float) -> tuple[float | None, float, dict[int, float]]:
+    """Poll (every 10 ms, on one connection: the poll must not take the CPU the listener
+    needs) until ``total`` message keys are committed: (when, peak RSS, RSS by quarter of
+    the backlog); when None, the listener died or the deadline passed."""
+    pooled = database.is_postgres()
+    if pooled:
+        await database.DB.start_connection_pool(min_size=1, max_size=1)
+    peak_rss = 0.0
+    quarters: dict[int, float] = {}  # RSS when a quarter, half… of the backlog is recorded
+    try:
+        while (recorded := await _keys()) < total:
+            peak_rss = max(peak_rss, _rss_mb(process.pid))
+            quarters.setdefault(4 * (recorded - probes) // count, peak_rss)
+            if process.poll() is not None or time.monotonic() > deadline:
+                return None, peak_rss, quarters
+            await asyncio.sleep(0.01)
+        return time.time(), peak_rss, quarters
+    finally:
+        if pooled:
+            await database.DB.close_connection_pool()
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -14,11 +14,11 @@ from fabbooking.usage.broker_url import broker_address
 from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.tables import DeadLetter, MachineLive, UsageSession
 from tests.conftest import make_account, make_machine, make_site
-from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
 from tests.usage_helpers import (
     Publisher,
     contract_event,
     eventually,
+    listening,  # noqa: F401 - the listener fixture
     now,
     topic,
     wire_device,

@@ -56,7 +56,7 @@ class _Written(QueryString):
         if engine_type == "sqlite":
             return "?".join(self._pieces), self._values
         marks = [f"${n}" for n in range(1, len(self._pieces))] + [""]
-        return "".join(piece + mark for piece, mark in zip(self._pieces, marks)), self._values
+        return "".join(piece + mark for piece, mark in zip(self._pieces, marks, strict=True)), self._values
 
 
 async def _run(sql: str, args: Sequence) -> list:
