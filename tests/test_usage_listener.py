@@ -99,6 +99,10 @@ async def test_metering_plug_power_becomes_a_job_and_a_walk_in(db, mosquitto, li
     await wire_device(machine, "tasmota", "laser-plug", start_w=200, idle_w=60, start_after_s=20, stop_after_s=60)
     await listening.refresh_subscriptions()
     publisher = Publisher(mosquitto.port)
+    # subscribing does not wait for the broker's answer: the plug's first reading must not
+    # come before the subscription does
+    publisher.send("tele/laser-plug/LWT", b"Online")
+    await eventually(lambda: MachineLive.exists().where(MachineLive.machine == machine))
     t0 = now() - timedelta(minutes=7)
     for seconds, watts, kwh in [(0, 40, 1.000), (10, 900, 1.000), (40, 900, 1.010), (300, 900, 1.080),
                                 (320, 30, 1.100), (400, 30, 1.100)]:
