@@ -169,17 +169,25 @@ async def export(first: Month, last: Month, now: datetime) -> tuple[int, int, fl
 
 
 async def whole_year_at_once(first: Month, last: Month) -> float:
-    """For contrast, the peak MiB of holding the year's rows in memory at once (what a
-    non-streamed export would do before writing its first byte)."""
+    """For contrast, the peak MiB of holding the year's booking and session rows in memory at
+    once (what a non-streamed export reading rows would do before writing its first byte)."""
+    from fabbooking.bookings.tables import Booking
     from fabbooking.figures import queries
     from fabbooking.figures.monthly import window
+    from fabbooking.usage.tables import UsageSession
 
     sites = await queries.sites()
     lower, upper = window(first, sites)[0], window(last, sites)[1]
     tracemalloc.start()
     baseline = tracemalloc.get_traced_memory()[0]
-    rows = [await queries.bookings(lower, upper), await queries.sessions(lower, upper),
-            await queries.workshops(lower, upper), await queries.projects(lower, upper)]
+    rows = [
+        await Booking.select(Booking.machine.site, Booking.machine.kind, Booking.maker, Booking.start_at,
+                             Booking.end_at, Booking.status, Booking.purpose)
+        .where((Booking.start_at < upper) & (Booking.end_at > lower)),
+        await UsageSession.select(UsageSession.machine.site, UsageSession.machine.kind, UsageSession.started_at,
+                                  UsageSession.ended_at, UsageSession.duration_s, UsageSession.walk_in)
+        .where((UsageSession.started_at >= lower) & (UsageSession.started_at < upper)),
+    ]
     peak = (tracemalloc.get_traced_memory()[1] - baseline) / 2**20
     tracemalloc.stop()
     del rows

@@ -89,6 +89,13 @@ class _Dialect:
     def greatest(self, a: str, b: str) -> str:
         return f"GREATEST({a}, {b})" if self.postgres else f"MAX({a}, {b})"
 
+    def longer_than_a_day(self) -> str:
+        """Sessions that may have begun a day before a month and still run into it (a little
+        more than that: the exact test follows)."""
+        if self.postgres:
+            return "s.ended_at - s.started_at > interval '23 hours'"
+        return "julianday(s.ended_at) - julianday(s.started_at) > 0.95"
+
     def session_seconds(self) -> str:
         """A session's seconds inside its bounds' month, never below 0; its end is
         started_at + duration_s when the duration is known, else ended_at."""
@@ -168,8 +175,8 @@ async def totals(found: Sequence[Bounds], now: datetime) -> Totals:
         + dialect.window("s.started_at") + "UNION ALL "
         # CROSS JOIN: SQLite keeps usage_session as the outer loop, read by its end
         + picked + "FROM usage_session AS s JOIN machine AS m ON m.id = s.machine CROSS JOIN bounds AS bd "
-        "WHERE bd.site = m.site AND s.started_at < bd.look_back AND s.ended_at > {} AND s.started_at < {} "
-        "AND " + seen
+        "WHERE s.ended_at > {} AND s.started_at < {} AND " + dialect.longer_than_a_day()
+        + " AND bd.site = m.site AND s.started_at < bd.look_back AND " + seen
         + ") AS picked GROUP BY site, month, kind, walk_in",
         [*head_args, *dialect.window_args(lower - LOOK_BACK, upper), lower, upper - LOOK_BACK],
     ):
