@@ -36,13 +36,13 @@ os.environ["FABBOOKING_LISTENER"] = "off"
 
 import httpx  # noqa: E402
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
-from fabbooking.settings import parse_database_url  # noqa: E402
 
 from fabbooking import database  # noqa: E402
 from fabbooking.accounts.services import issue_token  # noqa: E402
 from fabbooking.accounts.tables import Account  # noqa: E402
 from fabbooking.app import create_app  # noqa: E402
 from fabbooking.network.tables import Machine, OpeningPeriod, Site, Staff  # noqa: E402
+from fabbooking.settings import parse_database_url  # noqa: E402
 from fabbooking.training.tables import Qualification, Training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -37,8 +37,11 @@ from fabbooking.usage.tables import (
 )
 from fabbooking.usage.tables import Gateway as GatewayRow
 from tests.conftest import make_machine, make_site
-from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
-from tests.usage_helpers import eventually, wire_gateway
+from tests.usage_helpers import (
+    eventually,
+    listening,  # noqa: F401 - the listener fixture
+    wire_gateway,
+)
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,8 +19,12 @@ from fabbooking.usage.tables import (
     UsageSession,
 )
 from tests.conftest import make_account, make_machine, make_site
-from tests.usage_helpers import listening  # noqa: F401 - the listener fixture
-from tests.usage_helpers import eventually, wire_device, wire_gateway
+from tests.usage_helpers import (
+    eventually,
+    listening,  # noqa: F401 - the listener fixture
+    wire_device,
+    wire_gateway,
+)
 
 pytestmark = pytest.mark.anyio
 SITE, GATEWAY = "papifab-bellevue", "gw-bellevue"

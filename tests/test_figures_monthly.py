@@ -12,8 +12,8 @@ import pytest
 
 from fabbooking.figures.charts import Group, Series, bar_chart, label_lines
 from fabbooking.figures.monthly import Month, SiteRow, month_range
-from fabbooking.figures.rows import BookingRow, SessionRow, WorkshopRow, compute_month, overlap_hours
 from fabbooking.figures.records import COLUMNS, record
+from fabbooking.figures.rows import BookingRow, SessionRow, WorkshopRow, compute_month, overlap_hours
 from fabbooking.figures.suppression import min_count, suppress_month
 from fabbooking.settings import ConfigError
 

@@ -20,7 +20,7 @@ from fabbooking.projects.tables import Project
 from fabbooking.usage.tables import UsageSession
 from fabbooking.workshops.tables import Attendance, Registration, Workshop
 from tests.conftest import make_machine, make_site
-from tests.figures_support import NOW, load_march
+from tests.figures_support import load_march
 from tests.statements import counting_statements
 from tests.web_helpers import browser_login
 
@@ -79,7 +79,7 @@ async def _generate(world, seed: int):
                 key=f"{name}:{seed}:{n}", machine=ids[name], job_key=f"{seed}-{n}", started_at=began,
                 ended_at=ended, duration_s=duration, outcome="completed", walk_in=walk_in))
             sessions.append(SessionRow(site, KINDS[name], began, duration, walk_in, ended))
-    for n in range(30):
+    for _ in range(30):
         site = rng.choice([ids["atelier"], ids["ailleurs"]])
         starts = AROUND + timedelta(hours=rng.randint(0, 115 * 24))
         status = rng.choice(["done", "done", "planned", "cancelled"])

@@ -18,7 +18,6 @@ from fabbooking.messages import (
     pick_language,
     render,
 )
-
 from fabbooking.projects import messages as projects_messages  # noqa: E402
 from fabbooking.workshops import messages as workshops_messages  # noqa: E402
 

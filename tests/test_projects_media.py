@@ -10,8 +10,8 @@ from PIL import Image
 from fabbooking.accounts.services import viewer_for
 from fabbooking.errors import Refused
 from fabbooking.projects import media, services
-from fabbooking.projects.tables import MediaFile
 from fabbooking.projects.media import prepare
+from fabbooking.projects.tables import MediaFile
 from tests.projects_support import (  # noqa: F401
     ASCII_STL,
     DXF,

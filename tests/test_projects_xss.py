@@ -126,7 +126,7 @@ async def test_every_field_of_a_project_stays_inert_on_page_api_and_exports(clie
             assert "/" not in sent.json()["name"] and "\u202e" not in sent.json()["name"]
             await upload(client, world, slug, payload[:60] + ".stl", binary_stl(), step_id=step.json()["id"])
     await browser_login(client, "maker")
-    for path in (f"/projects/{slug}", "/projects", f"/projects?q=lampe", "/me/projects", f"/projects/{slug}/edit",
+    for path in (f"/projects/{slug}", "/projects", "/projects?q=lampe", "/me/projects", f"/projects/{slug}/edit",
                  f"/projects/{slug}/members", f"/projects/{slug}/steps/new", f"/projects/{slug}/bookings"):
         response = await client.get(path)
         assert response.status_code == 200, path

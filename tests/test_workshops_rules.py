@@ -6,17 +6,16 @@ from __future__ import annotations
 import re
 import string
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
-
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from fabbooking.messages import MESSAGES as GLOBAL_MESSAGES
 from fabbooking.messages import render
-from fabbooking.workshops.messages import EXAMPLE_PARAMS, MESSAGES
 from fabbooking.workshops import rules
 from fabbooking.workshops.forms import Entered, log_defaults, read_counts, read_workshop
+from fabbooking.workshops.messages import EXAMPLE_PARAMS, MESSAGES
 from fabbooking.workshops.rules import HeadCount, Seat
 from fabbooking.workshops.tables import Audience
 

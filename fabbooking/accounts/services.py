@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fabbooking.accounts.identify import token_digest
 from fabbooking.accounts.tables import (
     Account,
     ApiToken,
@@ -14,7 +15,6 @@ from fabbooking.accounts.tables import (
     LoginFailure,
     Role,
 )
-from fabbooking.accounts.identify import token_digest
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 

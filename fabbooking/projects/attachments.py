@@ -22,7 +22,6 @@ from fabbooking.projects.services import access, editable
 from fabbooking.projects.tables import ProjectBooking, ProjectMember, ProjectUsage
 from fabbooking.usage.tables import UsageSession
 
-
 MAX_LISTED = 100
 
 
