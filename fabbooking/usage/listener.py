@@ -159,9 +159,6 @@ class UsageListener:
     async def run(self) -> None:
         """Connect (retrying while the broker is down) and record until cancelled."""
         self._loop = asyncio.get_running_loop()
-        import os, sys  # EXPERIMENT
-        if os.environ.get("SWITCH"):
-            sys.setswitchinterval(float(os.environ["SWITCH"]))
         self._client = self._make_client()
         if self.mqtt5:
             properties = Properties(PacketTypes.CONNECT)
