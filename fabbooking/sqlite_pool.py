@@ -93,7 +93,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         # program from exiting (every commit is already on disk; SQLite recovers the rest).
         connection._thread.daemon = True
         await connection
-        connection.row_factory = dict_factory
+        connection.row_factory = dict_factory  # type: ignore[assignment]  # aiosqlite types it narrowly
         await connection.execute("PRAGMA foreign_keys = 1")
         return connection
 

@@ -84,7 +84,8 @@ def feed(detector: Detector, reading: Reading, limits: Thresholds) -> tuple[Dete
         energy = state.below_energy_wh if state.below_since else reading.energy_wh
         state = replace(state, below_since=since, below_energy_wh=energy)
         if (reading.at - since).total_seconds() >= limits.stop_after_s:
-            events.append(DetectedJob("job_finished", job_key(state.started_at), since, state.started_at,
+            started = state.started_at or since  # a running detector always has it; a stored one may not
+            events.append(DetectedJob("job_finished", job_key(started), since, started,
                                       _energy(state.start_energy_wh, energy)))
             state = Detector(last=reading)
     else:

@@ -48,9 +48,10 @@ def decode(topic: str, payload: bytes, state: dict, received_at: datetime, tz: Z
         job = state.get("job") or state.get("last_job")
         if not job:
             return Decoded(online=True, busy=False)  # the end of a job we never saw start
-        outcome = {"PrintDone": "job_finished", "PrintCancelled": "job_cancelled"}.get(name)
         if name == "PrintFailed":
             outcome = "job_cancelled" if body.get("reason") == "cancelled" else "job_failed"
+        else:
+            outcome = {"PrintDone": "job_finished", "PrintCancelled": "job_cancelled"}[name]
         duration = number(body["time"], "time") if "time" in body else None
         started = datetime.fromisoformat(job["started_at"])
         state["last_job"] = job
