@@ -586,14 +586,16 @@ def main() -> int:
             print(f"  done: {runs[kind][-1].name}: {runs[kind][-1].rate:.0f}/s, 0 lost, 0 duplicated", flush=True)
     medians = {kind: sorted(results, key=lambda r: r.rate)[len(results) // 2] for kind, results in runs.items()}
     base = medians["baseline"].rate if "baseline" in medians else None
-    print(f"\n{args.repeat} run(s) each; the median run is shown, the range of msg/s beside it\n")
+    print(f"\n{args.repeat} run(s) each; the median run is shown, the range of msg/s beside it; "
+          "'of baseline': the median of each round's listener rate over that round's baseline rate\n")
     print(f"| {'receiver':<32} | {'messages':>8} | {'seconds':>7} | {'msg/s':>6} | {'range':>13} | {'of baseline':>11} "
           f"| {'peak RSS':>8} |")
     print(f"| {'-' * 32} | {'-' * 7}: | {'-' * 6}: | {'-' * 5}: | {'-' * 12}: | {'-' * 10}: | {'-' * 7}: |")
     for kind, r in medians.items():
         rates = [x.rate for x in runs[kind]]
         spread = f"{min(rates):.0f}–{max(rates):.0f}"
-        share = f"{100 * r.rate / base:.0f} %" if base else "—"
+        rounds = sorted(x.rate / b.rate for x, b in zip(runs[kind], runs["baseline"], strict=True)) if base else []
+        share = f"{100 * rounds[len(rounds) // 2]:.0f} %" if base else "—"
         rss = f"{max(x.peak_rss_mb or 0 for x in runs[kind]):.0f} MB" if r.peak_rss_mb else "—"
         print(f"| {r.name:<32} | {r.events:>8} | {r.seconds:>7.2f} | {r.rate:>6.0f} | {spread:>13} | {share:>11} "
               f"| {rss:>8} |")
