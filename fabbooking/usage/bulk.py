@@ -3,9 +3,11 @@ of the whole batch at once (its message keys, the live states of its machines, i
 sessions, the bookings they fall in, its gateways, its dead letters), so a batch costs a few
 statements whatever its size. Raw SQL, run inside the recording transaction.
 
-PostgreSQL gets the rows as one array per column (``unnest``): a statement's text does not
-depend on how many rows it carries, so asyncpg prepares it once, instead of once per batch
-size with thousands of parameters. SQLite (≥ 3.35: RETURNING) gets multi-row ``VALUES``.
+A statement's text never depends on how many rows it carries, so each is prepared once and
+cached once per connection (a text per batch size filled the drivers' statement caches with
+programs of thousands of parameters, on every pooled connection): PostgreSQL gets the rows as
+one array per column (``unnest``, ``= ANY``), SQLite (≥ 3.38: RETURNING, ``->>``) as one
+JSON array (``json_each``), its values as Piccolo stores them.
 
 On PostgreSQL two listeners may record at once: the rows a batch updates are read ``FOR
 UPDATE`` (in key order), and a row it believed new but that another listener has just
@@ -15,9 +17,11 @@ SQLite the write transaction is exclusive, so neither can happen.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from piccolo.engine.sqlite import convert_datetime_in
 from piccolo.querystring import QueryString
 
 from fabbooking import database
@@ -73,9 +77,19 @@ def _chunks(rows: Sequence, width: int) -> Iterable[Sequence]:
         yield rows[start:start + size]
 
 
+def _sqlite_json(rows: Sequence[Sequence]) -> str:
+    """Rows as one JSON array for ``json_each``, each value as Piccolo stores it in SQLite."""
+    def stored(value: object) -> object:
+        if isinstance(value, datetime):
+            return convert_datetime_in(value)
+        return int(value) if isinstance(value, bool) else value
+
+    return json.dumps([[stored(v) for v in row] for row in rows])
+
+
 def _rows(columns: Sequence[str], rows: Sequence[Sequence], ordered: bool = False) -> Iterable[tuple[str, list]]:
-    """``rows`` as the source of an INSERT: (SQL, arguments), once on PostgreSQL, in chunks
-    on SQLite. ``ordered``: the rows are inserted in the order given (serial ids follow it)."""
+    """``rows`` as the source of an INSERT: (SQL, arguments). ``ordered``: the rows are
+    inserted in the order given (serial ids follow it)."""
     if not rows:
         return
     if _postgres():
@@ -86,21 +100,24 @@ def _rows(columns: Sequence[str], rows: Sequence[Sequence], ordered: bool = Fals
         yield (f"SELECT {select} FROM unnest({arrays}){order.format(names=names)}",
                [[row[n] for row in rows] for n in range(len(columns))])
         return
-    for chunk in _chunks(rows, len(columns)):
-        marks = ", ".join("(" + ", ".join(["{}"] * len(columns)) + ")" for _ in chunk)
-        yield f"VALUES {marks}", [value for row in chunk for value in row]
+    if any(isinstance(v, bytes) for row in rows for v in row):  # JSON has no bytes: dead letters, rare
+        for chunk in _chunks(rows, len(columns)):
+            marks = ", ".join("(" + ", ".join(["{}"] * len(columns)) + ")" for _ in chunk)
+            yield f"VALUES {marks}", [value for row in chunk for value in row]
+        return
+    values = ", ".join(f"value ->> {n}" for n in range(len(columns)))
+    # WHERE true: SQLite would read the ON of a following ON CONFLICT as a join's
+    yield f"SELECT {values} FROM json_each({{}}) WHERE true ORDER BY key", [_sqlite_json(rows)]
 
 
 def _among(column: str, values: Sequence) -> Iterable[tuple[str, list]]:
-    """``column`` among ``values``: (SQL condition, arguments), once on PostgreSQL, in chunks
-    on SQLite."""
+    """``column`` among ``values``: (SQL condition, arguments)."""
     if not values:
         return
     if _postgres():
         yield f"{column} = ANY({{}}::{TYPES[column]}[])", [list(values)]
-        return
-    for chunk in _chunks(values, 1):
-        yield f"{column} IN ({', '.join(['{}'] * len(chunk))})", list(chunk)
+    else:
+        yield f"{column} IN (SELECT value FROM json_each({{}}))", [json.dumps(list(values))]
 
 
 def _for_update() -> str:
@@ -203,13 +220,9 @@ async def touch_gateways(seen: dict[int, tuple[datetime, str | None]]) -> None:
                    "FROM unnest({}::integer[], {}::timestamptz[], {}::text[]) AS v(id, last_seen_at, state) "
                    "WHERE gateway.id = v.id", [ids, [seen[i][0] for i in ids], [seen[i][1] for i in ids]])
         return
-    states = [i for i in ids if seen[i][1] is not None]
-    sql = f"UPDATE gateway SET last_seen_at = CASE id {' '.join('WHEN {} THEN {}' for _ in ids)} END"
-    args: list = [v for i in ids for v in (i, seen[i][0])]
-    if states:
-        sql += f", state = CASE id {' '.join('WHEN {} THEN {}' for _ in states)} ELSE state END"
-        args += [v for i in states for v in (i, seen[i][1])]
-    await _run(f"{sql} WHERE id IN ({', '.join(['{}'] * len(ids))})", [*args, *ids])
+    await _run("UPDATE gateway SET last_seen_at = v.value ->> 1, state = COALESCE(v.value ->> 2, gateway.state) "
+               "FROM json_each({}) AS v WHERE gateway.id = v.value ->> 0",
+               [_sqlite_json([(i, seen[i][0], seen[i][1]) for i in ids])])
 
 
 async def dead_letters(rows: Sequence[tuple[datetime, str, str, bytes, int]]) -> None:
