@@ -274,7 +274,36 @@ class _Sessions:
 async def _record_set(items: list[Item], directory: Directory, now: datetime) -> None:
     keyed = [item for item in items if isinstance(item, GatewayEvent | DeviceMessage) and item.key]
     unclaimed = await bulk.claim_keys(list(dict.fromkeys(item.key for item in keyed)), now)
-    # a key counts for its first message in the batch; a duplicate within the batch changes nothing
+    fresh = _fresh(items, unclaimed)
+    devices = {i.route.machine_id for i in fresh if isinstance(i, DeviceMessage)}
+    machine_ids = devices | {i.machine_id for i in fresh if isinstance(i, GatewayEvent)}
+    for item in fresh:
+        if isinstance(item, GatewayStatus) and item.state == "lost":
+            machine_ids.update(directory.gateway_machines(item.gateway_id))
+    machines = _Machines.from_rows(machine_ids, await bulk.live_rows(sorted(machine_ids)) if machine_ids else {},
+                                   devices)
+    dead = [(n, i.message, i.reason) for n, i in enumerate(items) if isinstance(i, Rejected)]
+    dead += _decode_devices(fresh, machines, unclaimed, {id(item): n for n, item in enumerate(items)})
+
+    job_keys = {session_key(i.machine_id, i.event.job.key) for i in fresh
+                if isinstance(i, GatewayEvent) and i.event.job is not None}
+    job_keys |= {session_key(r.machine_id, r.key) for i in fresh if isinstance(i, DeviceMessage) for r in i.reports}
+    sessions = _Sessions(await bulk.session_rows(sorted(job_keys)) if job_keys else {})
+    gateways = await _fold(fresh, directory, machines, sessions, machine_ids)
+
+    await bulk.save_live(*machines.changes())
+    await bulk.save_sessions(*await sessions.linked())
+    await bulk.touch_gateways(gateways)
+    if unclaimed:  # claimed for device messages dead-lettered after all: given back
+        await bulk.forget_keys(sorted(unclaimed))
+    if dead:
+        await bulk.dead_letters([_dead_letter(message, reason, now) for _, message, reason in sorted(dead)])
+
+
+def _fresh(items: list[Item], unclaimed: set[str]) -> list[Item]:
+    """The messages to use: a key counts for its first message in the batch (a copy within
+    the batch, or a message recorded before, changes nothing). A gateway event's key is used
+    at once; a device message's once it decodes (``_decode_devices``)."""
     fresh: list[Item] = []
     for item in items:
         if isinstance(item, GatewayEvent | DeviceMessage) and item.key:
@@ -283,39 +312,32 @@ async def _record_set(items: list[Item], directory: Directory, now: datetime) ->
             if isinstance(item, GatewayEvent):
                 unclaimed.discard(item.key)
         fresh.append(item)
+    return fresh
 
-    machine_ids: set[int] = set()
-    devices: set[int] = set()
+
+def _decode_devices(fresh: list[Item], machines: _Machines, unclaimed: set[str],
+                    order: dict[int, int]) -> list[tuple[int, Incoming, str]]:
+    """Decode the device messages in arrival order (their decoding makes the job reports);
+    the dead letters of those that do not decode, by arrival."""
+    dead = []
     for item in fresh:
-        if isinstance(item, GatewayEvent):
-            machine_ids.add(item.machine_id)
-        elif isinstance(item, DeviceMessage):
-            devices.add(item.route.machine_id)
-        elif isinstance(item, GatewayStatus) and item.state == "lost":
-            machine_ids.update(directory.gateway_machines(item.gateway_id))
-    machine_ids |= devices
-    machines = _Machines.from_rows(machine_ids, await bulk.live_rows(sorted(machine_ids)) if machine_ids else {},
-                                   devices)
+        if not isinstance(item, DeviceMessage):
+            continue
+        if item.key is not None and item.key not in unclaimed:
+            continue  # an earlier copy in this batch was used
+        try:
+            _decode(item, machines.lives[item.route.machine_id])
+        except PayloadRejected as rejected:
+            dead.append((order[id(item)], item.message, rejected.reason))
+            continue  # its key, if any, stays unclaimed
+        unclaimed.discard(item.key)
+    return dead
 
-    dead: list[tuple[int, Incoming, str]] = [(n, i.message, i.reason) for n, i in enumerate(items)
-                                             if isinstance(i, Rejected)]
-    order = {id(item): n for n, item in enumerate(items)}
-    for item in fresh:  # device messages first: their decoding makes the job reports
-        if isinstance(item, DeviceMessage):
-            if item.key is not None and item.key not in unclaimed:
-                continue  # an earlier copy in this batch was used
-            try:
-                _decode(item, machines.lives[item.route.machine_id])
-            except PayloadRejected as rejected:
-                dead.append((order[id(item)], item.message, rejected.reason))
-                continue  # its key, if any, stays unclaimed: given back below
-            unclaimed.discard(item.key)
 
-    job_keys = {session_key(i.machine_id, i.event.job.key) for i in fresh
-                if isinstance(i, GatewayEvent) and i.event.job is not None}
-    job_keys |= {session_key(r.machine_id, r.key) for i in fresh if isinstance(i, DeviceMessage) for r in i.reports}
-    sessions = _Sessions(await bulk.session_rows(sorted(job_keys)) if job_keys else {})
-
+async def _fold(fresh: list[Item], directory: Directory, machines: _Machines, sessions: _Sessions,
+                machine_ids: set[int]) -> dict[int, tuple[datetime, str | None]]:
+    """Fold the messages into the live states and sessions, in arrival order; each
+    gateway's last message and state."""
     gateways: dict[int, tuple[datetime, str | None]] = {}
     for item in fresh:
         if isinstance(item, GatewayEvent):
@@ -333,14 +355,7 @@ async def _record_set(items: list[Item], directory: Directory, now: datetime) ->
             when = item.decoded.reading.at if item.decoded.reading else item.message.received_at
             if live_state.seen(live, when):
                 live.state = _device_state(item.decoded, item.detector_running, live.state)
-
-    await bulk.save_live(*machines.changes())
-    await bulk.save_sessions(*await sessions.linked())
-    await bulk.touch_gateways(gateways)
-    if unclaimed:
-        await bulk.forget_keys(sorted(unclaimed))
-    if dead:
-        await bulk.dead_letters([_dead_letter(message, reason, now) for _, message, reason in sorted(dead, key=lambda d: d[0])])
+    return gateways
 
 
 def _gateway_seen(gateways: dict, gateway_id: int, at: datetime, state: str | None) -> None:
