@@ -97,14 +97,16 @@ def serving(command: list[str], cwd: Path, env: dict[str, str], health_url: str,
 
 
 @contextlib.contextmanager
-def demo_server(root: Path, workdir: Path, database_url: str | None = None) -> Iterator[str]:
+def demo_server(root: Path, workdir: Path, database_url: str | None = None, workers: int = 1) -> Iterator[str]:
     """``fabbooking demo`` then ``fabbooking serve`` as the README runs them (embedded
-    broker on a free port); yields the base URL."""
+    broker on a free port; ``--workers`` when more than one); yields the base URL."""
     env = checkout_env(root, workdir, database_url)
     run_python(root, env, "-m", "fabbooking", "demo")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [PYTHON, "-m", "fabbooking", "serve", "--port", str(port), "--mqtt-port", str(free_port())]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with serving(command, root, env, f"{base}/healthz", workdir / "serve.log"):
         yield base
 

@@ -247,7 +247,7 @@ def measure(name: str, url: str, args: argparse.Namespace, connections: int = RE
 def bench(args: argparse.Namespace, workdir: Path, database_url: str | None) -> list[Row]:
     rows = []
     with _server.hello_world_server(workdir) as hello, \
-            _server.demo_server(args.root, workdir, database_url) as base:
+            _server.demo_server(args.root, workdir, database_url, args.workers) as base:
         paths = read_paths(base)
         check_answers(paths)
         hello_rate = measure("hello world GET /", f"{hello}/", args).rate
@@ -306,6 +306,8 @@ def main() -> int:
                         help="3D printers added per site before the POST run, for more free slots "
                         f"(default {EXTRA_MACHINES_PER_SITE})")
     parser.add_argument("--no-wrk", action="store_true", help="use the bundled Python load generator")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="fabbooking serve --workers N (default 1, as the README runs it)")
     args = parser.parse_args()
     args.root = args.root.resolve()
     if args.database == "postgres" and not _server.postgres_reachable():
@@ -314,7 +316,8 @@ def main() -> int:
     generator = f"wrk -t2 -c{READ_CONNECTIONS} -d{args.duration:g}s" if _load.WRK and not args.no_wrk \
         else f"bundled asyncio generator, {READ_CONNECTIONS} connections, {args.duration:g}s"
     print(f"{_server.machine_description(args.database == 'postgres')}\n"
-          f"code: {args.root} at {_server.git_commit(args.root)}; {args.database}; {generator}", flush=True)
+          f"code: {args.root} at {_server.git_commit(args.root)}; {args.database}; {generator}; "
+          f"{args.workers} web process(es)", flush=True)
     workdir = _server.scratch_dir("fabbooking-http-")
     try:
         with _server.database(args.database, workdir, "fabbooking_bench_http") as url:
