@@ -73,9 +73,3 @@ async def current(stale: bool = False) -> Directory:
             or time.monotonic() - _cached.loaded_at > MAX_AGE_S):
         _cached, _cached_for = await Directory.load(), engine
     return _cached
-
-
-def forget() -> None:
-    """Read the directory again at the next batch (telemetry settings just changed)."""
-    global _cached
-    _cached = None
