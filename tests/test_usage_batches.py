@@ -223,3 +223,21 @@ async def test_a_batch_costs_a_few_statements_whatever_its_size(db, monkeypatch,
     assert not any("telemetry" in sql for sql in seen), "the directory was read again"
     assert await DeadLetter.count() == 2  # the broken message, in each batch
     assert await ReceivedMessage.count() == (20 - 2) + (size - 2)  # all but the status and the broken one
+
+
+async def test_a_threshold_changed_by_staff_counts_from_the_next_batch(db):
+    """The listener keeps the directory in memory; a change made through the service is not
+    left waiting for the directory's age limit."""
+    from fabbooking.usage.services import set_telemetry
+
+    site = await make_site("kerourien", timezone="UTC")
+    laser = await make_machine(site, "epilog", kind="laser_cutter")
+    await wire_device(laser, "tasmota", "plug", start_w=1000, idle_w=60, start_after_s=20, stop_after_s=60)
+    t0 = now() - timedelta(minutes=10)
+    await record(("tele/plug/SENSOR", sensor(900, 1.0, t0)), ("tele/plug/SENSOR", sensor(900, 1.01, t0 + timedelta(seconds=40))))
+    assert await sessions() == {}, "900 W is under the 1,000 W start threshold"
+    await set_telemetry(None, laser, {"start_w": 500})
+    await record(("tele/plug/SENSOR", sensor(900, 1.02, t0 + timedelta(seconds=60))),
+                 ("tele/plug/SENSOR", sensor(900, 1.03, t0 + timedelta(seconds=90))))
+    [session] = (await sessions()).values()
+    assert session["outcome"] == "running", "the new threshold started the job at once"

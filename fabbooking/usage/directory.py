@@ -1,8 +1,9 @@
 """Who may report what: the gateways, the machines' telemetry settings and the device topics,
 kept in memory by the listener instead of being read for every batch.
 
-The directory is read again when it is older than ``MAX_AGE_S`` (a threshold changed in the
-admin) and whenever a message names something it does not know (a gateway or a device topic
+The directory is read again after a change made in this process (``forget``), when it is
+older than ``MAX_AGE_S`` (a change made by another process) and whenever a message names
+something it does not know (a gateway or a device topic
 wired a moment ago), at most once per batch. It belongs to one database: pointing the tables
 at another engine (the tests do, for every test) starts afresh.
 """
@@ -62,6 +63,14 @@ class Directory:
 
 _cached: Directory | None = None
 _cached_for: object = None  # the engine it was read from
+
+
+def forget() -> None:
+    """A gateway or a machine's telemetry changed in this process: the listener running
+    here reads the directory again before its next batch (a listener in another process
+    does within MAX_AGE_S)."""
+    global _cached
+    _cached = None
 
 
 async def current(stale: bool = False) -> Directory:

@@ -11,6 +11,7 @@ from piccolo.query.functions.aggregate import Count, Sum
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.services import get_machine, get_site, require_staff
+from fabbooking.usage import directory
 from fabbooking.usage.contract import valid_segment
 from fabbooking.usage.mosquitto import new_password, password_hash
 from fabbooking.usage.routing import DECODERS, device_topic_problem
@@ -52,6 +53,7 @@ async def create_gateway(viewer: Viewer | None, site_slug: str, ident: str, name
         if is_unique_violation(exc):
             raise Refused("slug_taken", slug=ident) from None
         raise
+    directory.forget()
     return await gateway(ident), password
 
 
@@ -120,6 +122,7 @@ async def set_telemetry(viewer: Viewer | None, machine_id: int, values: dict[str
         await Telemetry.update(row).where(Telemetry.machine == machine_id)
     else:
         await Telemetry.insert(Telemetry(machine=machine_id, **row))
+    directory.forget()
     return await telemetry_of(machine_id)
 
 
@@ -127,6 +130,7 @@ async def remove_telemetry(viewer: Viewer, machine_id: int) -> None:
     machine = await get_machine(machine_id)
     require_staff(viewer, machine["site"])
     await Telemetry.delete().where(Telemetry.machine == machine_id)
+    directory.forget()
 
 
 # --- live status and counters -------------------------------------------------------------
