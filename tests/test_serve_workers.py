@@ -81,9 +81,31 @@ def test_several_web_processes_and_one_worker(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
-    left = [pid for pid in family if os.path.exists(f"/proc/{pid}") and
-            "zombie" not in open(f"/proc/{pid}/status").read().lower()]
-    assert left == [], f"processes left behind: {left}"
+    # multiprocessing's resource tracker leaves a moment after its parent: poll, don't race
+    deadline = time.monotonic() + 15
+    while (left := _alive(family)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling interval
+    assert left == [], f"processes left behind: {[_command(pid) for pid in left]}"
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                if "zombie" not in status.read().lower():
+                    alive.append(pid)
+        except FileNotFoundError:
+            pass
+    return alive
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except FileNotFoundError:
+        return f"{pid} (gone)"
 
 
 def test_workers_must_be_a_sensible_number(tmp_path):

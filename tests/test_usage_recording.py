@@ -54,7 +54,8 @@ async def test_a_replayed_ending_marks_the_session_replayed(db):
     await wire_gateway(site, "gw", machine)
     where = topic("bellevue", "gw", "prusa")
     await record(where, contract_event("job_started", "j", now() - timedelta(minutes=5)))
-    ending = contract_event("job_finished", "j", now()).replace(b'"event":"job_finished"', b'"event":"job_finished","replay":true')
+    ending = contract_event("job_finished", "j", now()).replace(
+        b'"event":"job_finished"', b'"event":"job_finished","replay":true')
     await record(where, ending)
     assert (await UsageSession.select(UsageSession.replayed).first())["replayed"] is True
 
