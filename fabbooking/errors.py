@@ -19,6 +19,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "overlap": 409,
     "too_close": 409,
     "already_cancelled": 409,
+    "not_cancellable": 409,
     "username_taken": 409,
     "email_taken": 409,
     "slug_taken": 409,

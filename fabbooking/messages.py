@@ -95,8 +95,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the place's desk.",
     ),
     "not_cancellable": (
-        "Cette réservation ne peut plus être annulée (état : {status}).",
-        "This booking can no longer be cancelled (state: {status}).",
+        "Cette réservation a déjà été libérée, car personne n'est venu : il n'y a plus rien à annuler.",
+        "This booking was already released because nobody came: there is nothing left to cancel.",
     ),
     "not_yours": (
         "Cette réservation n'est pas la vôtre.",

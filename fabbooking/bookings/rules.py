@@ -220,8 +220,8 @@ def check_cancellation(
     """The owner cancels until the deadline; the site's animators at any time."""
     if status == "cancelled":
         return Refusal("already_cancelled")
-    if status != "confirmed":
-        return Refusal("not_cancellable", {"status": status})
+    if status != "confirmed":  # released as a no-show: nothing is held any more
+        return Refusal("not_cancellable")
     if by_staff:
         return None
     if not by_owner:
