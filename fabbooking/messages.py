@@ -215,6 +215,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Something went wrong on our side; nothing was saved. Try again in a moment, and "
         "tell the team if it happens again.",
     ),
+    "too_large": (
+        "Ce que vous envoyez est trop gros. Envoyez moins à la fois (une photo ou un fichier plus "
+        "léger, ou en plusieurs fois).",
+        "What you are sending is too large. Send less at once (a lighter photo or file, or in "
+        "several goes).",
+    ),
     "http_error": (
         "La demande n'a pas abouti ({status}).",
         "The request did not succeed ({status}).",

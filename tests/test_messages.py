@@ -59,6 +59,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "naive_datetime": {"field": "start"},
     "invalid_datetime": {"field": "end"},
     "http_error": {"status": 405},
+    "too_large": {},
 }
 # Each later domain keeps its examples next to its sentences.
 for _domain in (projects_messages, workshops_messages, figures_messages):

@@ -44,10 +44,11 @@ def request_language(request: Request) -> str:
                            getattr(request.state, "language", None), request.headers.get("accept-language"))
 
 
-def _body(request: Request, status: int, code: str, **params: object) -> Response[ErrorBody]:
+def _body(request: Request, http_status: int, code: str, /, **params: object) -> Response[ErrorBody]:
+    """The error's body; ``params`` fill its sentence (one of them may be called « status »)."""
     detail = render(code, request_language(request), **params)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(ErrorBody(code=code, detail=detail), status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if http_status == 401 else None
+    return Response(ErrorBody(code=code, detail=detail), status_code=http_status, headers=headers)
 
 
 def refused_handler(request: Request, exc: Refused) -> Response[ErrorBody]:
@@ -80,6 +81,8 @@ def http_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
         return _body(request, 403, "forbidden")
     if status == 400:
         return _body(request, 422, "invalid_input", problems=str(exc.detail))
+    if status == 413:
+        return _body(request, 413, "too_large")
     if status >= 500:
         return server_error_handler(request, exc)
     return _body(request, status, "http_error", status=status)

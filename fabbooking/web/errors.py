@@ -84,6 +84,8 @@ def http_handler(request: Request, exc: HTTPException) -> Response:
                "recommencez. Sinon, demandez à l'équipe du lieu."),
         404: _("Cette adresse ne mène à rien. Revenez à la liste des lieux et des machines."),
         405: _("Cette action n'existe pas à cette adresse. Revenez à la page précédente."),
+        413: _("Ce que vous envoyez est trop gros. Revenez à la page précédente et envoyez une "
+               "photo ou un fichier plus léger, ou en plusieurs fois."),
     }
     return error_page(request, status, messages.get(status, _("Revenez à la page précédente et réessayez.")))
 
