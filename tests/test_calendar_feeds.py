@@ -197,3 +197,13 @@ async def test_the_page_showing_the_secret_address_is_not_cached_nor_referred(cl
     assert "/calendar/me/" in page.text
     assert "no-store" in page.headers["cache-control"]
     assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_calendar_clients_may_probe_the_feeds_with_head(client, calendar_world):
+    """Calendar applications ask with HEAD before they subscribe: the same headers, no body."""
+    ids = calendar_world.ids
+    for path in (f"/calendar/machines/{ids['printer']}.ics", "/calendar/sites/atelier.ics"):
+        probe, full = await client.head(path), await client.get(path)
+        assert probe.status_code == 200 and probe.content == b"", path
+        assert probe.headers["content-type"] == full.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert (await client.head("/calendar/sites/nulle-part.ics")).status_code == 404

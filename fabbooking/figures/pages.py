@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, HttpMethod, Request, Response, get, post, route
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream, Template
 
@@ -175,6 +175,9 @@ def _file_name(first: Month, last: Month, site: SiteRow | None, extension: str) 
     return f"fabbooking-{scope}-{first}-{last}.{extension}"
 
 
+FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
+
+
 def _ics(body: bytes, cache: str, file_stem: str) -> Response:
     return Response(body, media_type="text/calendar", headers={
         "Cache-Control": cache,
@@ -226,9 +229,9 @@ class FiguresPages(Controller):
                           "Content-Disposition": f'inline; filename="{_file_name(first, last, chosen, "json")}"',
                           "Cache-Control": EXPORT_CACHE})
 
-    # --- iCalendar feeds ---------------------------------------------------------------
+    # --- iCalendar feeds (calendar clients probe them with HEAD) -------------------------
 
-    @get("/calendar/machines/{feed:str}")
+    @route("/calendar/machines/{feed:str}", http_method=FEED_METHODS)
     async def machine_feed(self, feed: FromPath[str]) -> Response:
         stem, dot, extension = feed.partition(".")
         # ASCII digits only (« ² » or « ٣ » pass str.isdigit), and small enough to be an id:
@@ -239,7 +242,7 @@ class FiguresPages(Controller):
         _name, body = await feeds.machine_feed(machine_id, datetime.now(UTC))
         return _ics(body, FEED_CACHE, f"machine-{machine_id}")
 
-    @get("/calendar/sites/{feed:str}")
+    @route("/calendar/sites/{feed:str}", http_method=FEED_METHODS)
     async def site_feed(self, feed: FromPath[str]) -> Response:
         slug, _dot, extension = feed.rpartition(".")
         if extension != "ics" or not slug:
@@ -247,7 +250,7 @@ class FiguresPages(Controller):
         _name, body = await feeds.site_feed(slug, datetime.now(UTC))
         return _ics(body, FEED_CACHE, slug)
 
-    @get("/calendar/me/{feed:str}")
+    @route("/calendar/me/{feed:str}", http_method=FEED_METHODS)
     async def my_feed(self, feed: FromPath[str]) -> Response:
         token, _dot, extension = feed.rpartition(".")
         if extension != "ics":
