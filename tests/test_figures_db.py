@@ -243,3 +243,17 @@ async def test_the_threshold_comes_from_the_environment(client, march, monkeypat
     body = (await client.get("/open-data/monthly.json?from=2026-03&to=2026-03")).json()
     assert body["min_count"] == 6
     assert "inférieur à 6" in (await client.get("/figures/atelier?month=2026-03")).text
+
+
+async def test_a_site_name_a_spreadsheet_would_run_stays_text_in_the_csv(client, march):
+    """OWASP's CSV injection: a cell starting with =, +, -, @, a tab or a carriage return is a
+    formula to a spreadsheet; it gets an apostrophe, and the JSON keeps the name as it is."""
+    from fabbooking.network.tables import Site
+
+    name = '=HYPERLINK("http://exemple.invalid","cliquez")'
+    await Site.update({Site.name: name}).where(Site.id == march.ids["atelier"])
+    text = (await client.get("/open-data/monthly.csv?site=atelier&from=2026-03&to=2026-03")).text
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["site_name"] == "'" + name and row["bookings"] == "4"
+    body = (await client.get("/open-data/monthly.json?site=atelier&from=2026-03&to=2026-03")).json()
+    assert body["rows"][0]["site_name"] == name

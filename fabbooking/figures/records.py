@@ -74,12 +74,20 @@ def record(figures: Figures) -> dict[str, Any]:
     return row
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP, « CSV
+# injection »): a site named « =HYPERLINK(…) » must stay a name.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_value(value: Any) -> str:
-    """CSV cells: empty for a suppressed or missing value, dot decimals, no thousands sep."""
+    """CSV cells: empty for a suppressed or missing value, dot decimals, no thousands sep; a
+    text that a spreadsheet would take for a formula starts with an apostrophe."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return str(value)
 
 
