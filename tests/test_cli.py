@@ -315,12 +315,18 @@ def test_bad_arguments_show_usage(args, says):
 
 
 def test_listen_takes_its_client_id_from_the_environment_as_serve_does(monkeypatch):
-    from fabbooking.cli.main import _parser
+    from fabbooking.cli.main import _parser, listen_client_id
 
-    assert _parser().parse_args(["listen"]).client_id == "fabbooking-listener"
+    def client_id(*argv: str) -> str:
+        return listen_client_id(_parser().parse_args(["listen", *argv]))
+
+    assert client_id() == "fabbooking-listener"
     monkeypatch.setenv("FABBOOKING_MQTT_CLIENT_ID", "listener-ponant")
-    assert _parser().parse_args(["listen"]).client_id == "listener-ponant"
-    assert _parser().parse_args(["listen", "--client-id", "x"]).client_id == "x"
+    assert client_id() == "listener-ponant"
+    assert client_id("--client-id", "x") == "x"
+    # with --partition, one session per share: the host-wide variable would give them all one
+    assert client_id("--partition", "2/3") == "fabbooking-listener-2-of-3"
+    assert client_id("--partition", "2/3", "--client-id", "x") == "x"
 
 
 # --- machine telemetry: a device topic names one device --------------------------------------

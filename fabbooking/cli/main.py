@@ -12,6 +12,7 @@ from fabbooking.cli.guard import run
 from fabbooking.errors import CommandFailed
 from fabbooking.ports import port_problem
 from fabbooking.settings import ConfigError, load_settings
+from fabbooking.usage.partition import Partition, parse_partition
 
 EXIT_USAGE = 2
 
@@ -39,10 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="the usage listener and the no-show sweeper, without the web app")
 
     listen = commands.add_parser("listen", help="record machine usage from MQTT, without the web app")
-    listen.add_argument("--client-id",
-                        default=os.environ.get("FABBOOKING_MQTT_CLIENT_ID", "fabbooking-listener"),
-                        help="MQTT client id (default: FABBOOKING_MQTT_CLIENT_ID, else "
-                        "fabbooking-listener); each listener process needs its own")
+    listen.add_argument("--client-id", default=None,
+                        help="MQTT client id (default: fabbooking-listener-K-of-N with --partition, else "
+                        "FABBOOKING_MQTT_CLIENT_ID, else fabbooking-listener); each listener process needs its own")
+    listen.add_argument("--partition", type=_partition, default=None, metavar="K/N",
+                        help="record only the sites in share K of N (run N listeners, 1/N to N/N): "
+                        "listeners that add up, each with its own persistent session; see docs/operations.md")
     listen.add_argument("--share-group", default="",
                         help="listeners in one group share the events (MQTT v5 shared subscription); "
                         "off by default, see docs/mqtt.md about broker restarts")
@@ -164,6 +167,13 @@ def _workers(text: str) -> int:
     return value
 
 
+def _partition(text: str) -> Partition:
+    try:
+        return parse_partition(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _check_port_free(host: str, port: int) -> None:
     if problem := port_problem(host, port):
         raise CommandFailed(
@@ -172,10 +182,25 @@ def _check_port_free(host: str, port: int) -> None:
         )
 
 
+def listen_client_id(args: argparse.Namespace) -> str:
+    """--client-id; else, with --partition, one id per share (never FABBOOKING_MQTT_CLIENT_ID:
+    set once for all the listeners of a host, it would give N listeners one session);
+    else FABBOOKING_MQTT_CLIENT_ID, else fabbooking-listener."""
+    if args.client_id:
+        return args.client_id
+    if args.partition:
+        return args.partition.client_id
+    return os.environ.get("FABBOOKING_MQTT_CLIENT_ID", "fabbooking-listener")
+
+
 def cmd_listen(args: argparse.Namespace) -> int:
     from fabbooking.usage.command import listen
 
-    run(lambda: listen(args.client_id, args.share_group))
+    if args.partition and args.share_group:
+        print("fabbooking listen: --partition and --share-group do not go together: listeners with "
+              "--partition already share the work; drop --share-group", file=sys.stderr)
+        return EXIT_USAGE
+    run(lambda: listen(listen_client_id(args), args.share_group, args.partition))
     return 0
 
 

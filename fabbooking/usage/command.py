@@ -11,21 +11,24 @@ from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT
 from fabbooking.usage.listener import UsageListener
+from fabbooking.usage.partition import Partition
 
 
-async def listen(client_id: str, share_group: str | None) -> None:
+async def listen(client_id: str, share_group: str | None, partition: Partition | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     await migrate(quiet=True)
     settings = load_settings()
     if settings.mqtt_url:
         listener = UsageListener(broker_address(settings.mqtt_url), client_id=client_id,
-                                 share_group=share_group or None)
+                                 share_group=share_group or None, partition=partition)
         where = settings.mqtt_url
     else:  # the broker embedded in a running 'fabbooking serve'
         port = int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT))
-        listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id=client_id, mqtt5=False)
+        listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id=client_id, mqtt5=False,
+                                 partition=partition)
         where = f"the embedded broker on 127.0.0.1:{port}"
-    print(f"Listening for machine usage on {where} as {client_id!r}", flush=True)
+    share = f", sites of share {partition}" if partition else ""
+    print(f"Listening for machine usage on {where} as {client_id!r}{share}", flush=True)
     if database.is_postgres():
         await database.DB.start_connection_pool(min_size=1, max_size=4)
     try:

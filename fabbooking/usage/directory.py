@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from fabbooking.network.tables import Site
 from fabbooking.usage.routing import DECODERS, DeviceRoute, route_for
 from fabbooking.usage.tables import Gateway, Telemetry
 
@@ -26,6 +27,7 @@ class Directory:
     machines_by_id: dict[int, dict]
     routes: list[DeviceRoute]
     loaded_at: float = 0.0
+    sites: list[str] = field(default_factory=list)  # every site's slug: a partitioned listener subscribes by site
     _by_topic: dict[str, list[tuple[int, DeviceRoute]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -43,7 +45,8 @@ class Directory:
         machines = {(r["site_slug"], r["machine_slug"]): r for r in rows}
         routes = [DeviceRoute(r["machine"], r["format"], r["device_topic"])
                   for r in rows if r["format"] in DECODERS and r["device_topic"]]
-        return cls(gateways, machines, {r["machine"]: r for r in rows}, routes, time.monotonic())
+        sites = [r["slug"] for r in await Site.select(Site.slug)]
+        return cls(gateways, machines, {r["machine"]: r for r in rows}, routes, time.monotonic(), sites)
 
     def route(self, topic: str) -> DeviceRoute | None:
         """``routing.route_for`` over the few routes whose device topic appears in ``topic``

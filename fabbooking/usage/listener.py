@@ -21,9 +21,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from fabbooking.usage import directory as directories
 from fabbooking.usage.broker_url import BrokerAddress
+from fabbooking.usage.partition import Partition
 from fabbooking.usage.recording import Incoming, record_batch
 from fabbooking.usage.routing import (
-    DeviceRoute,
     contract_subscriptions,
     device_subscriptions,
     unusable_routes,
@@ -53,11 +53,17 @@ class UsageListener:
     broker's restart and the listener's reconnection would reach nobody. A plain
     subscription is kept, so nothing is lost; several plain listeners each record every
     event once between them (recording is idempotent), without sharing the work.
+
+    ``partition`` (``fabbooking listen --partition K/N``) shares the work without $share: this
+    listener subscribes, plainly and persistently, only to the topics of the sites in its
+    share (contract events and status, and the device topics of those sites' machines).
     """
 
     def __init__(self, broker: BrokerAddress, client_id: str = "fabbooking-listener",
-                 share_group: str | None = None, mqtt5: bool = True, batch_max: int = 500) -> None:
+                 share_group: str | None = None, mqtt5: bool = True, batch_max: int = 500,
+                 partition: Partition | None = None) -> None:
         self.broker = broker
+        self.partition = partition
         self.client_id = client_id
         self.share_group = share_group if mqtt5 else None
         self.mqtt5 = mqtt5
@@ -122,13 +128,22 @@ class UsageListener:
     async def refresh_subscriptions(self) -> None:
         """Subscribe to what is configured now (new device topics appear while we run), one
         filter at a time: a device topic that cannot be subscribed to is logged once and
-        skipped, and never stops the others."""
-        routes = await _device_routes()
+        skipped, and never stops the others. A partitioned listener takes its share of the
+        sites, read again each time: a new site or device topic goes to the listener it
+        belongs to."""
+        directory = await directories.current(stale=True)
+        routes, sites = directory.routes, None
+        if self.partition is not None:
+            owns = self.partition.owns
+            sites = [site for site in directory.sites if owns(site)]
+            routes = [route for route in routes
+                      if route.machine_id in directory.machines_by_id
+                      and owns(directory.machines_by_id[route.machine_id]["site_slug"])]
         for route, problem in unusable_routes(routes):
             if (route.machine_id, route.device_topic) not in self._unusable:
                 self._unusable.add((route.machine_id, route.device_topic))
                 log.error("machine %s: device topic %r skipped: %s", route.machine_id, route.device_topic, problem)
-        topics = contract_subscriptions(self.share_group) + device_subscriptions(routes, self.share_group)
+        topics = contract_subscriptions(self.share_group, sites) + device_subscriptions(routes, self.share_group)
         if self._client is None:
             return
         for topic in [t for t in topics if t not in self._subscribed]:
@@ -231,7 +246,3 @@ class UsageListener:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-
-async def _device_routes() -> list[DeviceRoute]:
-    """Read the directory again (the recording uses it too): new device topics appear."""
-    return (await directories.current(stale=True)).routes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fabbooking.usage.contract import ROOT
+from fabbooking.usage.contract import ROOT, valid_segment
 from fabbooking.usage.formats import klipper, octoprint, shelly, tasmota
 
 DECODERS = {"tasmota": tasmota, "shelly": shelly, "octoprint": octoprint, "klipper": klipper}
@@ -83,9 +83,14 @@ def unusable_routes(routes: list[DeviceRoute]) -> list[tuple[DeviceRoute, str]]:
     return unusable
 
 
-def contract_subscriptions(share_group: str | None) -> list[str]:
+def contract_subscriptions(share_group: str | None, sites: list[str] | None = None) -> list[str]:
     """Events go through a shared subscription (several listeners split the load); retained
-    gateway status is read by every listener, so it is subscribed without $share."""
+    gateway status is read by every listener, so it is subscribed without $share. With
+    ``sites`` (a listener's share, see partition.py), only those sites' events and status;
+    a slug that is not a valid topic level (contract.valid_segment) is left out."""
+    if sites is not None:
+        return [topic for site in sites if valid_segment(site)
+                for topic in (f"{ROOT}/{site}/+/+/event", f"{ROOT}/{site}/+/status")]
     events = f"{ROOT}/+/+/+/event"
     return [f"$share/{share_group}/{events}" if share_group else events, f"{ROOT}/+/+/status"]
 
