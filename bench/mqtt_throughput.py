@@ -6,13 +6,14 @@ broker queued for it, beside a do-nothing paho subscriber draining the same back
     .venv/bin/python bench/mqtt_throughput.py --events 200000 --databases postgres --no-baseline   # RSS under a backlog
     .venv/bin/python bench/mqtt_throughput.py --repeat 5            # medians: the machine is shared
     .venv/bin/python bench/mqtt_throughput.py --profile /tmp/prof  # py-spy profile of the listener
+    .venv/bin/python bench/mqtt_throughput.py --databases postgres --listeners 1,2,3   # listeners that add up
 
 Every measurement gets its own private Mosquitto (persistence on, max_queued_messages 0, as
 the docs require) on a free port. Drain mode, so that the publisher never caps the rate: the
 receiver's persistent session is created first (subscribed, then gone), the N messages are
 published and queued by the broker, and only then the receiver is started.
 
-The mix is a network's: contract events from 200 machines on 20 gateways (job_started,
+The mix is a network's, over 12 sites: contract events from 200 machines on 24 gateways (job_started,
 heartbeat, job_finished), Tasmota SENSOR readings from 100 plugs, Shelly NotifyStatus from
 50 plugs and OctoPrint PrintStarted/PrintDone from 50 printers, interleaved in time order.
 The plugs' power draws make jobs (300 s at 900 W between idle spells); the sessions the
@@ -27,6 +28,11 @@ database must hold are computed with the pure power detector.
   there exactly (0 lost), every machine must have exactly the expected sessions with the
   expected outcomes (0 duplicated, 0 missing), and no dead letter. The listener's peak RSS
   while draining is printed too.
+- ``--listeners 1,2,3``: the same with N listeners, ``fabbooking listen --partition K/N``
+  (N = 1: one plain listener), each with its own session; the rate is the whole backlog's.
+  Also printed: messages per CPU second, of the listeners alone and of the whole machine
+  (listeners, Mosquitto, PostgreSQL, anything else running) while they drain. The 12 sites
+  are chosen so that 2 and 3 listeners get 6/6 and 4/4/4 of them.
 
 It is a script, not a test: run it when the listener or the recording changes, and update
 the table in docs/performance.md.
@@ -77,11 +83,29 @@ from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
 from fabbooking import database  # noqa: E402
 from fabbooking.settings import parse_database_url  # noqa: E402
 from fabbooking.usage.contract import Job, UsageEvent, build_event, event_topic  # noqa: E402
+from fabbooking.usage.partition import share_of  # noqa: E402
 from fabbooking.usage.power import Detector, Reading, Thresholds, feed  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get("FABBOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-SITE = "bench-site"
-GATEWAYS, CONTRACT_MACHINES, TASMOTA_PLUGS, SHELLY_PLUGS, OCTOPRINTS = 20, 200, 100, 50, 50
+GATEWAYS, CONTRACT_MACHINES, TASMOTA_PLUGS, SHELLY_PLUGS, OCTOPRINTS = 24, 200, 100, 50, 50
+
+
+def _balanced_sites(count: int = 12) -> list[str]:
+    """``count`` site slugs, as many in each share of 2 and of 3 listeners (--partition)."""
+    cells: Counter = Counter()
+    sites = []
+    n = 0
+    while len(sites) < count:
+        slug = f"bench-site-{n:02d}"
+        cell = (share_of(slug, 2), share_of(slug, 3))
+        if cells[cell] < count // 6:
+            cells[cell] += 1
+            sites.append(slug)
+        n += 1
+    return sites
+
+
+SITES = _balanced_sites()
 # shares of the messages: contract events, Tasmota readings, Shelly notifications, OctoPrint events
 SHARES = {"contract": 0.5, "tasmota": 0.3, "shelly": 0.1, "octoprint": 0.1}
 READING_EVERY_S = 10
@@ -156,6 +180,11 @@ def contract_machine(n: int) -> tuple[str, str]:
     return f"gw-{n % GATEWAYS:02d}", f"machine-{n:03d}"
 
 
+def gateway_site(n: int) -> str:
+    """The site of gateway ``n`` (and of contract machine ``n``: its gateway is n % GATEWAYS)."""
+    return SITES[n % GATEWAYS % len(SITES)]
+
+
 def mix(count: int) -> Mix:
     """About ``count`` messages of a network's traffic, from a day ago on."""
     per = {kind: int(count * share) for kind, share in SHARES.items()}
@@ -172,7 +201,7 @@ def mix(count: int) -> Mix:
         job = Job(f"job-{cycle}", file=f"part-{cycle}.gcode") if step == 0 else Job(f"job-{cycle}", duration_s=600.0)
         event = UsageEvent(f"{slug}-{n}", at, ("job_started", "heartbeat", "job_finished")[step],
                            job if step != 1 else None)
-        result.messages.append((at.timestamp(), event_topic(SITE, gateway, slug), build_event(event)))
+        result.messages.append((at.timestamp(), event_topic(gateway_site(machine), gateway, slug), build_event(event)))
         if step != 1:
             outcome = "running" if step == 0 else "completed"
             sessions = result.sessions.setdefault(slug, Counter())
@@ -263,6 +292,9 @@ class Result:
     seconds: float
     publish_rate: float
     peak_rss_mb: float | None = None
+    listeners_cpu_s: float | None = None  # CPU seconds of the listener processes while draining
+    machine_cpu_s: float | None = None  # CPU seconds of the whole machine meanwhile
+    drained: int = 0  # messages recorded over those CPU seconds
 
     @property
     def rate(self) -> float:
@@ -322,26 +354,28 @@ async def _seed() -> None:
     from fabbooking.network.tables import Machine, Site
     from fabbooking.usage.tables import Gateway, Telemetry
 
-    site = (await Site.insert(Site(slug=SITE, name="Bench", timezone="UTC")).returning(Site.id))[0]["id"]
+    sites = {slug: (await Site.insert(Site(slug=slug, name=slug, timezone="UTC")).returning(Site.id))[0]["id"]
+             for slug in SITES}
     gateways = {}
     for n in range(GATEWAYS):
         ident = f"gw-{n:02d}"
-        gateways[ident] = (await Gateway.insert(Gateway(ident=ident, site=site, name=ident))
+        gateways[ident] = (await Gateway.insert(Gateway(ident=ident, site=sites[gateway_site(n)], name=ident))
                            .returning(Gateway.id))[0]["id"]
 
-    async def machine(slug: str, **telemetry) -> None:
+    async def machine(n: int, slug: str, **telemetry) -> None:
+        site = sites[gateway_site(n)] if telemetry["format"] == "contract" else sites[SITES[n % len(SITES)]]
         machine_id = (await Machine.insert(Machine(site=site, slug=slug, name=slug)).returning(Machine.id))[0]["id"]
         await Telemetry.insert(Telemetry(machine=machine_id, **telemetry))
 
     for n in range(CONTRACT_MACHINES):
         gateway, slug = contract_machine(n)
-        await machine(slug, format="contract", gateway=gateways[gateway])
+        await machine(n, slug, format="contract", gateway=gateways[gateway])
     for n in range(TASMOTA_PLUGS):
-        await machine(f"tasmota-{n:03d}", format="tasmota", device_topic=f"tasmota-{n:03d}")
+        await machine(n, f"tasmota-{n:03d}", format="tasmota", device_topic=f"tasmota-{n:03d}")
     for n in range(SHELLY_PLUGS):
-        await machine(f"shelly-{n:03d}", format="shelly", device_topic=f"shelly-{n:03d}")
+        await machine(n, f"shelly-{n:03d}", format="shelly", device_topic=f"shelly-{n:03d}")
     for n in range(OCTOPRINTS):
-        await machine(f"printer-{n:02d}", format="octoprint", device_topic=f"octoprint-{n:02d}")
+        await machine(n, f"printer-{n:02d}", format="octoprint", device_topic=f"octoprint-{n:02d}")
 
 
 async def _keys() -> int:
@@ -354,7 +388,7 @@ async def _first_batch() -> datetime:
     from fabbooking.usage.tables import ReceivedMessage
 
     row = await ReceivedMessage.select(ReceivedMessage.received_at).where(
-        ReceivedMessage.key.not_like("gw:gw-00:probe-%")).order_by(ReceivedMessage.received_at).first()
+        ReceivedMessage.key.not_like("gw:%:probe-%")).order_by(ReceivedMessage.received_at).first()
     return row["received_at"]
 
 
@@ -389,9 +423,11 @@ def _use(url: str):
     return engine
 
 
-def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], profile: Path | None) -> Result:
+def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], profile: Path | None,
+                 listeners: int = 1) -> Result:
     """``fabbooking listen`` on a fresh database of ``kind``, draining the backlog its
-    session holds: messages recorded per second, checked against ``expected``."""
+    session holds: messages recorded per second, checked against ``expected``. With
+    ``listeners`` > 1, that many with ``--partition K/N``, each draining its own session."""
     pg_name = None
     if kind == "sqlite":
         url = f"sqlite:///{_SCRATCH}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
@@ -406,25 +442,34 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
     asyncio.run(_seed())
     broker = Broker()
     log = open(_SCRATCH / f"listen-{kind}.log", "w")  # noqa: SIM115 - closed below
-    command = [sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}"]
+    if listeners == 1:
+        commands = [[sys.executable, "-m", "fabbooking", "listen", "--client-id", f"bench-{kind}"]]
+    else:
+        commands = [[sys.executable, "-m", "fabbooking", "listen", "--partition", f"{k}/{listeners}",
+                     "--client-id", f"bench-{kind}-{k}-of-{listeners}"] for k in range(1, listeners + 1)]
     listen_env = {**env, "FABBOOKING_MQTT_URL": broker.url}
-    process = subprocess.Popen(command, cwd=ROOT, env=listen_env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start() -> list[subprocess.Popen]:
+        return [subprocess.Popen(c, cwd=ROOT, env=listen_env, stdout=log, stderr=subprocess.STDOUT) for c in commands]
+
+    processes = start()
     spy = None
     try:
-        probes = _wait_subscribed(broker.port, process)  # its persistent session: subscribed to every topic
-        _stop(process)
-        publish_rate = publish_all(broker.port, messages)  # queued by the broker for the session
-        process = subprocess.Popen(command, cwd=ROOT, env=listen_env, stdout=log, stderr=subprocess.STDOUT)
+        probes = _wait_subscribed(broker.port, processes, listeners)  # their persistent sessions, subscribed
+        for process in processes:
+            _stop(process)
+        publish_rate = publish_all(broker.port, messages)  # queued by the broker for the sessions
+        processes = start()
         if profile:
             profile.mkdir(parents=True, exist_ok=True)
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            spy = subprocess.Popen([py_spy, "record", "--pid", str(process.pid), "--rate", "200", "--format", "raw",
+            spy = subprocess.Popen([py_spy, "record", "--pid", str(processes[0].pid), "--rate", "200", "--format", "raw",
                                     "-o", str(profile / f"listen-{kind}.txt")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         total = expected.keys + probes
         deadline = time.monotonic() + max(300, len(messages) / 50)
-        done, peak_rss, quarters = asyncio.run(_await_recorded(process, total, probes, expected.keys, deadline))
-        if done is None:
+        drain = asyncio.run(_await_recorded(processes, total, probes, expected.keys, deadline))
+        if drain.done is None:
             raise SystemExit(f"{kind}: only {asyncio.run(_keys()) - probes} of {expected.keys} recorded "
                              f"(log: {log.name})")
         first = asyncio.run(_first_batch()).timestamp()
@@ -432,14 +477,18 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
         if problems:
             raise SystemExit(f"{kind}: " + "; ".join(problems))
         print("  listener RSS (MB) as the backlog drains: "
-              + ", ".join(f"{25 * q} %: {mb:.0f}" for q, mb in sorted(quarters.items())), flush=True)
+              + ", ".join(f"{25 * q} %: {mb:.0f}" for q, mb in sorted(drain.quarters.items())), flush=True)
         name = f"fabbooking listen, {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}"
-        return Result(name, expected.keys, done - first, publish_rate, peak_rss)
+        if listeners > 1:
+            name += f", {listeners} partitions"
+        return Result(name, expected.keys, drain.done - first, publish_rate, drain.peak_rss,
+                      drain.listeners_cpu_s, drain.machine_cpu_s, drain.drained)
     finally:
         if spy:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
-        _stop(process)
+        for process in processes:
+            _stop(process)
         log.close()
         broker.stop()
         if hasattr(engine, "close_pool"):
@@ -448,27 +497,62 @@ def listener_run(kind: str, expected: Mix, messages: list[tuple[str, bytes]], pr
             asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
-async def _await_recorded(process: subprocess.Popen, total: int, probes: int, count: int,
-                          deadline: float) -> tuple[float | None, float, dict[int, float]]:
-    """Poll (every 10 ms, on one connection: the poll must not take the CPU the listener
-    needs) until ``total`` message keys are committed: (when, peak RSS, RSS by quarter of
-    the backlog); when None, the listener died or the deadline passed."""
+@dataclass
+class Drain:
+    done: float | None  # when the last message was seen committed (None: a listener died, or too late)
+    peak_rss: float  # MB, the largest listener
+    quarters: dict[int, float]  # RSS when a quarter, half… of the backlog is recorded
+    listeners_cpu_s: float = 0.0  # from the first recorded batch to the end
+    machine_cpu_s: float = 0.0
+    drained: int = 0  # messages recorded over that span
+
+
+async def _await_recorded(processes: list[subprocess.Popen], total: int, probes: int, count: int,
+                          deadline: float) -> Drain:
+    """Poll (every 10 ms, on one connection: the poll must not take the CPU the listeners
+    need) until ``total`` message keys are committed. CPU is counted from the first poll that
+    sees the drain under way (the listeners' start-up, imports and migrations, left out)."""
     pooled = database.is_postgres()
     if pooled:
         await database.DB.start_connection_pool(min_size=1, max_size=1)
-    peak_rss = 0.0
-    quarters: dict[int, float] = {}  # RSS when a quarter, half… of the backlog is recorded
+    drain = Drain(None, 0.0, {})
+    start: tuple[int, float, float] | None = None  # (recorded, listeners' CPU s, machine's CPU s)
     try:
         while (recorded := await _keys()) < total:
-            peak_rss = max(peak_rss, _rss_mb(process.pid))
-            quarters.setdefault(4 * (recorded - probes) // count, peak_rss)
-            if process.poll() is not None or time.monotonic() > deadline:
-                return None, peak_rss, quarters
+            drain.peak_rss = max([drain.peak_rss] + [_rss_mb(p.pid) for p in processes])
+            drain.quarters.setdefault(4 * (recorded - probes) // count, drain.peak_rss)
+            if start is None and recorded > probes:
+                start = (recorded, sum(_cpu_s(p.pid) for p in processes), _machine_cpu_s())
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                return drain
             await asyncio.sleep(0.01)
-        return time.time(), peak_rss, quarters
+        drain.done = time.time()
+        if start:
+            drain.drained = total - start[0]
+            drain.listeners_cpu_s = sum(_cpu_s(p.pid) for p in processes) - start[1]
+            drain.machine_cpu_s = _machine_cpu_s() - start[2]
+        return drain
     finally:
         if pooled:
             await database.DB.close_connection_pool()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (and of its finished children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy (every core; idle and iowait left out)."""
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -490,28 +574,43 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _wait_subscribed(port: int, process: subprocess.Popen) -> int:
-    """Publish heartbeats until one is recorded: the listener is connected and subscribed
-    (contract and device topics go in one SUBSCRIBE). How many probes were recorded."""
+def _wait_subscribed(port: int, processes: list[subprocess.Popen], listeners: int = 1) -> int:
+    """Publish heartbeats until one is recorded from a site of every share: the listeners are
+    connected and subscribed. How many probes were recorded."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-probe-{uuid.uuid4().hex[:6]}")
     client.connect("127.0.0.1", port)
     client.loop_start()
     deadline = time.monotonic() + 60
+    # one contract machine of each share (with one listener: machine 0)
+    probed = [next(n for n in range(CONTRACT_MACHINES) if share_of(gateway_site(n), listeners) == k)
+              for k in range(1, listeners + 1)]
     n = 0
     try:
-        while asyncio.run(_keys()) == 0:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the listener did not start; see its log")
-            gateway, machine = contract_machine(0)
-            client.publish(event_topic(SITE, gateway, machine),
-                           build_event(UsageEvent(f"probe-{n}", datetime.now(UTC), "heartbeat")), qos=1).wait_for_publish(10)
-            n += 1
+        while not _probes_recorded(probed):
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                raise SystemExit("a listener did not start; see its log")
+            for machine in probed:
+                gateway, slug = contract_machine(machine)
+                client.publish(event_topic(gateway_site(machine), gateway, slug),
+                               build_event(UsageEvent(f"probe-{n}", datetime.now(UTC), "heartbeat")),
+                               qos=1).wait_for_publish(10)
+                n += 1
             time.sleep(0.2)
         time.sleep(0.5)  # the probes still on their way
         return asyncio.run(_keys())
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def _probes_recorded(machines: list[int]) -> bool:
+    from fabbooking.usage.tables import ReceivedMessage
+
+    async def gateways() -> set[str]:
+        rows = await ReceivedMessage.select(ReceivedMessage.key).where(ReceivedMessage.key.like("gw:%:probe-%"))
+        return {row["key"].split(":")[1] for row in rows}
+
+    return {contract_machine(n)[0] for n in machines} <= asyncio.run(gateways())
 
 
 async def _postgres_admin(statement: str, fetch: bool = False):
@@ -563,7 +662,16 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip the do-nothing subscriber")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each receiver; the median is shown (default 1)")
     parser.add_argument("--profile", type=Path, help="record the listener with py-spy (raw stacks) in this folder")
+    parser.add_argument("--listeners", default="1",
+                        help="comma-separated numbers of listeners (fabbooking listen --partition K/N), e.g. 1,2,3 "
+                        "(default 1)")
     args = parser.parse_args()
+    try:
+        counts = [int(n) for n in args.listeners.split(",")]
+    except ValueError:
+        counts = [0]
+    if not all(1 <= n <= 12 for n in counts):
+        parser.error(f"--listeners {args.listeners!r}: write numbers from 1 to 12 separated by commas, e.g. 1,2,3")
     if args.events < 1000:
         parser.error("--events must be at least 1000")
     print(f"machine: {machine_description()}")
@@ -582,23 +690,34 @@ def main() -> int:
             runs.setdefault("baseline", []).append(baseline(len(messages), messages))
             print(f"  done: {runs['baseline'][-1].name}: {runs['baseline'][-1].rate:.0f}/s", flush=True)
         for kind in kinds:
-            runs.setdefault(kind, []).append(listener_run(kind, expected, messages, args.profile))
-            print(f"  done: {runs[kind][-1].name}: {runs[kind][-1].rate:.0f}/s, 0 lost, 0 duplicated", flush=True)
+            for n in counts:
+                key = kind if n == 1 else f"{kind}-{n}"
+                runs.setdefault(key, []).append(listener_run(kind, expected, messages, args.profile, n))
+                print(f"  done: {runs[key][-1].name}: {runs[key][-1].rate:.0f}/s, 0 lost, 0 duplicated", flush=True)
     medians = {kind: sorted(results, key=lambda r: r.rate)[len(results) // 2] for kind, results in runs.items()}
     base = medians["baseline"].rate if "baseline" in medians else None
     print(f"\n{args.repeat} run(s) each; the median run is shown, the range of msg/s beside it; "
           "'of baseline': the median of each round's listener rate over that round's baseline rate\n")
-    print(f"| {'receiver':<32} | {'messages':>8} | {'seconds':>7} | {'msg/s':>6} | {'range':>13} | {'of baseline':>11} "
+    print(f"| {'receiver':<44} | {'messages':>8} | {'seconds':>7} | {'msg/s':>6} | {'range':>13} | {'of baseline':>11} "
           f"| {'peak RSS':>8} |")
-    print(f"| {'-' * 32} | {'-' * 7}: | {'-' * 6}: | {'-' * 5}: | {'-' * 12}: | {'-' * 10}: | {'-' * 7}: |")
+    print(f"| {'-' * 44} | {'-' * 7}: | {'-' * 6}: | {'-' * 5}: | {'-' * 12}: | {'-' * 10}: | {'-' * 7}: |")
     for kind, r in medians.items():
         rates = [x.rate for x in runs[kind]]
         spread = f"{min(rates):.0f}–{max(rates):.0f}"
         rounds = sorted(x.rate / b.rate for x, b in zip(runs[kind], runs["baseline"], strict=True)) if base else []
         share = f"{100 * rounds[len(rounds) // 2]:.0f} %" if base else "—"
         rss = f"{max(x.peak_rss_mb or 0 for x in runs[kind]):.0f} MB" if r.peak_rss_mb else "—"
-        print(f"| {r.name:<32} | {r.events:>8} | {r.seconds:>7.2f} | {r.rate:>6.0f} | {spread:>13} | {share:>11} "
+        print(f"| {r.name:<44} | {r.events:>8} | {r.seconds:>7.2f} | {r.rate:>6.0f} | {spread:>13} | {share:>11} "
               f"| {rss:>8} |")
+    cpu = {kind: r for kind, r in medians.items() if r.listeners_cpu_s}
+    if cpu:
+        print(f"\nper CPU second, over the drain (the median run): {os.cpu_count()} cores\n")
+        print(f"| {'receiver':<44} | {'listeners CPU s':>15} | {'msg/listener CPU s':>18} | {'machine CPU s':>13} "
+              f"| {'msg/machine CPU s':>17} |")
+        print(f"| {'-' * 44} | {'-' * 14}: | {'-' * 17}: | {'-' * 12}: | {'-' * 16}: |")
+        for r in cpu.values():
+            print(f"| {r.name:<44} | {r.listeners_cpu_s:>15.2f} | {r.drained / r.listeners_cpu_s:>18.0f} "
+                  f"| {r.machine_cpu_s:>13.2f} | {r.drained / max(r.machine_cpu_s or 0, 0.01):>17.0f} |")
     shutil.rmtree(_SCRATCH, ignore_errors=True)
     return 0
 
