@@ -17,6 +17,7 @@ from fabbooking import __version__, database
 from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
+from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_ids
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
 from fabbooking.figures import routes as figures_routes
 from fabbooking.network.controllers import MachineController, SiteController
@@ -67,6 +68,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
             *projects_routes.API_CONTROLLERS, *workshops_routes.API_CONTROLLERS,
             *figures_routes.API_CONTROLLERS,
         ],
+        before_request=refuse_impossible_ids,
     )
     app = Litestar(
         route_handlers=[api, web_router(), static_router(), healthz,
@@ -77,6 +79,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
             cookie_httponly=True, exclude=["/api/", "/admin", "/schema"],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
+        middleware=[DropNulCharacters()],
         plugins=[HTMXPlugin()],
         dependencies={"viewer": Provide(provide_viewer)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -135,7 +135,7 @@ async def test_maintenance_plan_becomes_due_after_enough_run_hours(client, wired
 
 # --- device topics: one device each, never a wildcard ------------------------------------------
 
-@pytest.mark.parametrize("device_topic", ["lab/#", "#", "a+b", "tele/+", "plug\x00", "plug\nnext", "$SYS/broker",
+@pytest.mark.parametrize("device_topic", ["lab/#", "#", "a+b", "tele/+", "plug\nnext", "$SYS/broker",
                                           "/plug", "plug/", "a//b", "x" * 201])
 async def test_a_device_topic_that_is_not_one_device_is_refused_in_french_and_english(client, wired, device_topic):
     laser = wired.ids["laser"]

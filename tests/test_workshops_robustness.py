@@ -183,8 +183,9 @@ async def test_a_day_in_an_impossible_year_is_named_in_the_form(client, world, p
 
 
 async def test_a_nul_byte_in_a_site_slug_is_not_found(client, world):
-    assert (await client.get("/api/v1/workshops?site=%00")).status_code == 404
-    planned = await client.post("/api/v1/workshops", json=plan_body(site="\x00"), headers=world.auth("animator"))
+    # the edge drops NUL from queries and bodies: « %00 » alone is no site, « atelier\\0x » not one either
+    assert (await client.get("/api/v1/workshops?site=atelier%00x")).status_code == 404
+    planned = await client.post("/api/v1/workshops", json=plan_body(site="atelier\x00x"), headers=world.auth("animator"))
     assert planned.status_code == 404 and planned.json()["code"] == "not_found"
     await browser_login(client, "animator")
     assert (await client.get("/desk/%00/workshops")).status_code == 404

@@ -9,6 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
+from fabbooking.api.hostile_input import invalid_value
 from fabbooking.errors import Refused
 from fabbooking.messages import choose_language, render
 
@@ -89,6 +90,8 @@ def http_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
 
 
 def server_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
+    if (refused := invalid_value(exc)) is not None:
+        return refused_handler(request, refused)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return _body(request, 500, "server_error")
 

@@ -21,6 +21,7 @@ from fabbooking.figures.charts import Group, Series, bar_chart
 from fabbooking.figures.monthly import AUDIENCES, MACHINE_KINDS, Month, SiteRow
 from fabbooking.figures.records import column_docs
 from fabbooking.figures.suppression import min_count
+from fabbooking.ids import is_id
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _, current_language
 from fabbooking.web.rendering import go, page, refusal_text
@@ -236,7 +237,7 @@ class FiguresPages(Controller):
         stem, dot, extension = feed.partition(".")
         # ASCII digits only (« ² » or « ٣ » pass str.isdigit), and small enough to be an id:
         # a 20-digit number is not a machine, not a database overflow (500)
-        if extension != "ics" or not MACHINE_ID.fullmatch(stem):
+        if extension != "ics" or not MACHINE_ID.fullmatch(stem) or not is_id(int(stem)):
             raise Refused.not_found(f"l'agenda « {feed} »", f"the calendar “{feed}”")
         machine_id = int(stem)
         _name, body = await feeds.machine_feed(machine_id, datetime.now(UTC))

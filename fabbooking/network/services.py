@@ -32,6 +32,8 @@ def machine_not_found(machine_id: int) -> Refused:
 
 
 def zone(name: str) -> ZoneInfo:
+    if not name:
+        raise Refused("invalid_timezone", timezone=name)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -141,8 +143,8 @@ async def create_site(viewer: Viewer, slug: str, values: dict[str, Any]) -> dict
 async def update_site(viewer: Viewer, slug: str, values: dict[str, Any]) -> dict[str, Any]:
     site = await get_site(slug)
     require_staff(viewer, site["id"])
-    if values.get("timezone"):
-        zone(values["timezone"])
+    if "timezone" in values:  # an empty one too: a site without a clock takes its pages down
+        zone(values["timezone"] or "")
     changes = _only(values, SITE_FIELDS)
     if changes:
         await Site.update(changes).where(Site.id == site["id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response
 
 from fabbooking.api.auth import session_viewer
+from fabbooking.api.hostile_input import refuse_impossible_ids
 from fabbooking.messages import choose_language
 from fabbooking.web.i18n import LANGUAGE_COOKIE, current_language
 
@@ -23,6 +24,7 @@ SECURITY_HEADERS = {
 
 
 async def resolve_viewer(request: Request) -> None:
+    await refuse_impossible_ids(request)
     viewer = await session_viewer(request)
     request.state.viewer = viewer
     language = choose_language(

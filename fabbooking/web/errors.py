@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from fabbooking.accounts.viewer import ANONYMOUS
 from fabbooking.api import errors as api
+from fabbooking.api.hostile_input import invalid_value
 from fabbooking.errors import Refused
 from fabbooking.messages import choose_language, render
 from fabbooking.web.context import SECURITY_HEADERS
@@ -93,6 +94,8 @@ def http_handler(request: Request, exc: HTTPException) -> Response:
 def server_error_handler(request: Request, exc: Exception) -> Response:
     if _is_api(request):
         return api.server_error_handler(request, exc)
+    if (refused := invalid_value(exc)) is not None:
+        return refused_handler(request, refused)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(request, 500, _("Rien n'a été enregistré. Réessayez dans un instant ; si "
                                       "cela recommence, prévenez l'équipe du lieu."))
