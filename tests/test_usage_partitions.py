@@ -300,7 +300,7 @@ async def test_three_listeners_add_up_and_lose_nothing(db, mosquitto, machines, 
     await assert_exactly_once(gap, "gap", machines)
     await assert_exactly_once(after, "after", machines)
     assert all(listener.alive() for listener in three) and one.generation == 1 and two.generation == 2
-    assert "fabbooking-listener-1-of-3" in one.log() and "share 1/3" in one.log()
+    assert "fabbooking-listener-1-of-3" in one.log() and "share 1/3: 2 sites: lambezellec, recouvrance" in one.log()
 
 
 async def _shares_recorded(run: str, want: dict[int, int]) -> bool:

@@ -77,6 +77,7 @@ class UsageListener:
         self._consumer_waiting = False
         self._connection = 0
         self._subscribed: set[str] = set()
+        self._sites: list[str] | None = None  # a partitioned listener's sites, as last logged
         self._unusable: set[tuple[int, str]] = set()  # logged once
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
@@ -135,7 +136,10 @@ class UsageListener:
         routes, sites = directory.routes, None
         if self.partition is not None:
             owns = self.partition.owns
-            sites = [site for site in directory.sites if owns(site)]
+            sites = sorted(site for site in directory.sites if owns(site))
+            if sites != self._sites:  # which listener has which site: in its log
+                log.info("share %s: %d sites: %s", self.partition, len(sites), ", ".join(sites) or "none yet")
+                self._sites = sites
             routes = [route for route in routes
                       if route.machine_id in directory.machines_by_id
                       and owns(directory.machines_by_id[route.machine_id]["site_slug"])]
