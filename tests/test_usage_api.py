@@ -171,7 +171,7 @@ async def test_a_bad_device_topic_already_in_the_database_stops_no_other_machine
     printer = await make_machine(site, "prusa")
     await wire_gateway(site, "gw-1", printer)
     await listening.refresh_subscriptions()
-    await listening.refresh_subscriptions()  # the 30 s refresh: no second log line
+    await listening.refresh_subscriptions()  # the periodic refresh: no second log line
     publisher = Publisher(mosquitto.port)
     publisher.send("tele/laser-plug/LWT", b"Online", retain=True)  # retained: arrives once subscribed
     await eventually(lambda: MachineLive.exists().where((MachineLive.machine == laser) & (MachineLive.state == "idle")))

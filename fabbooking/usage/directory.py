@@ -71,7 +71,7 @@ _cached_for: object = None  # the engine it was read from
 def forget() -> None:
     """A gateway or a machine's telemetry changed in this process: the listener running
     here reads the directory again before its next batch (a listener in another process
-    does within MAX_AGE_S)."""
+    does at its next refresh, every few seconds: listener.ROUTES_REFRESH_S)."""
     global _cached
     _cached = None
 

@@ -32,7 +32,10 @@ from fabbooking.usage.routing import (
 log = logging.getLogger("fabbooking.usage")
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our queue for a week of downtime
 RECEIVE_MAXIMUM = 1000
-ROUTES_REFRESH_S = 30.0
+# How often the listener reads the directory again and subscribes to what is new (a new site
+# of its share, a new device topic): nobody is subscribed to them until then, so short; the
+# read is two small queries.
+ROUTES_REFRESH_S = 5.0
 STOP_GRACE_S = 10.0  # how long a stop waits for the batch being recorded
 
 
