@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from piccolo.querystring import QueryString
-
 from fabbooking import database
 from fabbooking.bookings.rules import LONGEST_BOOKING
 from fabbooking.figures.monthly import (
@@ -36,6 +34,7 @@ from fabbooking.figures.monthly import (
 )
 from fabbooking.figures.rows import LOOK_BACK
 from fabbooking.network.tables import Site
+from fabbooking.prepared import WrittenStatement
 
 
 async def sites() -> list[SiteRow]:
@@ -43,20 +42,6 @@ async def sites() -> list[SiteRow]:
     return [SiteRow(r["id"], r["slug"], r["name"], r["timezone"] or "Europe/Paris") for r in rows]
 
 
-class _Statement(QueryString):
-    """SQL written here with ``{}`` for each argument, compiled by a plain split (Piccolo's
-    template parser is slow on a statement with a hundred arguments)."""
-
-    def __init__(self, sql: str, args: Sequence) -> None:
-        super().__init__(sql)
-        self._pieces, self._values = sql.split("{}"), list(args)
-        assert len(self._pieces) == len(self._values) + 1, "one {} per argument"
-
-    def compile_string(self, engine_type: str = "postgres") -> tuple[str, list]:
-        if engine_type == "sqlite":
-            return "?".join(self._pieces), self._values
-        marks = [f"${n}" for n in range(1, len(self._pieces))] + [""]
-        return "".join(piece + mark for piece, mark in zip(self._pieces, marks, strict=True)), self._values
 
 
 class _Dialect:
@@ -125,7 +110,7 @@ def _month(index: int) -> Month:
 
 
 async def _run(sql: str, args: list) -> list[dict]:
-    return await database.DB.run_querystring(_Statement(sql, args))
+    return await database.DB.run_querystring(WrittenStatement(sql, args))
 
 
 async def totals(found: Sequence[Bounds], now: datetime) -> Totals:

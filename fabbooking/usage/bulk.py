@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from piccolo.engine.sqlite import convert_datetime_in
-from piccolo.querystring import QueryString
 
 from fabbooking import database
+from fabbooking.prepared import WrittenStatement
 from fabbooking.usage.sessions import COLUMNS as SESSION_COLUMNS
 
 MAX_PARAMETERS = 30_000  # SQLite takes at most 32766 per statement
@@ -46,25 +46,10 @@ class ConcurrentWrite(Exception):
     """Another listener inserted a row this batch believed new: record the batch again."""
 
 
-class _Written(QueryString):
-    """A statement written here with ``{}`` for each argument, compiled for the engine by a
-    plain split: Piccolo's own compiling parses the template again for every argument, which
-    cost more than the database for a batch's multi-row statements."""
-
-    def __init__(self, sql: str, args: Sequence) -> None:
-        super().__init__(sql)
-        self._pieces, self._values = sql.split("{}"), list(args)
-        assert len(self._pieces) == len(self._values) + 1, "one {} per argument"
-
-    def compile_string(self, engine_type: str = "postgres") -> tuple[str, list]:
-        if engine_type == "sqlite":
-            return "?".join(self._pieces), self._values
-        marks = [f"${n}" for n in range(1, len(self._pieces))] + [""]
-        return "".join(piece + mark for piece, mark in zip(self._pieces, marks, strict=True)), self._values
 
 
 async def _run(sql: str, args: Sequence) -> list:
-    return await database.DB.run_querystring(_Written(sql, args))
+    return await database.DB.run_querystring(WrittenStatement(sql, args))
 
 
 def _postgres() -> bool:
