@@ -13,7 +13,8 @@ import httpx
 import pytest
 from piccolo.apps.migrations.tables import Migration
 
-from fabbooking.accounts.services import account_for_token, check_login, find_account
+from fabbooking.accounts.identify import viewer_for_token
+from fabbooking.accounts.services import check_login, find_account
 from fabbooking.accounts.tables import Account, ApiToken
 from fabbooking.bookings.tables import Booking
 from fabbooking.network.tables import Machine, OpeningPeriod, Site, Staff
@@ -160,10 +161,10 @@ async def test_token_create_prints_a_working_token(db):
     token = result.stdout.strip()
     assert token and "\n" not in token
     account = await find_account("karim")
-    assert await account_for_token(token) == account.id
-    assert await account_for_token(token + "x") is None
+    assert (await viewer_for_token(token)).account_id == account.id
+    assert await viewer_for_token(token + "x") is None
     second = run_cli("token", "create", "--username", "karim", url=db.url).stdout.strip()
-    assert second != token and await account_for_token(second) == account.id
+    assert second != token and (await viewer_for_token(second)).account_id == account.id
 
 
 async def test_token_create_for_unknown_username(db):

@@ -146,15 +146,6 @@ async def issue_token(account_id: int, label: str = "") -> str:
     return token
 
 
-async def account_for_token(token: str) -> int | None:
-    row = await ApiToken.select(ApiToken.id, ApiToken.account).where(
-        ApiToken.digest == token_digest(token)
-    ).first()
-    if row is None:
-        return None
-    return row["account"]
-
-
 async def open_session(account_id: int) -> str:
     now = datetime.now()
     session = await BrowserSession.create_session(

@@ -105,11 +105,6 @@ async def site_calendars(site_ids: list[int]) -> dict[int, SiteCalendar]:
                             sorted(closed[i], key=lambda c: c["start_date"])) for i in ids}
 
 
-async def site_calendar(site_id: int) -> tuple[list[Period], list[ClosedDays]]:
-    calendar = (await site_calendars([site_id]))[site_id]
-    return calendar.periods, calendar.closures
-
-
 async def opening_rows(site_id: int) -> list[dict[str, Any]]:
     return await OpeningPeriod.select().where(OpeningPeriod.site == site_id).order_by(
         OpeningPeriod.weekday

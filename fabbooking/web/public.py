@@ -35,7 +35,7 @@ def site_summary(site: dict[str, Any], calendar: network.SiteCalendar, machines:
     open_now = any(p.opens <= local_now.time() < p.closes for p in today)
     for machine in machines:
         machine["live_state"] = states.get(machine["id"])
-    return {**site, "today": today, "open_now": open_now, "machines": machines}
+    return {**site, "today": today, "open_now": open_now, "machines": machines, "calendar": calendar}
 
 
 async def site_summaries(sites: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -65,13 +65,11 @@ class PublicPages(Controller):
     async def site(self, request: Request, slug: FromPath[str]) -> Template:
         now = datetime.now(UTC)
         found = await network.get_site(slug)
-        calendar = (await network.site_calendars([found["id"]]))[found["id"]]
-        machines = await network.list_machines(slug)
-        site = site_summary(found, calendar, machines, await usage.live_states([m["id"] for m in machines]), now)
+        [site] = await site_summaries([found], now)
         upcoming = await workshops.list_workshops(request.state.viewer, now, slug, public_only=True,
                                                   limit=SITE_WORKSHOPS_SHOWN, site=found)
-        return page(request, "site.html", "_site_machines.html", site=site,
-                    opening=calendar.opening_rows, closures=calendar.closure_rows, workshops=upcoming)
+        return page(request, "site.html", "_site_machines.html", site=site, opening=site["calendar"].opening_rows,
+                    closures=site["calendar"].closure_rows, workshops=upcoming)
 
     @get("/login")
     async def login_form(self, request: Request, next: FromQuery[str] = "/") -> Template:
