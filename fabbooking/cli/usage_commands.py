@@ -74,8 +74,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     print(f"gateway {row['ident']} registered for site {row['site_slug']}")
     print(f"MQTT username: {row['ident']}")
     print(f"MQTT password: {password}   (shown once: put it in the gateway's configuration)")
-    print("Then refresh Mosquitto's files: fabbooking mqtt acl --password-file /etc/mosquitto/passwd "
-          "> /etc/mosquitto/acl && systemctl reload mosquitto")
+    print("Then refresh Mosquitto's password file and ACL and reload it "
+          "(docs/operations.md, « Gateways and devices »).")
     return 0
 
 
