@@ -50,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="listeners in one group share the events (MQTT v5 shared subscription); "
                         "off by default, see docs/mqtt.md about broker restarts")
 
-    commands.add_parser("migrate", help="create or update the database tables")
+    migrate = commands.add_parser("migrate", help="create or update the database tables")
+    migrate.add_argument("--check", action="store_true",
+                         help="apply nothing; exit 1 and name the pending migrations if there are any, "
+                         "0 when the database is up to date (for deploy scripts)")
     commands.add_parser("demo", help="load a demo network of Brest fab spaces (idempotent)")
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
@@ -102,9 +105,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from fabbooking.migrations import migrate
+    from fabbooking.migrations import migrate, pending_migrations
 
-    run(migrate)
+    if not args.check:
+        run(migrate)
+        return 0
+    pending = run(pending_migrations)
+    assert isinstance(pending, list)
+    if pending:
+        print(f"{len(pending)} migration(s) pending: {', '.join(pending)}. "
+              "Run 'fabbooking migrate' to apply them.")
+        return 1
+    print("The database is up to date: no migration pending.")
     return 0
 
 
