@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="web processes sharing the port (default 1); with more than one, the "
                        "listener and the no-show sweeper run once, in a 'fabbooking worker' beside them")
 
-    commands.add_parser("worker", help="the usage listener and the no-show sweeper, without the web app")
+    commands.add_parser("worker", help="the usage listener and the background jobs (no-show sweep…), without the web app")
 
     listen = commands.add_parser("listen", help="record machine usage from MQTT, without the web app")
     listen.add_argument("--client-id", default=None,
@@ -164,7 +164,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
-    print("Fabbooking worker: machine usage and the no-show sweeper", flush=True)
+    print("Fabbooking worker: machine usage and the background jobs", flush=True)
     run(run_background)
     return 0
 
