@@ -1,4 +1,5 @@
-"""The ``fabbooking`` command: serve, worker, listen, migrate, demo, user create, token create."""
+"""The ``fabbooking`` command: serve, worker, listen, migrate, demo, backup, restore, user create,
+token create."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from fabbooking.cli import usage_commands
 from fabbooking.cli.guard import run
-from fabbooking.errors import CommandFailed
+from fabbooking.errors import CommandFailed, CommandRefused
 from fabbooking.ports import port_problem
 from fabbooking.settings import ConfigError, load_settings
 from fabbooking.usage.partition import Partition, parse_partition
@@ -55,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="apply nothing; exit 1 and name the pending migrations if there are any, "
                          "0 when the database is up to date (for deploy scripts)")
     commands.add_parser("demo", help="load a demo network of Brest fab spaces (idempotent)")
+    backup = commands.add_parser("backup", help="save the database and the media folder in one archive")
+    backup.add_argument("path", type=Path, metavar="PATH",
+                        help="the archive to write (.tar.gz), or a folder to write a dated one in")
+    restore = commands.add_parser("restore", help="put a backup back into an empty database and media folder")
+    restore.add_argument("path", type=Path, metavar="PATH", help="an archive written by 'fabbooking backup'")
+    restore.add_argument("--force", action="store_true",
+                         help="replace the database and media folder even if they hold data (it is lost)")
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -96,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args) or 0
     except ConfigError as exc:
         print(f"fabbooking: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandRefused as exc:
+        print(f"fabbooking: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CommandFailed as exc:
         print(f"fabbooking: {exc}", file=sys.stderr)
@@ -226,6 +238,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from fabbooking.backups.commands import backup
+
+    print(backup(args.path))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from fabbooking.backups.commands import restore
+
+    print(restore(args.path, args.force))
+    return 0
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     from fabbooking.accounts.services import NewAccount, create_account
 
@@ -257,6 +283,8 @@ HANDLERS = {
     "worker": cmd_worker,
     "migrate": cmd_migrate,
     "demo": cmd_demo,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "user": cmd_user,
     "token": cmd_token,
 }
