@@ -4,9 +4,11 @@ token create."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from fabbooking.cli import usage_commands
@@ -241,15 +243,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     from fabbooking.backups.commands import backup
 
-    print(backup(args.path))
+    with _files_refused():
+        print(backup(args.path))
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from fabbooking.backups.commands import restore
 
-    print(restore(args.path, args.force))
+    with _files_refused():
+        print(restore(args.path, args.force))
     return 0
+
+
+@contextlib.contextmanager
+def _files_refused() -> Iterator[None]:
+    """A folder that cannot be written, a full disk: a sentence, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise CommandRefused(
+            f"cannot write {exc.filename or 'a file'} ({exc.strerror or exc}). Check that the folder "
+            "exists, that this user may write in it and that the disk is not full. Nothing was changed."
+        ) from None
 
 
 def cmd_user(args: argparse.Namespace) -> int:
