@@ -190,3 +190,38 @@ def test_backup_without_pg_dump_says_to_install_the_client(tmp_path, postgres_da
     assert result.returncode == 2
     assert "postgresql-client" in result.stderr
     assert not (tmp_path / "b.tar.gz").exists()
+
+
+def _with_manifest(archive: Path, change) -> Path:
+    """A copy of ``archive`` whose manifest went through ``change``."""
+    import io
+    import json
+
+    changed = archive.with_name("changed.tar.gz")
+    with tarfile.open(archive, "r:gz") as source, tarfile.open(changed, "w:gz") as target:
+        for member in source:
+            data = source.extractfile(member).read() if member.isfile() else b""
+            if member.name == "manifest.json":
+                data = json.dumps(change(json.loads(data))).encode()
+                member.size = len(data)
+            target.addfile(member, io.BytesIO(data))
+    return changed
+
+
+def test_a_backup_from_a_newer_or_older_version(tmp_path):
+    source = f"sqlite:///{tmp_path / 'source.sqlite3'}"
+    run_cli("migrate", url=source)
+    archive = tmp_path / "b.tar.gz"
+    run_cli("backup", str(archive), url=source)
+
+    newer = _with_manifest(archive, lambda m: {**m, "migrations": [*m["migrations"], "bookings:2099-01-01T00:00:00:000000"]})
+    refused = run_cli("restore", str(newer), url=f"sqlite:///{tmp_path / 'a.sqlite3'}", check=False,
+                      extra_env=media(tmp_path / "a"))
+    assert refused.returncode == 2
+    assert "newer Fabbooking" in refused.stderr and "bookings:2099" in refused.stderr
+
+    # an archive of an older version restores, and says to migrate
+    older = _with_manifest(archive, lambda m: {**m, "migrations": m["migrations"][:-1]})
+    restored = run_cli("restore", str(older), url=f"sqlite:///{tmp_path / 'b.sqlite3'}",
+                       extra_env=media(tmp_path / "b"))
+    assert "fabbooking migrate" in restored.stdout
