@@ -60,3 +60,8 @@ def is_overlap_violation(exc: BaseException) -> bool:
 
 class CommandFailed(Exception):
     """A command-line step could not do its job; the message says why and what to do."""
+
+
+class CommandRefused(CommandFailed):
+    """A command was given something it cannot use (a path, a file, a setting); nothing
+    was changed. The command exits 2; the message says what to give it instead."""

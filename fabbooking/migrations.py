@@ -1,4 +1,5 @@
-"""Applying Piccolo migrations from code (``fabbooking migrate`` and ``serve``)."""
+"""Applying Piccolo migrations from code (``fabbooking migrate`` and ``serve``), and
+listing the ones not applied yet (``fabbooking migrate --check``, backups)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,33 @@ async def migrate(quiet: bool = False) -> None:
         raise CommandFailed(f"migrations failed: {result.message}\n{output.getvalue()}")
     if not database.is_postgres():
         await database.DB.run_ddl("PRAGMA journal_mode=WAL")
+
+
+def known_migrations() -> list[str]:
+    """Every migration this code ships, as ``app:id``, in app order."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+
+    manager = BaseMigrationManager()
+    names = []
+    for module in manager.get_app_modules():
+        config = module.APP_CONFIG
+        modules = manager.get_migration_modules(config.resolved_migrations_folder_path)
+        names += [f"{config.app_name}:{migration_id}" for migration_id in manager.get_migration_ids(modules)]
+    return names
+
+
+async def applied_migrations() -> list[str]:
+    """The migrations recorded in the database, as ``app:id``; none when it has no
+    migration table yet. Reads only: creates nothing."""
+    from piccolo.apps.migrations.tables import Migration
+
+    if not await Migration.table_exists():
+        return []
+    rows = await Migration.select(Migration.app_name, Migration.name).order_by(Migration.id)
+    return [f"{row['app_name']}:{row['name']}" for row in rows]
+
+
+async def pending_migrations() -> list[str]:
+    """The migrations of this code that the database has not had yet, in order."""
+    applied = set(await applied_migrations())
+    return [name for name in known_migrations() if name not in applied]

@@ -159,10 +159,31 @@ def media_dir() -> Path:
     return Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR))) / "media"
 
 
+DEFAULT_JOB_TICK_S = 60.0
+
+
+def job_tick_seconds() -> float:
+    """FABBOOKING_JOB_TICK_SECONDS: how often the background jobs run (default 60)."""
+    raw = os.environ.get("FABBOOKING_JOB_TICK_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_JOB_TICK_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 1 <= value <= 86400:
+        raise ConfigError(
+            f"FABBOOKING_JOB_TICK_SECONDS={raw!r} is not a number of seconds from 1 to 86400. "
+            "Leave it unset for the default (60)."
+        )
+    return value
+
+
 def load_settings() -> Settings:
     """Read and check every setting; raise ConfigError with a fix-it message."""
     var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))
     check_open_data_min_count()
+    job_tick_seconds()
     return Settings(
         database=database_url(),
         secret_key=_secret_key(var_dir),

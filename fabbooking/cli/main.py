@@ -1,15 +1,19 @@
-"""The ``fabbooking`` command: serve, worker, listen, migrate, demo, user create, token create."""
+"""The ``fabbooking`` command: serve, worker, listen, migrate, demo, backup, restore, user create,
+token create."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 from fabbooking.cli import usage_commands
 from fabbooking.cli.guard import run
-from fabbooking.errors import CommandFailed
+from fabbooking.errors import CommandFailed, CommandRefused
 from fabbooking.ports import port_problem
 from fabbooking.settings import ConfigError, load_settings
 from fabbooking.usage.partition import Partition, parse_partition
@@ -37,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="web processes sharing the port (default 1); with more than one, the "
                        "listener and the no-show sweeper run once, in a 'fabbooking worker' beside them")
 
-    commands.add_parser("worker", help="the usage listener and the no-show sweeper, without the web app")
+    commands.add_parser("worker", help="the usage listener and the background jobs (no-show sweep…), without the web app")
 
     listen = commands.add_parser("listen", help="record machine usage from MQTT, without the web app")
     listen.add_argument("--client-id", default=None,
@@ -50,8 +54,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="listeners in one group share the events (MQTT v5 shared subscription); "
                         "off by default, see docs/mqtt.md about broker restarts")
 
-    commands.add_parser("migrate", help="create or update the database tables")
+    migrate = commands.add_parser("migrate", help="create or update the database tables")
+    migrate.add_argument("--check", action="store_true",
+                         help="apply nothing; exit 1 and name the pending migrations if there are any, "
+                         "0 when the database is up to date (for deploy scripts)")
     commands.add_parser("demo", help="load a demo network of Brest fab spaces (idempotent)")
+    backup = commands.add_parser("backup", help="save the database and the media folder in one archive")
+    backup.add_argument("path", type=Path, metavar="PATH",
+                        help="the archive to write (.tar.gz), or a folder to write a dated one in")
+    restore = commands.add_parser("restore", help="put a backup back into an empty database and media folder")
+    restore.add_argument("path", type=Path, metavar="PATH", help="an archive written by 'fabbooking backup'")
+    restore.add_argument("--force", action="store_true",
+                         help="replace the database and media folder even if they hold data (it is lost)")
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -94,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"fabbooking: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CommandRefused as exc:
+        print(f"fabbooking: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except CommandFailed as exc:
         print(f"fabbooking: {exc}", file=sys.stderr)
         return 1
@@ -102,9 +119,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from fabbooking.migrations import migrate
+    from fabbooking.migrations import migrate, pending_migrations
 
-    run(migrate)
+    if not args.check:
+        run(migrate)
+        return 0
+    pending = run(pending_migrations)
+    assert isinstance(pending, list)
+    if pending:
+        print(f"{len(pending)} migration(s) pending: {', '.join(pending)}. "
+              "Run 'fabbooking migrate' to apply them.")
+        return 1
+    print("The database is up to date: no migration pending.")
     return 0
 
 
@@ -152,7 +178,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
-    print("Fabbooking worker: machine usage and the no-show sweeper", flush=True)
+    print("Fabbooking worker: machine usage and the background jobs", flush=True)
     run(run_background)
     return 0
 
@@ -214,6 +240,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from fabbooking.backups.commands import backup
+
+    with _files_refused():
+        print(backup(args.path))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from fabbooking.backups.commands import restore
+
+    with _files_refused():
+        print(restore(args.path, args.force))
+    return 0
+
+
+@contextlib.contextmanager
+def _files_refused() -> Iterator[None]:
+    """A folder that cannot be written, a full disk: a sentence, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise CommandRefused(
+            f"cannot write {exc.filename or 'a file'} ({exc.strerror or exc}). Check that the folder "
+            "exists, that this user may write in it and that the disk is not full. Nothing was changed."
+        ) from None
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     from fabbooking.accounts.services import NewAccount, create_account
 
@@ -245,6 +299,8 @@ HANDLERS = {
     "worker": cmd_worker,
     "migrate": cmd_migrate,
     "demo": cmd_demo,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "user": cmd_user,
     "token": cmd_token,
 }

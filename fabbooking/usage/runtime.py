@@ -1,22 +1,19 @@
 """What runs beside the web app: the usage listener (with an embedded broker when no
-FABBOOKING_MQTT_URL is set) and the no-show sweeper."""
+FABBOOKING_MQTT_URL is set) and the background jobs (fabbooking.jobs.runner)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-from datetime import UTC, datetime
 
+from fabbooking.jobs.runner import run_jobs_forever
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
 from fabbooking.usage.listener import UsageListener
-from fabbooking.usage.no_show import release_no_shows
-from fabbooking.usage.recording import forget_old_message_keys
 
 log = logging.getLogger("fabbooking.usage")
-SWEEP_EVERY_S = 60.0
 
 
 class UsageRuntime:
@@ -36,7 +33,7 @@ class UsageRuntime:
                 log.info("embedded MQTT broker on 127.0.0.1:%d", port)
                 listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id=client_id, mqtt5=False)
             self.tasks.append(asyncio.create_task(listener.run()))
-        self.tasks.append(asyncio.create_task(sweep_forever()))
+        self.tasks.append(asyncio.create_task(run_jobs_forever()))
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -62,14 +59,3 @@ async def run_background() -> None:
         if database.is_postgres():
             await database.DB.close_connection_pool()
 
-
-async def sweep_forever() -> None:
-    while True:
-        try:
-            released = await release_no_shows(datetime.now(UTC))
-            if released:
-                log.info("no-shows released: %s", released)
-            await forget_old_message_keys(datetime.now(UTC))
-        except Exception:  # noqa: BLE001 - try again at the next round
-            log.exception("no-show sweep failed")
-        await asyncio.sleep(SWEEP_EVERY_S)

@@ -1,0 +1,1 @@
+"""``fabbooking backup`` and ``restore``: the database and the media folder in one archive."""
