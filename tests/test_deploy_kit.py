@@ -67,7 +67,7 @@ def test_env_example_names_every_setting_the_app_reads() -> None:
     table = (ROOT / "README.md").read_text().partition("## Configuration")[2].partition("\n## ")[0]
     documented = set(re.findall(r"`(FABBOOKING_[A-Z0-9_]+)`", table))
     listed = set(re.findall(r"^#?(FABBOOKING_[A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
-    assert read | documented <= listed, f"missing from {ENV_EXAMPLE.name}: {sorted(read | documented - listed)}"
+    assert read | documented <= listed, f"missing from {ENV_EXAMPLE.name}: {sorted((read | documented) - listed)}"
 
 
 def test_env_example_passes_the_apps_own_settings_check(monkeypatch: pytest.MonkeyPatch) -> None:
