@@ -112,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fabbooking.migrations import migrate
+    from fabbooking.observability.logs import logging_config
 
     _check_port_free(args.host, args.port)
     if args.no_listener:
@@ -124,16 +125,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
     print(f"Fabbooking on http://{args.host}:{args.port}  (API docs: /schema)", flush=True)
+    # one log format for every process; our request lines replace uvicorn's access log
+    logs = {"log_config": logging_config(load_settings().log_format), "access_log": False}
     if args.workers == 1:
         uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
-                    log_level="info", proxy_headers=True)
+                    log_level="info", proxy_headers=True, **logs)
         return 0
     # Several web processes: the background jobs run once, in one worker process beside them.
     background = subprocess.Popen([sys.executable, "-m", "fabbooking", "worker"])
     os.environ["FABBOOKING_BACKGROUND"] = "off"
     try:
         uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
-                    log_level="info", proxy_headers=True, workers=args.workers)
+                    log_level="info", proxy_headers=True, workers=args.workers, **logs)
     finally:
         background.terminate()
         try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from fabbooking import database
 from fabbooking.migrations import migrate
+from fabbooking.observability.logs import configure_logging
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT
@@ -15,7 +15,7 @@ from fabbooking.usage.partition import Partition
 
 
 async def listen(client_id: str, share_group: str | None, partition: Partition | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(load_settings().log_format)
     await migrate(quiet=True)
     settings = load_settings()
     if settings.mqtt_url:

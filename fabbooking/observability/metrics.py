@@ -1,0 +1,123 @@
+"""What the app counts, for Prometheus (``/metrics``, see docs/observability.md).
+
+Every figure is this process's own: several ``serve`` processes each answer with their own
+counts, and Prometheus adds them up. Counters and histograms move as things happen (a few
+microseconds); gauges that describe a state (the database pool, the listener's lag) are read
+when /metrics is asked for, so they cost nothing in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+disable_created_metrics()  # a *_created series beside every counter: twice the text, no use here
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "(unmatched)"  # no route: a 404 or 405 before any handler
+
+http_requests = Counter(
+    "fabbooking_http_requests", "HTTP requests answered, by method, route template and status",
+    ["method", "route", "status"])
+http_duration = Histogram(
+    "fabbooking_http_request_duration_seconds", "Time to answer an HTTP request, by method and route template",
+    ["method", "route"])
+
+bookings_created = Counter("fabbooking_bookings_created", "Bookings made, by purpose (maker or workshop)",
+                           ["purpose"])
+bookings_refused = Counter("fabbooking_bookings_refused", "Booking requests refused, by refusal code",
+                           ["code"])
+
+mqtt_recorded = Counter("fabbooking_mqtt_messages_recorded",
+                        "MQTT messages recorded (used, or known duplicates) and acknowledged")
+mqtt_dead_lettered = Counter("fabbooking_mqtt_messages_dead_lettered",
+                             "MQTT messages put aside in dead_letter, by kind of reason", ["reason"])
+mqtt_batch_size = Histogram("fabbooking_mqtt_batch_size", "Messages the listener recorded per batch",
+                            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+
+
+def count_request(method: str, route: str, status: int, seconds: float,
+                  _children: dict[tuple[str, str, int], tuple] = {}) -> None:  # noqa: B006 - a cache on purpose
+    """One answered request. Label children are kept: looking them up costs more than counting."""
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:
+        if method not in HTTP_METHODS:  # any word can be sent as a method: keep the series few
+            return count_request("OTHER", route, status, seconds)
+        children = _children[key] = (http_requests.labels(method, route, str(status)),
+                                     http_duration.labels(method, route))
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+# --- MQTT dead letters: a reason is a sentence; its kind is a label ---------------------------
+
+_REASON_KINDS = (  # (the reason starts with, or holds, this) -> kind
+    ("no machine is set", "no_route"),
+    ("unknown gateway", "unknown_gateway"),
+    (" does not serve machine ", "machine_not_served"),
+    (" belongs to site ", "wrong_site"),
+    ("internal error", "internal_error"),
+    ("payload too large", "too_large"),
+    ("not JSON", "not_json"),
+    ("ts ", "clock"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    """A dead letter's reason, as one of a few kinds (a label must not carry free text)."""
+    for words, kind in _REASON_KINDS:
+        if reason.startswith(words) or (words[0] == " " and words in reason):
+            return kind
+    return "invalid_payload"
+
+
+def count_dead_letters(reasons: Iterable[str]) -> None:
+    for reason in reasons:
+        mqtt_dead_lettered.labels(reason_kind(reason)).inc()
+
+
+# --- states read when asked -----------------------------------------------------------------
+
+class ListenerLag(Collector):
+    """Now minus the arrival of the oldest message a listener has not acknowledged yet."""
+
+    def __init__(self) -> None:
+        self.oldest: list[Callable[[], datetime | None]] = []
+
+    def collect(self):
+        lag = GaugeMetricFamily("fabbooking_mqtt_listener_lag_seconds",
+                                "Now minus the arrival of the oldest message not yet acknowledged (0: none waiting)")
+        if self.oldest:
+            now = datetime.now(UTC)
+            times = [t for t in (oldest() for oldest in self.oldest) if t is not None]
+            lag.add_metric([], max(((now - t).total_seconds() for t in times), default=0.0))
+        yield lag
+
+
+class DatabasePool(Collector):
+    """Connections of the database pool: in use, idle, and the most it opens."""
+
+    def collect(self):
+        from fabbooking import database
+
+        usage = database.pool_usage()
+        connections = GaugeMetricFamily("fabbooking_db_pool_connections",
+                                        "Database connections of this process, by state", labels=["state"])
+        largest = GaugeMetricFamily("fabbooking_db_pool_max_connections",
+                                    "The most database connections this process's pool opens")
+        if usage is not None:
+            connections.add_metric(["in_use"], usage.in_use)
+            connections.add_metric(["idle"], usage.idle)
+            largest.add_metric([], usage.max_size)
+        yield connections
+        yield largest
+
+
+listener_lag = ListenerLag()
+REGISTRY.register(listener_lag)
+REGISTRY.register(DatabasePool())
