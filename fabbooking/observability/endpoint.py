@@ -11,9 +11,12 @@ from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY, generate_latest
 
 from fabbooking.settings import Network
+
+# The text format every Prometheus reads (Litestar adds « ; charset=utf-8 »)
+TEXT_FORMAT = "text/plain; version=0.0.4"
 
 
 def may_read_metrics(host: str | None, allowed: Sequence[Network]) -> bool:
@@ -32,6 +35,6 @@ def metrics_endpoint(allowed: Sequence[Network]) -> HTTPRouteHandler:
     def metrics(request: Request) -> Response[bytes]:
         if not may_read_metrics(request.client.host if request.client else None, allowed):
             raise NotFoundException()
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(REGISTRY), media_type=TEXT_FORMAT)
 
     return metrics
