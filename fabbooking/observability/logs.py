@@ -21,6 +21,9 @@ request_id: ContextVar[str] = ContextVar("fabbooking_request_id", default="")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # What a request line adds to the record, as JSON fields
 REQUEST_FIELDS = ("method", "route", "status", "duration_ms")
+# Loggers kept quieter than the rest: aiosqlite's debug lines hold every statement's values
+# (session ids among them); amqtt and its state machine speak of every packet.
+QUIET_LOGGERS = {"aiosqlite": "INFO", "amqtt": "WARNING", "transitions": "WARNING"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -85,9 +88,7 @@ def logging_config(log_format: str) -> dict[str, Any]:
             "uvicorn": {"level": "INFO", "handlers": [], "propagate": True},
             "uvicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
-            # paho and amqtt speak of every packet at INFO
-            "amqtt": {"level": "WARNING"},
-            "transitions": {"level": "WARNING"},
+            **{name: {"level": level} for name, level in QUIET_LOGGERS.items()},
         },
     }
 
