@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
@@ -17,7 +23,8 @@ from fabbooking.observability.endpoint import may_read_metrics
 from fabbooking.observability.metrics import reason_kind
 from fabbooking.usage import listener as listener_module
 from fabbooking.usage.tables import UsageSession
-from tests.conftest import booking_body, make_machine, make_site
+from tests.browser_support import wait_until_serving
+from tests.conftest import ROOT, booking_body, free_port, make_machine, make_site, run_cli
 from tests.statements import counting_statements
 from tests.usage_helpers import (
     Publisher,
@@ -210,3 +217,67 @@ def test_who_may_read_metrics(host, allowed, may):
 ])
 def test_dead_letter_reasons_are_a_few_kinds(reason, kind):
     assert reason_kind(reason) == kind
+
+
+# --- serve --workers N: one set of figures for all its processes ----------------------------
+
+def _scrape_sync(http: httpx.Client) -> dict[tuple[str, frozenset], float]:
+    response = http.get("/metrics")
+    assert response.status_code == 200, response.text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+@pytest.mark.slow
+def test_several_web_processes_and_their_worker_answer_one_set_of_figures(tmp_path):
+    """Whichever web process answers /metrics, it counts the requests all of them answered,
+    and what the listener in the background worker recorded."""
+    url = f"sqlite:///{tmp_path / 'fabbooking.sqlite3'}"
+    run_cli("migrate", url=url)
+    port, mqtt_port = free_port(), free_port()
+    env = {**os.environ, "FABBOOKING_DATABASE_URL": url, "FABBOOKING_VAR_DIR": str(tmp_path),
+           "FABBOOKING_LISTENER": "on", "TMPDIR": str(tmp_path)}  # where serve keeps the counts
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fabbooking", "serve", "--port", str(port), "--mqtt-port", str(mqtt_port),
+             "--workers", "2"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_serving(base, process, log)
+        with httpx.Client(base_url=base) as http:
+            before = _scrape_sync(http)
+            healthz = dict(method="GET", route="/healthz", status="200")
+            for _ in range(30):
+                assert http.get("/healthz", headers={"Connection": "close"}).status_code == 200
+            for _ in range(6):  # new connections: each may reach either process
+                with httpx.Client(base_url=base) as fresh:
+                    samples = _scrape_sync(fresh)
+                assert value(samples, "fabbooking_http_requests_total", **healthz) \
+                    - value(before, "fabbooking_http_requests_total", **healthz) >= 30
+            _wait_for_port(mqtt_port, process)
+            publisher = Publisher(mqtt_port)
+            publisher.send(topic("nowhere", "gw-x", "printer"), b"{not json")
+            publisher.close()
+            deadline = time.monotonic() + 30
+            while value(_scrape_sync(http), "fabbooking_mqtt_messages_dead_lettered_total",
+                        reason="unknown_gateway") < 1:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)  # polling interval
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert "Traceback" not in log.read_text()
+    assert not list(tmp_path.glob("fabbooking-metrics-*")), "serve removes its counts when it stops"
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)  # polling interval
+    raise AssertionError(f"no broker on port {port} within {timeout}s")

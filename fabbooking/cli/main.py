@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from fabbooking.cli import usage_commands
 from fabbooking.cli.guard import run
@@ -132,6 +134,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     log_level="info", proxy_headers=True, **logs)
         return 0
     # Several web processes: the background jobs run once, in one worker process beside them.
+    # They all count into one folder, and the web process that answers /metrics adds it up.
+    metrics_dir = tempfile.mkdtemp(prefix="fabbooking-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     background = subprocess.Popen([sys.executable, "-m", "fabbooking", "worker"])
     os.environ["FABBOOKING_BACKGROUND"] = "off"
     try:
@@ -143,6 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             background.wait(timeout=10)
         except subprocess.TimeoutExpired:
             background.kill()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -11,8 +11,9 @@ from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Response
-from prometheus_client import REGISTRY, generate_latest
+from prometheus_client import generate_latest
 
+from fabbooking.observability.metrics import registry
 from fabbooking.settings import Network
 
 # The text format every Prometheus reads (Litestar adds « ; charset=utf-8 »)
@@ -35,6 +36,6 @@ def metrics_endpoint(allowed: Sequence[Network]) -> HTTPRouteHandler:
     def metrics(request: Request) -> Response[bytes]:
         if not may_read_metrics(request.client.host if request.client else None, allowed):
             raise NotFoundException()
-        return Response(generate_latest(REGISTRY), media_type=TEXT_FORMAT)
+        return Response(generate_latest(registry), media_type=TEXT_FORMAT)
 
     return metrics

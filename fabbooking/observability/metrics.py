@@ -1,18 +1,21 @@
 """What the app counts, for Prometheus (``/metrics``, see docs/observability.md).
 
 Every figure is this process's own: several ``serve`` processes each answer with their own
-counts, and Prometheus adds them up. Counters and histograms move as things happen (a few
-microseconds); gauges that describe a state (the database pool, the listener's lag) are read
-when /metrics is asked for, so they cost nothing in between.
+counts, and Prometheus adds them up — except under ``serve --workers N``, which sets
+PROMETHEUS_MULTIPROC_DIR: its web processes and its background worker then write their
+counts to files there, and whichever web process answers /metrics adds them all up
+(prometheus_client's multiprocess mode). Counters and histograms move as things happen (a
+few microseconds); the database pool is read when /metrics is asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+import os
+from collections.abc import Iterable
 
-from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 disable_created_metrics()  # a *_created series beside every counter: twice the text, no use here
@@ -36,6 +39,9 @@ mqtt_recorded = Counter("fabbooking_mqtt_messages_recorded",
                         "MQTT messages recorded (used, or known duplicates) and acknowledged")
 mqtt_dead_lettered = Counter("fabbooking_mqtt_messages_dead_lettered",
                              "MQTT messages put aside in dead_letter, by kind of reason", ["reason"])
+mqtt_lag = Gauge("fabbooking_mqtt_listener_lag_seconds",
+                 "Now minus the arrival of the oldest message not yet acknowledged (0: none waiting); "
+                 "the listener sets it every second", multiprocess_mode="livemax")
 mqtt_batch_size = Histogram("fabbooking_mqtt_batch_size", "Messages the listener recorded per batch",
                             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 
@@ -83,24 +89,9 @@ def count_dead_letters(reasons: Iterable[str]) -> None:
 
 # --- states read when asked -----------------------------------------------------------------
 
-class ListenerLag(Collector):
-    """Now minus the arrival of the oldest message a listener has not acknowledged yet."""
-
-    def __init__(self) -> None:
-        self.oldest: list[Callable[[], datetime | None]] = []
-
-    def collect(self):
-        lag = GaugeMetricFamily("fabbooking_mqtt_listener_lag_seconds",
-                                "Now minus the arrival of the oldest message not yet acknowledged (0: none waiting)")
-        if self.oldest:
-            now = datetime.now(UTC)
-            times = [t for t in (oldest() for oldest in self.oldest) if t is not None]
-            lag.add_metric([], max(((now - t).total_seconds() for t in times), default=0.0))
-        yield lag
-
-
 class DatabasePool(Collector):
-    """Connections of the database pool: in use, idle, and the most it opens."""
+    """Connections of the database pool: in use, idle, and the most it opens (of the
+    process that answers /metrics)."""
 
     def collect(self):
         from fabbooking import database
@@ -118,6 +109,14 @@ class DatabasePool(Collector):
         yield largest
 
 
-listener_lag = ListenerLag()
-REGISTRY.register(listener_lag)
-REGISTRY.register(DatabasePool())
+def _registry() -> CollectorRegistry:
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        REGISTRY.register(DatabasePool())
+        return REGISTRY
+    registry = CollectorRegistry()  # every process's files, and this process's pool
+    MultiProcessCollector(registry)
+    registry.register(DatabasePool())
+    return registry
+
+
+registry = _registry()

@@ -39,6 +39,7 @@ RECEIVE_MAXIMUM = 1000
 # read is two small queries.
 ROUTES_REFRESH_S = 5.0
 STOP_GRACE_S = 10.0  # how long a stop waits for the batch being recorded
+LAG_EVERY_S = 1.0  # how often the listener's lag is set for /metrics
 
 
 @dataclass(frozen=True)
@@ -195,11 +196,11 @@ class UsageListener:
             self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         self._client.loop_start()
         refresher = asyncio.ensure_future(self._refresh_routes_forever())
-        metrics.listener_lag.oldest.append(self.oldest_unacknowledged)
+        lag_reporter = asyncio.ensure_future(self._report_lag_forever())
         try:
             await self._consume()
         finally:
-            metrics.listener_lag.oldest.remove(self.oldest_unacknowledged)
+            lag_reporter.cancel()
             refresher.cancel()
             self._client.loop_stop()
             self._client.disconnect()
@@ -224,10 +225,21 @@ class UsageListener:
             await self._arrival.wait()
 
     def oldest_unacknowledged(self) -> datetime | None:
-        """When the oldest message received and not acknowledged yet arrived (for /metrics)."""
+        """When the oldest message received and not acknowledged yet arrived."""
         with self._lock:
             oldest = self._recording[:1] or list(itertools.islice(self._arrived, 1))
         return oldest[0].incoming.received_at if oldest else None
+
+    def _report_lag(self) -> None:
+        oldest = self.oldest_unacknowledged()
+        metrics.mqtt_lag.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0)
+
+    async def _report_lag_forever(self) -> None:
+        """Set every second rather than read when asked: under ``serve --workers N`` the
+        listener runs in another process than the one that answers /metrics."""
+        while True:
+            self._report_lag()
+            await asyncio.sleep(LAG_EVERY_S)
 
     async def _consume(self) -> None:
         while True:
@@ -239,6 +251,7 @@ class UsageListener:
                 if item.qos > 0 and item.connection == self._connection:
                     self._client.ack(item.mid, item.qos)
             self._recording = []
+            self._report_lag()
             self.recorded += len(batch)
 
     async def _record_shielded(self, batch: list[Received]) -> None:
