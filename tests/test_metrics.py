@@ -25,7 +25,6 @@ from fabbooking.usage import listener as listener_module
 from fabbooking.usage.tables import UsageSession
 from tests.browser_support import wait_until_serving
 from tests.conftest import ROOT, booking_body, free_port, make_machine, make_site, run_cli
-from tests.statements import counting_statements
 from tests.usage_helpers import (
     Publisher,
     contract_event,
@@ -98,12 +97,6 @@ async def test_the_database_pool_is_shown(client, db):
     idle = value(samples, "fabbooking_db_pool_connections", state="idle")
     assert largest == (8 if db.kind == "sqlite" else 4)  # the tests' PostgreSQL pool opens 4
     assert 0 <= in_use and 0 <= idle and in_use + idle <= largest
-
-
-async def test_metrics_cost_no_statement(client, db):
-    with counting_statements() as seen:
-        assert (await client.get("/metrics")).status_code == 200
-    assert len(seen) == 0, seen.sql
 
 
 async def test_mqtt_messages_recorded_and_dead_lettered_are_counted_with_batches_and_lag(client, db, mosquitto,
