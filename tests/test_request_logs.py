@@ -144,7 +144,7 @@ def test_a_served_app_writes_json_lines_without_secrets(tmp_path):
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "fabbooking", "serve", "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
+                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_serving(base, process, log)
@@ -162,6 +162,7 @@ def test_a_served_app_writes_json_lines_without_secrets(tmp_path):
         process.terminate()
         process.wait(timeout=30)
     entries = [json.loads(line) for line in log.read_text().splitlines()]  # every line is one JSON object
+    assert any(e["message"].startswith("Fabbooking on http://") for e in entries)
     requests = [e for e in entries if e["logger"] == "fabbooking.requests"]
     assert {"method": "GET", "route": "/api/v1/users/me", "status": 200, "request_id": "probe-1"}.items() \
         <= next(e for e in requests if e["route"] == "/api/v1/users/me").items()

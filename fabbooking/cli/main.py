@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from fabbooking.settings import ConfigError, load_settings
 from fabbooking.usage.partition import Partition, parse_partition
 
 EXIT_USAGE = 2
+log = logging.getLogger("fabbooking")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,7 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fabbooking.migrations import migrate
-    from fabbooking.observability.logs import logging_config
+    from fabbooking.observability.logs import configure_logging, logging_config
 
     _check_port_free(args.host, args.port)
     if args.no_listener:
@@ -126,9 +128,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
-    print(f"Fabbooking on http://{args.host}:{args.port}  (API docs: /schema)", flush=True)
-    # one log format for every process; our request lines replace uvicorn's access log
+    # one log format for every process and line (FABBOOKING_LOG_FORMAT=json: every line is
+    # JSON); our request lines replace uvicorn's access log
     logs = {"log_config": logging_config(load_settings().log_format), "access_log": False}
+    configure_logging(load_settings().log_format)
+    log.info("Fabbooking on http://%s:%d  (API docs: /schema)", args.host, args.port)
     if args.workers == 1:
         uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
                     log_level="info", proxy_headers=True, **logs)
@@ -154,6 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from fabbooking.migrations import migrate
+    from fabbooking.observability.logs import configure_logging
     from fabbooking.usage.runtime import run_background
 
     if os.environ.get("FABBOOKING_LISTENER", "on") != "off" and not load_settings().mqtt_url:
@@ -161,7 +166,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
-    print("Fabbooking worker: machine usage and the no-show sweeper", flush=True)
+    configure_logging(load_settings().log_format)
+    log.info("Fabbooking worker: machine usage and the no-show sweeper")
     run(run_background)
     return 0
 
