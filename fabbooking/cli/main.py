@@ -130,8 +130,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     run(lambda: migrate(quiet=True))
     # one log format for every process and line (FABBOOKING_LOG_FORMAT=json: every line is
     # JSON); our request lines replace uvicorn's access log
-    logs = {"log_config": logging_config(load_settings().log_format), "access_log": False}
-    configure_logging(load_settings().log_format)
+    log_format = load_settings().log_format
+    logs = {"log_config": logging_config(log_format), "access_log": False}
+    configure_logging(log_format)
     log.info("Fabbooking on http://%s:%d  (API docs: /schema)", args.host, args.port)
     if args.workers == 1:
         uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,

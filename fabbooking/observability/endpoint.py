@@ -1,4 +1,4 @@
-"""``GET /metrics``: this process's figures in Prometheus' text format, for this machine
+"""``GET /metrics``: the figures (``metrics.py``) in Prometheus' text format, for this machine
 (loopback) and the addresses FABBOOKING_METRICS_ALLOW names; anybody else finds nothing
 there (404), as for any address that does not exist."""
 

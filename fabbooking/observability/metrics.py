@@ -36,7 +36,7 @@ bookings_refused = Counter("fabbooking_bookings_refused", "Booking requests refu
                            ["code"])
 
 mqtt_recorded = Counter("fabbooking_mqtt_messages_recorded",
-                        "MQTT messages recorded (used, or known duplicates) and acknowledged")
+                        "MQTT messages recorded (used, or known copies of one recorded before)")
 mqtt_dead_lettered = Counter("fabbooking_mqtt_messages_dead_lettered",
                              "MQTT messages put aside in dead_letter, by kind of reason", ["reason"])
 mqtt_lag = Gauge("fabbooking_mqtt_listener_lag_seconds",
@@ -46,16 +46,19 @@ mqtt_batch_size = Histogram("fabbooking_mqtt_batch_size", "Messages the listener
                             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 
 
-def count_request(method: str, route: str, status: int, seconds: float,
-                  _children: dict[tuple[str, str, int], tuple] = {}) -> None:  # noqa: B006 - a cache on purpose
-    """One answered request. Label children are kept: looking them up costs more than counting."""
+# The series of each (method, route, status) once found: finding them costs more than counting
+_request_series: dict[tuple[str, str, int], tuple] = {}
+
+
+def count_request(method: str, route: str, status: int, seconds: float) -> None:
+    """One answered request."""
     key = (method, route, status)
-    children = _children.get(key)
+    children = _request_series.get(key)
     if children is None:
         if method not in HTTP_METHODS:  # any word can be sent as a method: keep the series few
             return count_request("OTHER", route, status, seconds)
-        children = _children[key] = (http_requests.labels(method, route, str(status)),
-                                     http_duration.labels(method, route))
+        children = _request_series[key] = (http_requests.labels(method, route, str(status)),
+                                           http_duration.labels(method, route))
     children[0].inc()
     children[1].observe(seconds)
 
