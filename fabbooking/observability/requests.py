@@ -62,7 +62,10 @@ class RequestObserver:
             count_request(method, route, status, seconds)
             if log.isEnabledFor(logging.INFO):
                 duration_ms = round(seconds * 1000, 1)
-                log.info("%s %s %d %.1f ms", method, route, status, duration_ms,
-                         extra={"method": method, "route": route, "status": status,
-                                "duration_ms": duration_ms, "request_id": rid})
+                # the record made directly: Logger.info would look up the calling frame too
+                record = logging.LogRecord(log.name, logging.INFO, __file__, 0, "%s %s %d %.1f ms",
+                                           (method, route, status, duration_ms), None)
+                record.method, record.route, record.status = method, route, status
+                record.duration_ms, record.request_id = duration_ms, rid
+                log.handle(record)
             request_id.reset(token)
