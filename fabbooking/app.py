@@ -21,6 +21,8 @@ from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_id
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
 from fabbooking.figures import routes as figures_routes
 from fabbooking.network.controllers import MachineController, SiteController
+from fabbooking.observability.endpoint import metrics_endpoint
+from fabbooking.observability.requests import RequestObserver
 from fabbooking.projects import routes as projects_routes
 from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
@@ -71,7 +73,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         before_request=refuse_impossible_ids,
     )
     app = Litestar(
-        route_handlers=[api, web_router(), static_router(), healthz,
+        route_handlers=[api, web_router(), static_router(), healthz, metrics_endpoint(settings.metrics_allow),
                         admin_mount(database.app_tables(), production)],
         template_config=template_config(),
         csrf_config=CSRFConfig(
@@ -83,6 +85,9 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         plugins=[HTMXPlugin()],
         dependencies={"viewer": Provide(provide_viewer)},
         exception_handlers=EXCEPTION_HANDLERS,
+        # `fabbooking serve` configures logging for the whole process (observability/logs.py);
+        # unexpected errors are logged by EXCEPTION_HANDLERS, with the route, not the path
+        logging_config=None,
         on_startup=([_open_pool] if use_pool else []) + ([_usage.start] if run_usage else []),
         on_shutdown=([_usage.stop] if run_usage else []) + ([_close_pool] if use_pool else []),
         openapi_config=OpenAPIConfig(
@@ -95,6 +100,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         ),
     )
     document_input_errors_as_422(app)
+    app.asgi_handler = RequestObserver(app.asgi_handler)
     return app
 
 

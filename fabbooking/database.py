@@ -7,6 +7,7 @@ Piccolo here so that an installed ``fabbooking`` works from any folder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from piccolo.conf.apps import AppRegistry
@@ -53,6 +54,24 @@ DB: Engine = build_engine(database_url())
 
 def is_postgres(engine: Engine | None = None) -> bool:
     return isinstance(engine or DB, PostgresEngine)
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    in_use: int
+    idle: int
+    max_size: int
+
+
+def pool_usage() -> PoolUsage | None:
+    """The connections of this process's pool (for /metrics); None without a pool."""
+    if isinstance(DB, PooledSQLiteEngine):
+        return PoolUsage(DB.in_use, DB.idle_count, DB.pool_size)
+    pool = getattr(DB, "pool", None)
+    if pool is None:  # PostgreSQL without asyncpg's pool: a connection per query
+        return None
+    idle = pool.get_idle_size()
+    return PoolUsage(pool.get_size() - idle, idle, pool.get_max_size())
 
 
 def app_tables() -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 
 DEFAULT_VAR_DIR = Path("var")
 MIN_SECRET_LENGTH = 32
+LOG_FORMATS = ("text", "json")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(Exception):
@@ -34,6 +37,8 @@ class Settings:
     mqtt_url: str | None
     var_dir: Path
     public_url: str = "http://127.0.0.1:8000"
+    metrics_allow: tuple[Network, ...] = ()
+    log_format: str = "text"
 
     @property
     def https(self) -> bool:
@@ -190,7 +195,40 @@ def load_settings() -> Settings:
         mqtt_url=_mqtt_url(),
         var_dir=var_dir,
         public_url=public_url(),
+        metrics_allow=metrics_allow(),
+        log_format=log_format(),
     )
+
+
+def metrics_allow() -> tuple[Network, ...]:
+    """FABBOOKING_METRICS_ALLOW: the addresses and networks, besides this machine's own
+    (loopback), that may read /metrics."""
+    raw = os.environ.get("FABBOOKING_METRICS_ALLOW", "")
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"FABBOOKING_METRICS_ALLOW: {part[:60]!r} is not an address or a network. "
+                "Write addresses and networks separated by commas, like 10.0.0.0/8,192.168.1.5 "
+                "(or leave it unset: only this machine may read /metrics)."
+            ) from None
+    return tuple(networks)
+
+
+def log_format() -> str:
+    """FABBOOKING_LOG_FORMAT: ``text`` (one readable line per event) or ``json`` (one JSON
+    object per line, for log shippers)."""
+    raw = os.environ.get("FABBOOKING_LOG_FORMAT", "").strip().lower() or "text"
+    if raw not in LOG_FORMATS:
+        raise ConfigError(
+            f"FABBOOKING_LOG_FORMAT={raw[:40]!r} is not understood. Use text (the default) "
+            "or json (one JSON object per line, for log shippers)."
+        )
+    return raw
 
 
 def check_open_data_min_count() -> None:

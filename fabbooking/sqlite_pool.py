@@ -82,6 +82,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         super().__init__(path=path, **connection_kwargs)
         self.pool_size = pool_size
         self._idle: list[aiosqlite.Connection] = []
+        self.in_use = 0  # connections handed out and not given back (for /metrics)
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._turns: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
@@ -106,16 +107,20 @@ class PooledSQLiteEngine(SQLiteEngine):
             while self._idle:
                 connection = self._idle.pop()
                 if connection._running and connection._connection is not None:
-                    return connection
-            return await self._open()
+                    break
+            else:
+                connection = await self._open()
         except BaseException:
             turns.release()
             raise
+        self.in_use += 1
+        return connection
 
     def release(self, connection: aiosqlite.Connection) -> None:
         """Back to the pool — unless it is still inside a transaction (a commit or rollback
         that failed or was cancelled): closing it rolls that back and frees SQLite's lock."""
         self._per_loop(self._turns, lambda: asyncio.Semaphore(self.pool_size)).release()
+        self.in_use -= 1
         try:
             reusable = connection._running and not connection.in_transaction
         except ValueError:  # already closed
@@ -124,6 +129,10 @@ class PooledSQLiteEngine(SQLiteEngine):
             self._idle.append(connection)
         else:
             connection.stop()
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
 
     async def close_pool(self) -> None:
         idle, self._idle = self._idle, []

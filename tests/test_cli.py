@@ -182,7 +182,9 @@ async def test_token_create_for_unknown_username(db):
     ({"FABBOOKING_SECRET_KEY": "short"}, "FABBOOKING_SECRET_KEY is too short"),
     ({"FABBOOKING_MQTT_URL": "http://x"}, "FABBOOKING_MQTT_URL"),
     ({"FABBOOKING_OPEN_DATA_MIN_COUNT": "zero"}, "FABBOOKING_OPEN_DATA_MIN_COUNT='zero' is not understood"),
-], ids=["mysql", "sqlite-no-path", "short-secret", "http-mqtt", "open-data-threshold"])
+    ({"FABBOOKING_METRICS_ALLOW": "10.0.0.0/8,lan"}, "FABBOOKING_METRICS_ALLOW: 'lan' is not an address or a network"),
+    ({"FABBOOKING_LOG_FORMAT": "xml"}, "FABBOOKING_LOG_FORMAT='xml' is not understood. Use text"),
+], ids=["mysql", "sqlite-no-path", "short-secret", "http-mqtt", "open-data-threshold", "metrics-allow", "log-format"])
 @pytest.mark.parametrize("command", [("migrate",), ("token", "create", "--username", "x")],
                          ids=["migrate", "token"])
 def test_bad_configuration_is_explained(tmp_path, env, says, command):

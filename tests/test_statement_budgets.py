@@ -52,6 +52,7 @@ ANONYMOUS_BUDGETS = {
     "/machines/{printer}/availability": 3,
     "/sites/atelier/availability": 4,
     "/machines": 2,  # machines with their sites, the sites' rules
+    "/metrics": 0,  # counters in memory; the pool's gauges read the engine, not the database
 }
 
 

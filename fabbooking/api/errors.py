@@ -92,7 +92,8 @@ def http_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
 def server_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
     if (refused := invalid_value(exc)) is not None:
         return refused_handler(request, refused)
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    # the route, not the path: a path can hold a secret (a private calendar feed's token)
+    log.exception("unexpected error on %s %s", request.method, request.scope.get("path_template", "?"), exc_info=exc)
     return _body(request, 500, "server_error")
 
 

@@ -23,6 +23,7 @@ from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused, is_overlap_violation
 from fabbooking.network.services import MachinePlace, get_site, machine_place, site_places
 from fabbooking.network.tables import Machine
+from fabbooking.observability import metrics
 from fabbooking.prepared import Prepared
 from fabbooking.training.services import held_qualifications
 
@@ -98,6 +99,26 @@ async def book(
     note: str = "",
     maker_id: int | None = None,
     purpose: BookingPurpose = BookingPurpose.maker,
+) -> dict[str, Any]:
+    """``_book``, counted in /metrics: made (by purpose) or refused (by code)."""
+    try:
+        booking = await _book(viewer, machine_id, start, end, now, note, maker_id, purpose)
+    except Refused as refused:
+        metrics.bookings_refused.labels(refused.code).inc()
+        raise
+    metrics.bookings_created.labels(purpose.value).inc()
+    return booking
+
+
+async def _book(
+    viewer: Viewer,
+    machine_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    note: str,
+    maker_id: int | None,
+    purpose: BookingPurpose,
 ) -> dict[str, Any]:
     """Book ``machine_id`` for [start, end) for the viewer, or for ``maker_id`` when an
     animator of the site books on someone's behalf. Raises Refused with the rule's code.

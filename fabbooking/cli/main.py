@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from fabbooking.settings import ConfigError, load_settings
 from fabbooking.usage.partition import Partition, parse_partition
 
 EXIT_USAGE = 2
+log = logging.getLogger("fabbooking")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,6 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fabbooking.migrations import migrate
+    from fabbooking.observability.logs import configure_logging, logging_config
 
     _check_port_free(args.host, args.port)
     if args.no_listener:
@@ -149,28 +154,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
-    print(f"Fabbooking on http://{args.host}:{args.port}  (API docs: /schema)", flush=True)
+    # one log format for every process and line (FABBOOKING_LOG_FORMAT=json: every line is
+    # JSON); our request lines replace uvicorn's access log
+    log_format = load_settings().log_format
+    logs = {"log_config": logging_config(log_format), "access_log": False}
+    configure_logging(log_format)
+    log.info("Fabbooking on http://%s:%d  (API docs: /schema)", args.host, args.port)
     if args.workers == 1:
         uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
-                    log_level="info", proxy_headers=True)
+                    log_level="info", proxy_headers=True, **logs)
         return 0
     # Several web processes: the background jobs run once, in one worker process beside them.
+    # They all count into one folder, and the web process that answers /metrics adds it up.
+    metrics_dir = tempfile.mkdtemp(prefix="fabbooking-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     background = subprocess.Popen([sys.executable, "-m", "fabbooking", "worker"])
     os.environ["FABBOOKING_BACKGROUND"] = "off"
     try:
         uvicorn.run("fabbooking.app:create_app", factory=True, host=args.host, port=args.port,
-                    log_level="info", proxy_headers=True, workers=args.workers)
+                    log_level="info", proxy_headers=True, workers=args.workers, **logs)
     finally:
         background.terminate()
         try:
             background.wait(timeout=10)
         except subprocess.TimeoutExpired:
             background.kill()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from fabbooking.migrations import migrate
+    from fabbooking.observability.logs import configure_logging
     from fabbooking.usage.runtime import run_background
 
     if os.environ.get("FABBOOKING_LISTENER", "on") != "off" and not load_settings().mqtt_url:
@@ -178,7 +193,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         check_port_free(int(os.environ.get("FABBOOKING_MQTT_EMBEDDED_PORT", DEFAULT_PORT)))
     run(lambda: migrate(quiet=True))
-    print("Fabbooking worker: machine usage and the background jobs", flush=True)
+    configure_logging(load_settings().log_format)
+    log.info("Fabbooking worker: machine usage and the background jobs")
     run(run_background)
     return 0
 

@@ -7,15 +7,18 @@ import os
 
 from fabbooking import database
 from fabbooking.migrations import migrate
+from fabbooking.observability.logs import configure_logging
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT
 from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.partition import Partition
 
+log = logging.getLogger("fabbooking.usage")
+
 
 async def listen(client_id: str, share_group: str | None, partition: Partition | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(load_settings().log_format)
     await migrate(quiet=True)
     settings = load_settings()
     if settings.mqtt_url:
@@ -28,7 +31,7 @@ async def listen(client_id: str, share_group: str | None, partition: Partition |
                                  partition=partition)
         where = f"the embedded broker on 127.0.0.1:{port}"
     share = f", sites of share {partition}" if partition else ""
-    print(f"Listening for machine usage on {where} as {client_id!r}{share}", flush=True)
+    log.info("Listening for machine usage on %s as %r%s", where, client_id, share)
     if database.is_postgres():
         await database.DB.start_connection_pool(min_size=1, max_size=4)
     try:

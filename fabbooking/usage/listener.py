@@ -7,6 +7,7 @@ redelivers what was not acknowledged) and duplicates nothing (recording is idemp
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from collections import deque
@@ -19,6 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from fabbooking.observability import metrics
 from fabbooking.usage import directory as directories
 from fabbooking.usage.broker_url import BrokerAddress
 from fabbooking.usage.partition import Partition
@@ -37,6 +39,7 @@ RECEIVE_MAXIMUM = 1000
 # read is two small queries.
 ROUTES_REFRESH_S = 5.0
 STOP_GRACE_S = 10.0  # how long a stop waits for the batch being recorded
+LAG_EVERY_S = 1.0  # how often the listener's lag is set for /metrics
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class UsageListener:
         # paho's thread appends here; the consumer takes batches. At most RECEIVE_MAXIMUM
         # messages: the broker sends no more until some are acknowledged (MQTT 5).
         self._arrived: deque[Received] = deque()
+        self._recording: list[Received] = []  # the batch being recorded, not acknowledged yet
         self._arrival = asyncio.Event()
         self._consumer_waiting = False
         self._connection = 0
@@ -192,9 +196,11 @@ class UsageListener:
             self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         self._client.loop_start()
         refresher = asyncio.ensure_future(self._refresh_routes_forever())
+        lag_reporter = asyncio.ensure_future(self._report_lag_forever())
         try:
             await self._consume()
         finally:
+            lag_reporter.cancel()
             refresher.cancel()
             self._client.loop_stop()
             self._client.disconnect()
@@ -218,13 +224,34 @@ class UsageListener:
                 self._consumer_waiting = True
             await self._arrival.wait()
 
+    def oldest_unacknowledged(self) -> datetime | None:
+        """When the oldest message received and not acknowledged yet arrived."""
+        with self._lock:
+            oldest = self._recording[:1] or list(itertools.islice(self._arrived, 1))
+        return oldest[0].incoming.received_at if oldest else None
+
+    def _report_lag(self) -> None:
+        oldest = self.oldest_unacknowledged()
+        metrics.mqtt_lag.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0)
+
+    async def _report_lag_forever(self) -> None:
+        """Set every second rather than read when asked: under ``serve --workers N`` the
+        listener runs in another process than the one that answers /metrics."""
+        while True:
+            self._report_lag()
+            await asyncio.sleep(LAG_EVERY_S)
+
     async def _consume(self) -> None:
         while True:
             batch = await self._next_batch()
+            self._recording = batch
+            metrics.mqtt_batch_size.observe(len(batch))
             await self._record_shielded(batch)
             for item in batch:
                 if item.qos > 0 and item.connection == self._connection:
                     self._client.ack(item.mid, item.qos)
+            self._recording = []
+            self._report_lag()
             self.recorded += len(batch)
 
     async def _record_shielded(self, batch: list[Received]) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fabbooking import database
+from fabbooking.observability import metrics
 from fabbooking.usage import bulk
 from fabbooking.usage import directory as directories
 from fabbooking.usage import live as live_state
@@ -153,7 +154,7 @@ async def record_batch(messages: list[Incoming], now: datetime) -> None:
     if not messages:
         return
     try:
-        await _record_retrying(messages, now)
+        _count(len(messages), await _record_retrying(messages, now))
         return
     except Exception as exc:  # noqa: BLE001 - find the culprit one message at a time
         if _transient(exc):
@@ -161,26 +162,36 @@ async def record_batch(messages: list[Incoming], now: datetime) -> None:
         log.exception("batch of %d failed; recording one by one", len(messages))
     for message in messages:
         try:
-            await _record_retrying([message], now)
+            _count(1, await _record_retrying([message], now))
         except Exception as exc:  # noqa: BLE001 - a bad message must not stop the others
             if _transient(exc):
                 raise  # the database's trouble, not the message's: the listener retries later
             log.exception("message on %s could not be recorded", message.topic)
+            reason = f"internal error: {type(exc).__name__}: {exc}"
             async with database.write_transaction():
-                await bulk.dead_letters([_dead_letter(message, f"internal error: {type(exc).__name__}: {exc}", now)])
+                await bulk.dead_letters([_dead_letter(message, reason, now)])
+            _count(1, [reason])
 
 
-async def _record_retrying(messages: list[Incoming], now: datetime) -> None:
+def _count(messages: int, dead_reasons: list[str]) -> None:
+    """For /metrics, once the batch is committed."""
+    metrics.mqtt_recorded.inc(messages - len(dead_reasons))
+    metrics.count_dead_letters(dead_reasons)
+
+
+async def _record_retrying(messages: list[Incoming], now: datetime) -> list[str]:
+    """Record the messages as a set; the reasons of those dead-lettered."""
     for attempt in range(CONCURRENT_RETRIES + 1):
         items, directory = await _classify_all(messages, now)
         try:
             async with database.write_transaction():
-                await _record_set(items, directory, now)
-            return
+                dead_reasons = await _record_set(items, directory, now)
+            return dead_reasons
         except bulk.ConcurrentWrite:
             if attempt == CONCURRENT_RETRIES:
                 raise
             log.info("another listener wrote the same rows; recording the batch again")
+    raise AssertionError("unreachable")  # the last attempt returned or raised
 
 
 def _transient(exc: BaseException) -> bool:
@@ -271,7 +282,7 @@ class _Sessions:
         return new, changed
 
 
-async def _record_set(items: list[Item], directory: Directory, now: datetime) -> None:
+async def _record_set(items: list[Item], directory: Directory, now: datetime) -> list[str]:
     keyed = [item for item in items if isinstance(item, GatewayEvent | DeviceMessage) and item.key]
     unclaimed = await bulk.claim_keys(list(dict.fromkeys(item.key for item in keyed)), now)
     fresh = _fresh(items, unclaimed)
@@ -298,6 +309,7 @@ async def _record_set(items: list[Item], directory: Directory, now: datetime) ->
         await bulk.forget_keys(sorted(unclaimed))
     if dead:
         await bulk.dead_letters([_dead_letter(message, reason, now) for _, message, reason in sorted(dead)])
+    return [reason for _, _, reason in dead]
 
 
 def _fresh(items: list[Item], unclaimed: set[str]) -> list[Item]:

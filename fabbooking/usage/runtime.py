@@ -8,6 +8,7 @@ import logging
 import os
 
 from fabbooking.jobs.runner import run_jobs_forever
+from fabbooking.observability.logs import configure_logging
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
@@ -47,7 +48,7 @@ async def run_background() -> None:
     """``fabbooking worker``: the runtime alone, until the process is stopped."""
     from fabbooking import database
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(load_settings().log_format)
     if database.is_postgres():
         await database.DB.start_connection_pool(min_size=1, max_size=4)
     runtime = UsageRuntime()

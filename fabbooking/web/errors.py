@@ -96,7 +96,8 @@ def server_error_handler(request: Request, exc: Exception) -> Response:
         return api.server_error_handler(request, exc)
     if (refused := invalid_value(exc)) is not None:
         return refused_handler(request, refused)
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    # the route, not the path: a path can hold a secret (a private calendar feed's token)
+    log.exception("unexpected error on %s %s", request.method, request.scope.get("path_template", "?"), exc_info=exc)
     return error_page(request, 500, _("Rien n'a été enregistré. Réessayez dans un instant ; si "
                                       "cela recommence, prévenez l'équipe du lieu."))
 

@@ -1,0 +1,1 @@
+"""Seeing what a running Fabbooking does: its log and its /metrics."""
