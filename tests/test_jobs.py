@@ -125,3 +125,26 @@ def test_a_wrong_tick_setting_stops_the_worker_with_the_fix(tmp_path):
     assert result.returncode == 2
     assert "FABBOOKING_JOB_TICK_SECONDS='soon'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_runs_and_failures_are_counted_for_metrics(db):
+    from prometheus_client import REGISTRY
+
+    from fabbooking.jobs.runner import run_tick
+
+    def value(name: str, job: str) -> float:
+        return REGISTRY.get_sample_value(name, {"job": job}) or 0.0
+
+    async def fine(now: datetime) -> None:
+        return None
+
+    async def broken(now: datetime) -> None:
+        raise RuntimeError("broken")
+
+    runs, failures = value("fabbooking_background_job_runs_total", "fine"), value(
+        "fabbooking_background_job_failures_total", "broken")
+    now = datetime.now(UTC)
+    await run_tick([Job("fine", fine), Job("broken", broken)], now, 60)
+    await run_tick([Job("fine", fine)], now, 60)  # the same tick again: already taken, not counted
+    assert value("fabbooking_background_job_runs_total", "fine") == runs + 1
+    assert value("fabbooking_background_job_failures_total", "broken") == failures + 1

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from fabbooking import database
 from fabbooking.jobs.tables import JobRun
+from fabbooking.observability import metrics
 from fabbooking.settings import job_tick_seconds
 
 log = logging.getLogger("fabbooking.jobs")
@@ -88,8 +89,10 @@ async def run_tick(jobs: Sequence[Job], now: datetime, every: float) -> None:
     for job in jobs:
         try:
             if await run_if_first(job, tick, now):
+                metrics.job_runs.labels(job.name).inc()
                 log.debug("job %s ran for tick %d", job.name, tick)
         except Exception:  # noqa: BLE001 - one failing job must not stop the others; next tick retries
+            metrics.job_failures.labels(job.name).inc()
             log.exception("background job %s failed (tick %d)", job.name, tick)
 
 

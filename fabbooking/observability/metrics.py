@@ -45,6 +45,12 @@ mqtt_lag = Gauge("fabbooking_mqtt_listener_lag_seconds",
 mqtt_batch_size = Histogram("fabbooking_mqtt_batch_size", "Messages the listener recorded per batch",
                             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 
+job_runs = Counter("fabbooking_background_job_runs",
+                   "Background job ticks this process ran (a tick another process ran is not counted), by job",
+                   ["job"])
+job_failures = Counter("fabbooking_background_job_failures",
+                       "Background job ticks that failed (rolled back; the next tick retries), by job", ["job"])
+
 
 # The series of each (method, route, status) once found: finding them costs more than counting
 _request_series: dict[tuple[str, str, int], tuple] = {}
