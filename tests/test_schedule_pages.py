@@ -197,3 +197,15 @@ async def test_home_site_cards_are_one_grid(client, world):
     assert page.index("Ailleurs</a>") < page.index("Atelier</a>")
     await Machine.update({Machine.status: "out_of_order"}).where(Machine.id == world.ids["laser"])
     assert 'Laser</a> <span class="badge bad">En panne</span>' in (await client.get("/")).text
+
+
+async def test_the_site_page_says_the_same_as_the_home_page(client, world):
+    from tests.usage_helpers import wire_gateway
+
+    site = await make_site("toujours", opens="00:00", closes="00:00")
+    machine = await make_machine(site, "connectee")
+    await wire_gateway(site, "gw", machine)
+    page = (await client.get("/sites/toujours")).text
+    assert "Libre maintenant" in page and "Hors ligne" not in page and "pas de données" not in page
+    await browser_login(client, "admin")
+    assert "pas de données de la machine" in (await client.get("/sites/toujours")).text
