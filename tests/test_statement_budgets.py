@@ -46,8 +46,10 @@ async def _grow(world: World, sites: int = 3, machines: int = 4) -> None:
 
 
 ANONYMOUS_BUDGETS = {
-    "/": 4,  # sites, their calendars, machines, live states
-    "/sites/atelier": 6,  # site, calendar, machines, live states, workshops and their places
+    "/": 5,  # sites, their calendars, machines, live states, bookings from now on
+    "/sites/atelier": 7,  # site, calendar, machines, live states, bookings from now on, workshops and their places
+    "/schedule": 4,  # sites, their calendars, machines with their rules, the day's bookings
+    "/schedule?day=tomorrow&period=afternoon&kind=3d_printer&neighbourhood=": 4,
     "/machines/{printer}": 4,  # machine with its site, calendar, live state, busy times
     "/machines/{printer}/availability": 3,
     "/sites/atelier/availability": 4,
@@ -60,7 +62,7 @@ def _url(path: str, world: World) -> str:
     path = path.format(**world.ids)
     if path.endswith("availability"):
         return f"/api/v1{path}?{_next_week()}"
-    return f"/api/v1{path}" if path == "/machines" else path
+    return f"/api/v1{path}" if path == "/machines" else path  # pages, /schedule included
 
 
 @pytest.mark.parametrize("path", list(ANONYMOUS_BUDGETS))
@@ -84,7 +86,8 @@ async def test_a_bearer_token_is_one_statement(client, world):
 
 async def test_a_makers_pages_keep_their_statement_budget(client, world):
     await browser_login(client, "maker")
-    budgets = {"/": 5, f"/machines/{world.ids['printer']}": 5, "/me/bookings": 4}
+    budgets = {"/": 6, f"/machines/{world.ids['printer']}": 5, "/me/bookings": 4,
+               "/schedule?trained=1": 6}  # the schedule: who, then 4 as above, and their trainings
     before = {path: await _statements(client, path) for path in budgets}
     await _grow(world)
     after = {path: await _statements(client, path) for path in budgets}

@@ -19,7 +19,8 @@ async def test_home_lists_the_network_sites_and_their_machines(client, world):
     page = response.text
     assert "Atelier" in page and "Ailleurs" in page
     assert f'href="/machines/{world.ids["printer"]}"' in page
-    assert "Disponible" in page  # status in words, not colour alone
+    # whether it can be used now, in words, not colour alone (« Fermé… » after 20:00 in Paris)
+    assert re.search(r'<span class="badge (ok|off)">(Libre maintenant|Fermé)', page)
 
 
 async def test_site_page_shows_machines_and_opening_hours(client, world):

@@ -5,13 +5,15 @@
 
 Writes docs/screenshots/<name>-desktop.png and <name>-phone.png. Uses Debian's Chromium
 (/usr/bin/chromium) through Playwright, like the browser tests; pages the server does not
-have (404) are left out. The machine pages show next week, so the grid has free cells.
+have (404) are left out. The machine pages show next week, and the schedule next Tuesday
+afternoon, so the grids have free cells.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,12 @@ from tests.browser_support import (
 OUT = ROOT / "docs" / "screenshots"
 SIZES = {"desktop": DESKTOP, "phone": PHONE}
 PRINTER = "Imprimante 3D Prusa MK4 n° 1"
+
+
+def schedule_path() -> str:
+    """The schedule of next Tuesday afternoon: every demo place opens then, all of it to come."""
+    tuesday = date.fromisoformat(next_monday()) + timedelta(days=1)
+    return f"/schedule?day={tuesday.isoformat()}&period=afternoon"
 
 
 def shoot(page, base: str, name: str, path: str, size: str) -> Path | None:
@@ -55,6 +63,7 @@ def take_all(browser, base: str) -> list[Path]:
                         shoot(page, base, "site", "/sites/fabriques-du-ponant", size),
                         shoot(page, base, "login", "/login", size)]
             login(page, base, "maiwenn")
+            written.append(shoot(page, base, "schedule", schedule_path(), size))
             written.append(shoot(page, base, "machine", week, size))
             form = page.locator("#week a.free:visible").first.get_attribute("href")
             written += [shoot(page, base, "book", form, size),

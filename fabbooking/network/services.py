@@ -291,6 +291,13 @@ async def site_places(site: dict[str, Any]) -> list[MachinePlace]:
     return [_place(m, calendar) for m in machines]
 
 
+async def network_places(calendars: dict[int, SiteCalendar]) -> list[MachinePlace]:
+    """The places of every machine of the network, by site name then machine name, in one
+    query (``calendars``: every site's, as site_calendars gives them)."""
+    machines = await Machine.select(*_PLACE_COLUMNS).order_by(Machine.site.name).order_by(Machine.name)
+    return [_place(m, calendars.get(m["site"], SiteCalendar([], []))) for m in machines]
+
+
 def _place(machine: dict[str, Any], calendar: SiteCalendar) -> MachinePlace:
     rules = BookingRules().overridden_by({n: machine[f"site_{n}"] for n in RULE_NAMES})
     rules = rules.overridden_by({n: machine[n] for n in RULE_NAMES})

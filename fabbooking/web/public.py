@@ -16,9 +16,12 @@ from fabbooking.api.auth import SESSION_COOKIE, set_session_cookie
 from fabbooking.bookings.calendar import hours_on
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
+from fabbooking.schedule.now import MachineNow
+from fabbooking.schedule.search import search_choices
+from fabbooking.schedule.services import machines_now, network_zone
 from fabbooking.settings import load_settings
 from fabbooking.usage import services as usage
-from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, _
+from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES
 from fabbooking.web.rendering import go, page, refusal_text, safe_next
 from fabbooking.workshops import services as workshops
 
@@ -27,7 +30,7 @@ SITE_WORKSHOPS_SHOWN = 5  # the next ones; the calendar has the rest
 
 
 def site_summary(site: dict[str, Any], calendar: network.SiteCalendar, machines: list[dict[str, Any]],
-                 states: dict[int, str], now: datetime) -> dict[str, Any]:
+                 states: dict[int, str], now_states: dict[int, MachineNow], now: datetime) -> dict[str, Any]:
     """A site as the home page shows it: machines, and today's hours in its timezone."""
     tz = network.zone(site["timezone"])
     local_now = now.astimezone(tz)
@@ -35,19 +38,21 @@ def site_summary(site: dict[str, Any], calendar: network.SiteCalendar, machines:
     open_now = any(p.opens <= local_now.time() < p.closes for p in today)
     for machine in machines:
         machine["live_state"] = states.get(machine["id"])
+        machine["now"] = now_states.get(machine["id"])
     return {**site, "today": today, "open_now": open_now, "machines": machines, "calendar": calendar}
 
 
 async def site_summaries(sites: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Several sites at once, in three queries whatever their number: calendars, machines,
-    machines' live states."""
+    """Several sites at once, in four queries whatever their number: calendars, machines,
+    machines' live states, their bookings from now on."""
     calendars = await network.site_calendars([s["id"] for s in sites])
     machines = await network.list_machines(sites[0]["slug"]) if len(sites) == 1 else await network.list_machines()
     states = await usage.live_states([m["id"] for m in machines])
+    now_states = await machines_now(machines, calendars, now)
     by_site: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for machine in machines:
         by_site[machine["site"]].append(machine)
-    return [site_summary(s, calendars[s["id"]], by_site[s["id"]], states, now) for s in sites]
+    return [site_summary(s, calendars[s["id"]], by_site[s["id"]], states, now_states, now) for s in sites]
 
 
 class PublicPages(Controller):
@@ -56,10 +61,11 @@ class PublicPages(Controller):
     @get("/")
     async def home(self, request: Request) -> Template:
         now = datetime.now(UTC)
-        by_area: dict[str, list] = defaultdict(list)
-        for summary in await site_summaries(await network.list_sites(), now):
-            by_area[summary["neighbourhood"] or _("Autres lieux")].append(summary)
-        return page(request, "home.html", areas=sorted(by_area.items()))
+        found = await network.list_sites()
+        sites = sorted(await site_summaries(found, now), key=lambda s: (not s["neighbourhood"], s["neighbourhood"]))
+        kinds = {m["kind"] for s in sites for m in s["machines"]}
+        return page(request, "home.html", sites=sites,
+                    search=search_choices(kinds, now.astimezone(network_zone(found)).date()))
 
     @get("/sites/{slug:str}")
     async def site(self, request: Request, slug: FromPath[str]) -> Template:
