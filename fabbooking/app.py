@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Response, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
@@ -21,6 +21,7 @@ from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_id
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
 from fabbooking.figures import routes as figures_routes
 from fabbooking.network.controllers import MachineController, SiteController
+from fabbooking.outage import database_answers
 from fabbooking.projects import routes as projects_routes
 from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
@@ -33,8 +34,7 @@ from fabbooking.workshops import routes as workshops_routes
 
 
 async def _open_pool() -> None:
-    if database.is_postgres():
-        await database.DB.start_connection_pool(min_size=1, max_size=10)
+    await database.start_serving_pool(max_size=10)
 
 
 async def _close_pool() -> None:
@@ -48,6 +48,18 @@ _usage = UsageRuntime()
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False, cache=False)
+async def readyz() -> Response[dict[str, str]]:
+    """Ready for traffic: the database answers within FABBOOKING_DB_TIMEOUT_S, and the usage
+    listener, when this process runs one, is connected to its broker. 503 says which is down."""
+    parts = {"database": "ok" if await database_answers() else "down"}
+    if (connected := _usage.listener_connected) is not None:
+        parts["listener"] = "ok" if connected else "down"
+    ready = all(state == "ok" for state in parts.values())
+    return Response({"status": "ok" if ready else "unavailable", **parts},
+                    status_code=200 if ready else 503)
 
 
 def create_app(*, use_pool: bool = True, production: bool | None = None, run_usage: bool = True) -> Litestar:
@@ -71,7 +83,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         before_request=refuse_impossible_ids,
     )
     app = Litestar(
-        route_handlers=[api, web_router(), static_router(), healthz,
+        route_handlers=[api, web_router(), static_router(), healthz, readyz,
                         admin_mount(database.app_tables(), production)],
         template_config=template_config(),
         csrf_config=CSRFConfig(

@@ -215,6 +215,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Something went wrong on our side; nothing was saved. Try again in a moment, and "
         "tell the team if it happens again.",
     ),
+    "unavailable": (
+        "Le service ne répond pas pour le moment. Réessayez dans un instant ; si vous veniez "
+        "d'enregistrer quelque chose, vérifiez ensuite que c'est bien fait.",
+        "The service is not answering for now. Try again in a moment; if you were saving "
+        "something, check afterwards that it was done.",
+    ),
     "too_large": (
         "Ce que vous envoyez est trop gros. Envoyez moins à la fois (une photo ou un fichier plus "
         "léger, ou en plusieurs fois).",

@@ -30,7 +30,7 @@ async def listen(client_id: str, share_group: str | None, partition: Partition |
     share = f", sites of share {partition}" if partition else ""
     print(f"Listening for machine usage on {where} as {client_id!r}{share}", flush=True)
     if database.is_postgres():
-        await database.DB.start_connection_pool(min_size=1, max_size=4)
+        await database.start_serving_pool(max_size=4)
     try:
         await listener.run()
     finally:

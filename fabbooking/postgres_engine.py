@@ -1,0 +1,62 @@
+"""Piccolo's PostgreSQL engine, with a bound on every wait for the database.
+
+asyncpg bounds a statement with ``command_timeout`` and a connection attempt with
+``timeout``, but Piccolo takes and gives back pooled connections without a bound: when the
+server freezes (or every connection is stuck), a request would wait for a free connection,
+or for a dead one to be reset, until the client gives up. Here taking a connection from the
+pool and giving it back are bounded too, so a request fails after about the timeout
+(FABBOOKING_DB_TIMEOUT_S) and is answered 503.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
+
+
+class TimelyPostgresTransaction(PostgresTransaction):
+    engine: TimelyPostgresEngine
+
+    async def get_connection(self):
+        if self.engine.pool:
+            return await self.engine.pool.acquire(timeout=self.engine.wait_s)
+        return await self.engine.get_new_connection()
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            try:
+                # asyncpg closes a connection that cannot be reset in time
+                if self.engine.pool:
+                    await self.engine.pool.release(self.connection, timeout=self.engine.wait_s)
+                else:
+                    await self.connection.close(timeout=self.engine.wait_s)
+            finally:
+                self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+class TimelyPostgresEngine(PostgresEngine):
+    """``PostgresEngine`` whose pool waits at most ``wait_s`` for a connection, or to give
+    one back (None: no bound, as Piccolo does)."""
+
+    def __init__(self, config: dict[str, Any], wait_s: float | None = None, **kwargs: Any) -> None:
+        super().__init__(config=config, **kwargs)
+        self.wait_s = wait_s
+
+    def transaction(self, allow_nested: bool = True) -> TimelyPostgresTransaction:
+        return TimelyPostgresTransaction(engine=self, allow_nested=allow_nested)
+
+    async def _run_in_pool(self, query: str, args=None):
+        if not self.pool:
+            raise ValueError("A pool isn't currently running.")
+        async with self.pool.acquire(timeout=self.wait_s) as connection:
+            return await connection.fetch(query, *(args or []))
