@@ -25,6 +25,7 @@ APPS = [
     "fabbooking.usage.piccolo_app",
     "fabbooking.projects.piccolo_app",
     "fabbooking.workshops.piccolo_app",
+    "fabbooking.idempotency.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

@@ -37,7 +37,8 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if asyncpg is not None:
         if isinstance(exc, asyncpg.ClientConfigurationError):
             return False
-        if isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError
+        # InternalClientError: a connection left mid-operation by the server going away
+        if isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | asyncpg.PostgresConnectionError
                       | asyncpg.InsufficientResourcesError | asyncpg.OperatorInterventionError):
             return True
     if isinstance(exc, sqlite3.OperationalError):
@@ -67,6 +68,7 @@ async def database_answers() -> bool:
         if not is_database_unavailable(exc) and not isinstance(exc, TimeoutError):
             log.warning("the database readiness check failed: %r", exc)
         return False
+    OUTAGE.answered()
     return True
 
 
@@ -87,13 +89,16 @@ class Outage:
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
+    def answered(self) -> None:
+        """The database answered a check (the watcher's, or /readyz's): log the outage's end."""
+        if self.down_since is not None:
+            lasted, self.down_since = time.monotonic() - self.down_since, None
+            log.warning("the database answers again, after %.0f s", lasted)
+
     async def _watch(self) -> None:
         while self.down_since is not None:
             await asyncio.sleep(WATCH_EVERY_S)
-            if await database_answers():
-                lasted = time.monotonic() - self.down_since
-                self.down_since = None
-                log.warning("the database answers again, after %.0f s", lasted)
+            await database_answers()
 
 
 OUTAGE = Outage()

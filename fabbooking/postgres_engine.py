@@ -10,6 +10,7 @@ pool and giving it back are bounded too, so a request fails after about the time
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
@@ -17,6 +18,27 @@ from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 class TimelyPostgresTransaction(PostgresTransaction):
     engine: TimelyPostgresEngine
+
+    async def __aenter__(self) -> TimelyPostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()
+        except BaseException:
+            # Piccolo keeps the connection when BEGIN fails: the pool would lose it for good
+            await self._give_back()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def _give_back(self) -> None:
+        """Back to the pool; asyncpg closes a connection that cannot be reset in time."""
+        if self.engine.pool:
+            await self.engine.pool.release(self.connection, timeout=self.engine.wait_s)
+        else:
+            await self.connection.close(timeout=self.engine.wait_s)
 
     async def get_connection(self):
         if self.engine.pool:
@@ -34,11 +56,7 @@ class TimelyPostgresTransaction(PostgresTransaction):
                 await self.commit()
         finally:
             try:
-                # asyncpg closes a connection that cannot be reset in time
-                if self.engine.pool:
-                    await self.engine.pool.release(self.connection, timeout=self.engine.wait_s)
-                else:
-                    await self.connection.close(timeout=self.engine.wait_s)
+                await self._give_back()
             finally:
                 self.engine.current_transaction.reset(self.context)
         return exception is None
@@ -54,6 +72,16 @@ class TimelyPostgresEngine(PostgresEngine):
 
     def transaction(self, allow_nested: bool = True) -> TimelyPostgresTransaction:
         return TimelyPostgresTransaction(engine=self, allow_nested=allow_nested)
+
+    async def close_connection_pool(self) -> None:
+        """Close the pool; connections not given back in time are cut."""
+        if self.pool is None:
+            return
+        pool, self.pool = self.pool, None
+        try:
+            await asyncio.wait_for(pool.close(), timeout=self.wait_s)
+        except TimeoutError:
+            pool.terminate()
 
     async def _run_in_pool(self, query: str, args=None):
         if not self.pool:

@@ -8,6 +8,7 @@ import logging
 import os
 from datetime import UTC, datetime
 
+from fabbooking.idempotency.answers import forget_old_answers
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
@@ -76,6 +77,7 @@ async def sweep_forever() -> None:
             if released:
                 log.info("no-shows released: %s", released)
             await forget_old_message_keys(datetime.now(UTC))
+            await forget_old_answers(datetime.now(UTC))
         except Exception:  # noqa: BLE001 - try again at the next round
             log.exception("no-show sweep failed")
         await asyncio.sleep(SWEEP_EVERY_S)
