@@ -11,12 +11,21 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
 from litestar.plugins.htmx import HTMXPlugin
 
 from fabbooking import __version__, database
 from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
+from fabbooking.api.errors import UNAVAILABLE
 from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_ids
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
 from fabbooking.figures import routes as figures_routes
@@ -107,7 +116,25 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         ),
     )
     document_input_errors_as_422(app)
+    document_unavailable_as_503(app)
     return app
+
+
+def document_unavailable_as_503(app: Litestar) -> None:
+    """Any API operation may meet a database that went away: 503 {code, detail} with
+    Retry-After (see fabbooking.outage)."""
+    unavailable = OpenAPIResponse(
+        description=UNAVAILABLE,
+        content={"application/json": OpenAPIMediaType(schema=Reference(ref="#/components/schemas/ErrorBody"))},
+        headers={"Retry-After": OpenAPIHeader(
+            description="Seconds to wait before trying again.", schema=Schema(type=OpenAPIType.INTEGER))},
+    )
+    for route, path in (app.openapi_schema.paths or {}).items():
+        if not route.startswith("/api/"):
+            continue
+        for operation in (path.get, path.post, path.put, path.patch, path.delete):
+            if operation is not None and operation.responses is not None:
+                operation.responses.setdefault("503", unavailable)
 
 
 def document_input_errors_as_422(app: Litestar) -> None:

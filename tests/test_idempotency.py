@@ -143,4 +143,15 @@ def test_the_header_is_documented_on_each_operation(app):
     for path in ("/api/v1/bookings", "/api/v1/projects", "/api/v1/workshops/{workshop_id}/registrations"):
         parameters = paths[path]["post"]["parameters"]
         assert [p["in"] for p in parameters if p["name"] == "Idempotency-Key"] == ["header"], path
-        assert "503" in paths[path]["post"]["responses"]
+
+
+
+def test_every_api_operation_documents_503_with_retry_after(app):
+    paths = app.openapi_schema.to_schema()["paths"]
+    operations = [(path, method, op) for path, item in paths.items() if path.startswith("/api/")
+                  for method, op in item.items() if method in ("get", "post", "put", "patch", "delete")]
+    assert len(operations) > 40
+    for path, method, operation in operations:
+        unavailable = operation["responses"]["503"]
+        assert unavailable["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+        assert "Retry-After" in unavailable["headers"], (method, path)

@@ -29,9 +29,9 @@ _DESCRIPTIONS = {
     409: "Conflict: the slot is taken (`overlap`, `too_close`), or the name is taken.",
     422: "Input or a booking rule refused the request; `code` says which rule.",
     429: "Too many login attempts (`too_many_attempts`).",
-    503: "The database does not answer for now (`unavailable`): try again after `Retry-After` "
-         "seconds, with the same `Idempotency-Key` where the operation takes one.",
 }
+UNAVAILABLE = ("The database does not answer for now (`unavailable`): try again after `Retry-After` "
+               "seconds, with the same `Idempotency-Key` where the operation takes one.")
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:

@@ -46,7 +46,7 @@ class BookingController(Controller):
     path = "/bookings"
     tags = ["bookings"]
 
-    @post("/", status_code=201, responses=error_responses(401, 403, 404, 409, 422, 503))
+    @post("/", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
     async def create(self, request: Request, data: JSONBody[BookingIn], viewer: CurrentViewer,
                      idempotency_key: IdempotencyKey = None) -> Response[BookingOut]:
         """Book a machine for [start, end). Animators of the site may set `maker_id` to book

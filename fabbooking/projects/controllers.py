@@ -150,7 +150,7 @@ class ProjectController(Controller):
                                              status=status, page=page, per_page=per_page)
         return ProjectListOut(total=total, page=page, per_page=per_page, items=[summary_out(r) for r in rows])
 
-    @post("/", status_code=201, responses=error_responses(401, 409, 422, 503))
+    @post("/", status_code=201, responses=error_responses(401, 409, 422))
     async def create(self, request: Request, data: JSONBody[ProjectIn], viewer: CurrentViewer,
                      idempotency_key: IdempotencyKey = None) -> Response[ProjectOut]:
         """Start a project; the caller becomes its owner. Send an `Idempotency-Key` to retry

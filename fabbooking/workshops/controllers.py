@@ -153,7 +153,7 @@ class WorkshopController(Controller):
         return [registration_out(viewer, r, staff=True) for r in rows]
 
     @post("/{workshop_id:int}/registrations", status_code=201,
-          responses=error_responses(401, 403, 404, 409, 422, 503))
+          responses=error_responses(401, 403, 404, 409, 422))
     async def register(self, request: Request, workshop_id: FromPath[int], viewer: CurrentViewer,
                        data: JSONBody[RegistrationIn | None] = None,
                        idempotency_key: IdempotencyKey = None) -> Response[RegistrationOut]:
