@@ -4,7 +4,8 @@ asyncpg bounds a statement with ``command_timeout`` and a connection attempt wit
 ``timeout``, but Piccolo takes and gives back pooled connections without a bound: when the
 server freezes (or every connection is stuck), a request would wait for a free connection,
 or for a dead one to be reset, until the client gives up. Here taking a connection from the
-pool and giving it back are bounded too, so a request fails after about the timeout
+pool and giving it back are bounded too, and a connection that failed because the database
+went away is cut at once rather than reset, so a request fails after about the timeout
 (FABBOOKING_DB_TIMEOUT_S) and is answered 503.
 """
 
@@ -26,8 +27,9 @@ class TimelyPostgresTransaction(PostgresTransaction):
         try:
             self.transaction = self.connection.transaction()
             await self.begin()
-        except BaseException:
+        except BaseException as exc:
             # Piccolo keeps the connection when BEGIN fails: the pool would lose it for good
+            _cut_if_lost(self.connection, exc)
             await self._give_back()
             raise
         self.context = self.engine.current_transaction.set(self)
@@ -49,11 +51,16 @@ class TimelyPostgresTransaction(PostgresTransaction):
         if self._parent:
             return exception is None
         try:
-            if exception:
+            if exception and _cut_if_lost(self.connection, exception):
+                self._rolled_back = True  # the server rolls back a transaction whose connection is gone
+            elif exception:
                 if not self._rolled_back:
                     await self.rollback()
             elif not self._committed and not self._rolled_back:
                 await self.commit()
+        except BaseException as failed:
+            _cut_if_lost(self.connection, failed)
+            raise
         finally:
             try:
                 await self._give_back()
@@ -86,5 +93,21 @@ class TimelyPostgresEngine(PostgresEngine):
     async def _run_in_pool(self, query: str, args=None):
         if not self.pool:
             raise ValueError("A pool isn't currently running.")
-        async with self.pool.acquire(timeout=self.wait_s) as connection:
+        connection = await self.pool.acquire(timeout=self.wait_s)
+        try:
             return await connection.fetch(query, *(args or []))
+        except BaseException as exc:
+            _cut_if_lost(connection, exc)
+            raise
+        finally:
+            await self.pool.release(connection, timeout=self.wait_s)
+
+
+def _cut_if_lost(connection, exc: BaseException) -> bool:
+    """Close at once a connection that failed because the database went away or did not
+    answer in time: resetting it for the pool would only wait for the server again."""
+    from fabbooking.outage import is_database_unavailable
+
+    if is_database_unavailable(exc) and not connection.is_closed():
+        connection.terminate()
+    return is_database_unavailable(exc)

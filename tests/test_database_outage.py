@@ -27,9 +27,9 @@ from tests.conftest import ROOT, free_port, local_slot, make_account, make_machi
 from tests.private_postgres import PrivatePostgres, postgres_bin
 
 TIMEOUT_S = 2
-# the longest a request may take while the database is away: the timeout, the client-side
-# backstop (one more second), giving the connection back (the timeout again) and some slack
-BOUND_S = 3 * TIMEOUT_S + 4
+# the longest a request may take while the database is away: the timeout and the client-side
+# backstop (one more second; a dead connection is then cut, not reset), with as much slack
+BOUND_S = 2 * TIMEOUT_S + 2
 CLIENTS = 6
 
 
