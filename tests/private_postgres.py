@@ -65,8 +65,16 @@ class PrivatePostgres:
     def _pids(self) -> list[int]:
         """The postmaster and every server process it started."""
         postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout
-        return [postmaster, *(int(pid) for pid in children.split())]
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (name) state ppid …": the name may hold spaces, so split after ")"
+                ppid = int(stat.read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue  # a process that ended meanwhile
+            if ppid == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
 
     def freeze(self) -> None:
         """As a server that hangs: every process stopped, connections open, nothing answers."""

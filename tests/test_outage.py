@@ -103,3 +103,19 @@ def test_the_timeout_setting_is_checked(monkeypatch):
         monkeypatch.setenv("FABBOOKING_DB_TIMEOUT_S", wrong)
         with pytest.raises(ConfigError, match="FABBOOKING_DB_TIMEOUT_S.*between 0.5 and 300"):
             db_timeout_s()
+
+
+async def test_readyz_says_when_the_usage_listener_is_not_connected(client, monkeypatch):
+    from fabbooking import app as app_module
+
+    class Listener:
+        connected = asyncio.Event()
+
+    monkeypatch.setattr(app_module._usage, "listener", Listener())
+    answer = await client.get("/readyz")
+    assert (answer.status_code, answer.json()) == (
+        503, {"status": "unavailable", "database": "ok", "listener": "down"})
+    Listener.connected.set()
+    answer = await client.get("/readyz")
+    assert (answer.status_code, answer.json()) == (
+        200, {"status": "ok", "database": "ok", "listener": "ok"})
