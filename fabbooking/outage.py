@@ -86,8 +86,10 @@ class Outage:
             why = str(exc) or f"no answer within {db_timeout_s():g} s"
             log.error("the database is unavailable (%s: %s); answering 503 until it answers again",
                       type(exc).__name__, why)
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        loop = asyncio.get_running_loop()
+        # (a watcher of an event loop that has ended — tests, commands — watches nothing)
+        if self._watcher is None or self._watcher.done() or self._watcher.get_loop() is not loop:
+            self._watcher = loop.create_task(self._watch())
 
     def answered(self) -> None:
         """The database answered a check (the watcher's, or /readyz's): log the outage's end."""
