@@ -42,7 +42,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
                       | asyncpg.InsufficientResourcesError | asyncpg.OperatorInterventionError):
             return True
     if isinstance(exc, sqlite3.OperationalError):
-        return str(exc).lower().startswith(_SQLITE_UNAVAILABLE)
+        return any(words in str(exc).lower() for words in _SQLITE_UNAVAILABLE)
     if isinstance(exc, OSError | TimeoutError):
         return _raised_by_database_client(exc)
     return False

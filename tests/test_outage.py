@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -92,6 +93,13 @@ def test_other_failures_stay_errors():
         save_photo()
     assert not outage.is_database_unavailable(disk_full.value)
     assert not outage.is_database_unavailable(ValueError("bad"))
+    assert not outage.is_database_unavailable(sqlite3.OperationalError("no such column: nickname"))
+
+
+def test_sqlite_lock_and_file_failures_are_an_outage():
+    for said in ("unable to open database file", "database is locked",
+                 "attempt to write a readonly database", "disk I/O error"):
+        assert outage.is_database_unavailable(sqlite3.OperationalError(said)), said
 
 
 def test_the_timeout_setting_is_checked(monkeypatch):
