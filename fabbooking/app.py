@@ -5,24 +5,34 @@ from __future__ import annotations
 
 import os
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Response, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
 from litestar.plugins.htmx import HTMXPlugin
 
 from fabbooking import __version__, database
 from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
+from fabbooking.api.errors import UNAVAILABLE
 from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_ids
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
 from fabbooking.figures import routes as figures_routes
 from fabbooking.network.controllers import MachineController, SiteController
 from fabbooking.observability.endpoint import metrics_endpoint
 from fabbooking.observability.requests import RequestObserver
+from fabbooking.outage import database_answers
 from fabbooking.projects import routes as projects_routes
 from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
@@ -35,8 +45,7 @@ from fabbooking.workshops import routes as workshops_routes
 
 
 async def _open_pool() -> None:
-    if database.is_postgres():
-        await database.DB.start_connection_pool(min_size=1, max_size=10)
+    await database.start_serving_pool(max_size=10)
 
 
 async def _close_pool() -> None:
@@ -50,6 +59,18 @@ _usage = UsageRuntime()
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False, cache=False)
+async def readyz() -> Response[dict[str, str]]:
+    """Ready for traffic: the database answers within FABBOOKING_DB_TIMEOUT_S, and the usage
+    listener, when this process runs one, is connected to its broker. 503 says which is down."""
+    parts = {"database": "ok" if await database_answers() else "down"}
+    if (connected := _usage.listener_connected) is not None:
+        parts["listener"] = "ok" if connected else "down"
+    ready = all(state == "ok" for state in parts.values())
+    return Response({"status": "ok" if ready else "unavailable", **parts},
+                    status_code=200 if ready else 503)
 
 
 def create_app(*, use_pool: bool = True, production: bool | None = None, run_usage: bool = True) -> Litestar:
@@ -73,7 +94,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         before_request=refuse_impossible_ids,
     )
     app = Litestar(
-        route_handlers=[api, web_router(), static_router(), healthz, metrics_endpoint(settings.metrics_allow),
+        route_handlers=[api, web_router(), static_router(), healthz, readyz, metrics_endpoint(settings.metrics_allow),
                         admin_mount(database.app_tables(), production)],
         template_config=template_config(),
         csrf_config=CSRFConfig(
@@ -100,8 +121,26 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         ),
     )
     document_input_errors_as_422(app)
+    document_unavailable_as_503(app)
     app.asgi_handler = RequestObserver(app.asgi_handler)
     return app
+
+
+def document_unavailable_as_503(app: Litestar) -> None:
+    """Any API operation may meet a database that went away: 503 {code, detail} with
+    Retry-After (see fabbooking.outage)."""
+    unavailable = OpenAPIResponse(
+        description=UNAVAILABLE,
+        content={"application/json": OpenAPIMediaType(schema=Reference(ref="#/components/schemas/ErrorBody"))},
+        headers={"Retry-After": OpenAPIHeader(
+            description="Seconds to wait before trying again.", schema=Schema(type=OpenAPIType.INTEGER))},
+    )
+    for route, path in (app.openapi_schema.paths or {}).items():
+        if not route.startswith("/api/"):
+            continue
+        for operation in (path.get, path.post, path.put, path.patch, path.delete):
+            if operation is not None and operation.responses is not None:
+                operation.responses.setdefault("503", unavailable)
 
 
 def document_input_errors_as_422(app: Litestar) -> None:

@@ -14,7 +14,8 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
-from fabbooking.settings import ConfigError, DatabaseUrl, database_url
+from fabbooking.postgres_engine import TimelyPostgresEngine
+from fabbooking.settings import ConfigError, DatabaseUrl, database_url, db_timeout_s
 from fabbooking.sqlite_pool import PooledSQLiteEngine
 
 APPS = [
@@ -26,15 +27,16 @@ APPS = [
     "fabbooking.projects.piccolo_app",
     "fabbooking.workshops.piccolo_app",
     "fabbooking.jobs.piccolo_app",
+    "fabbooking.idempotency.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)
 
-# SQLite waits this long for a lock held by another process instead of failing at once.
-SQLITE_BUSY_TIMEOUT_S = 30
-
 
 def build_engine(url: DatabaseUrl) -> Engine:
+    """The engine for ``url``. Connecting waits at most FABBOOKING_DB_TIMEOUT_S; so does
+    SQLite for a lock held by another process (its busy timeout)."""
+    timeout = db_timeout_s()
     if url.kind == "sqlite":
         path = Path(url.path)
         if path.parent and not path.parent.exists():
@@ -45,8 +47,26 @@ def build_engine(url: DatabaseUrl) -> Engine:
                     f"Cannot create the folder {path.parent} for the SQLite database "
                     f"({exc.strerror}). Set FABBOOKING_DATABASE_URL to a writable place."
                 ) from None
-        return PooledSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
-    return PostgresEngine(config={"dsn": url.dsn})
+        return PooledSQLiteEngine(path=str(path), timeout=timeout)
+    return TimelyPostgresEngine(config={"dsn": url.dsn, "timeout": timeout})
+
+
+async def start_serving_pool(max_size: int) -> None:
+    """PostgreSQL: the pool of a serving process, where no statement may keep a request
+    waiting longer than FABBOOKING_DB_TIMEOUT_S — the server cancels it, and the client
+    gives up one second later if the server does not answer at all. Commands (migrations,
+    the demo) run without a statement bound."""
+    if not is_postgres():
+        return
+    from fabbooking.outage import log_pool_retries_in_one_line
+
+    log_pool_retries_in_one_line()
+    timeout = db_timeout_s()
+    if isinstance(DB, TimelyPostgresEngine):
+        DB.wait_s = timeout
+    await DB.start_connection_pool(
+        min_size=1, max_size=max_size, command_timeout=timeout + 1,
+        server_settings={"statement_timeout": str(int(timeout * 1000))})
 
 
 DB: Engine = build_engine(database_url())

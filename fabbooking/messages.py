@@ -215,6 +215,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Something went wrong on our side; nothing was saved. Try again in a moment, and "
         "tell the team if it happens again.",
     ),
+    "idempotency_key_reused": (
+        "Cette clé Idempotency-Key a déjà servi pour une autre demande. Utilisez une clé "
+        "nouvelle pour chaque demande différente.",
+        "This Idempotency-Key was already used for a different request. Use a new key for "
+        "each different request.",
+    ),
+    "unavailable": (
+        "Le service ne répond pas pour le moment. Réessayez dans un instant ; si vous veniez "
+        "d'enregistrer quelque chose, vérifiez ensuite que c'est bien fait.",
+        "The service is not answering for now. Try again in a moment; if you were saving "
+        "something, check afterwards that it was done.",
+    ),
     "too_large": (
         "Ce que vous envoyez est trop gros. Envoyez moins à la fois (une photo ou un fichier plus "
         "léger, ou en plusieurs fois).",

@@ -13,6 +13,7 @@ DEFAULT_VAR_DIR = Path("var")
 MIN_SECRET_LENGTH = 32
 LOG_FORMATS = ("text", "json")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_DB_TIMEOUT_S = 5.0
 
 
 class ConfigError(Exception):
@@ -155,6 +156,24 @@ def database_url() -> DatabaseUrl:
     return parse_database_url(raw_url)
 
 
+def db_timeout_s() -> float:
+    """FABBOOKING_DB_TIMEOUT_S: how long a request waits for the database (to connect, for a
+    free connection, for one statement) before it is answered 503 « try again »."""
+    raw = os.environ.get("FABBOOKING_DB_TIMEOUT_S", "").strip()
+    if not raw:
+        return DEFAULT_DB_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.5 <= value <= 300:
+        raise ConfigError(
+            f"FABBOOKING_DB_TIMEOUT_S={raw!r} is not understood. Give a number of seconds "
+            f"between 0.5 and 300, like 5 (the default)."
+        )
+    return value
+
+
 def media_dir() -> Path:
     """Where project photos and files are kept: FABBOOKING_MEDIA_DIR, or media/ under
     FABBOOKING_VAR_DIR. Created on first upload."""
@@ -189,6 +208,7 @@ def load_settings() -> Settings:
     var_dir = Path(os.environ.get("FABBOOKING_VAR_DIR", str(DEFAULT_VAR_DIR)))
     check_open_data_min_count()
     job_tick_seconds()
+    db_timeout_s()
     return Settings(
         database=database_url(),
         secret_key=_secret_key(var_dir),

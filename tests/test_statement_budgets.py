@@ -55,6 +55,7 @@ ANONYMOUS_BUDGETS = {
     "/sites/atelier/availability": 4,
     "/machines": 2,  # machines with their sites, the sites' rules
     "/metrics": 0,  # counters in memory; the pool's gauges read the engine, not the database
+    "/readyz": 1,  # SELECT 1
 }
 
 
@@ -115,3 +116,8 @@ async def test_booking_keeps_its_statement_budget(client, world):
         counts.append(len(seen))
         await _grow(world, sites=1, machines=1)
     assert counts[0] == counts[1] <= 9, counts
+    with counting_statements() as seen:
+        response = await client.post("/api/v1/bookings", json=booking_body(world.ids["printer"], 4),
+                                     headers={**world.auth("maker"), "Idempotency-Key": "k"})
+    assert response.status_code == 201, response.text
+    assert len(seen) == counts[0] + 3, seen.sql  # with a key: find it, claim it, keep the answer

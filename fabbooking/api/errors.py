@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from fabbooking.api.hostile_input import invalid_value
 from fabbooking.errors import Refused
 from fabbooking.messages import choose_language, render
+from fabbooking.outage import OUTAGE, RETRY_AFTER_S, is_database_unavailable
 
 log = logging.getLogger("fabbooking")
 
@@ -29,6 +30,8 @@ _DESCRIPTIONS = {
     422: "Input or a booking rule refused the request; `code` says which rule.",
     429: "Too many login attempts (`too_many_attempts`).",
 }
+UNAVAILABLE = ("The database does not answer for now (`unavailable`): try again after `Retry-After` "
+               "seconds, with the same `Idempotency-Key` where the operation takes one.")
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
@@ -89,7 +92,16 @@ def http_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
     return _body(request, status, "http_error", status=status)
 
 
+def unavailable_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
+    OUTAGE.noticed(exc)
+    response = _body(request, 503, "unavailable")
+    response.set_header("Retry-After", str(RETRY_AFTER_S))
+    return response
+
+
 def server_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
+    if is_database_unavailable(exc):
+        return unavailable_handler(request, exc)
     if (refused := invalid_value(exc)) is not None:
         return refused_handler(request, refused)
     # the route, not the path: a path can hold a secret (a private calendar feed's token)

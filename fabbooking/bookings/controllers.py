@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
+from fabbooking.api.idempotency import IdempotencyKey, answer_once
 from fabbooking.api.moments import now, parse_moment
 from fabbooking.bookings import services
 from fabbooking.bookings.schemas import (
@@ -46,12 +47,16 @@ class BookingController(Controller):
     tags = ["bookings"]
 
     @post("/", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
-    async def create(self, data: JSONBody[BookingIn], viewer: CurrentViewer) -> BookingOut:
+    async def create(self, request: Request, data: JSONBody[BookingIn], viewer: CurrentViewer,
+                     idempotency_key: IdempotencyKey = None) -> Response[BookingOut]:
         """Book a machine for [start, end). Animators of the site may set `maker_id` to book
-        for someone (quotas do not apply to them; overlaps always do)."""
-        row = await services.book(viewer, data.machine_id, data.start, data.end, now(),
-                                  note=data.note, maker_id=data.maker_id)
-        return booking_out(row)
+        for someone (quotas do not apply to them; overlaps always do). Send an
+        `Idempotency-Key` to retry safely."""
+        async def book() -> BookingOut:
+            return booking_out(await services.book(viewer, data.machine_id, data.start, data.end,
+                                                   now(), note=data.note, maker_id=data.maker_id))
+
+        return await answer_once(request, viewer, idempotency_key, data, book, 201)
 
     @get("/", responses=error_responses(401, 404, 422))
     async def list_bookings(

@@ -50,9 +50,16 @@ async def forget_message_keys(now: datetime) -> None:
     await forget_old_message_keys(now)
 
 
+async def forget_idempotency_answers(now: datetime) -> None:
+    from fabbooking.idempotency.answers import forget_old_answers
+
+    await forget_old_answers(now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("no-show-sweep", sweep_no_shows),
     Job("forget-message-keys", forget_message_keys),
+    Job("forget-idempotency-answers", forget_idempotency_answers),
 )
 
 

@@ -17,6 +17,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 
 from fabbooking.api.auth import CurrentViewer, require_login
 from fabbooking.api.errors import ErrorBody, error_responses, request_language
+from fabbooking.api.idempotency import IdempotencyKey, answer_once
 from fabbooking.messages import render
 from fabbooking.projects import attachments, exports, gallery, media, services
 from fabbooking.projects.markdown import render_markdown
@@ -150,13 +151,19 @@ class ProjectController(Controller):
         return ProjectListOut(total=total, page=page, per_page=per_page, items=[summary_out(r) for r in rows])
 
     @post("/", status_code=201, responses=error_responses(401, 409, 422))
-    async def create(self, data: JSONBody[ProjectIn], viewer: CurrentViewer) -> ProjectOut:
-        """Start a project; the caller becomes its owner."""
-        row = await services.create_project(require_login(viewer), {
-            "title": data.title, "summary": data.summary, "body": data.body, "status": data.status,
-            "licence": data.licence, "visibility": data.visibility, "tags": data.tags, "site_id": data.site_id,
-        }, datetime.now(UTC))
-        return project_out(await gallery.project_details(viewer, row["slug"]))
+    async def create(self, request: Request, data: JSONBody[ProjectIn], viewer: CurrentViewer,
+                     idempotency_key: IdempotencyKey = None) -> Response[ProjectOut]:
+        """Start a project; the caller becomes its owner. Send an `Idempotency-Key` to retry
+        safely."""
+        async def create() -> ProjectOut:
+            row = await services.create_project(require_login(viewer), {
+                "title": data.title, "summary": data.summary, "body": data.body, "status": data.status,
+                "licence": data.licence, "visibility": data.visibility, "tags": data.tags,
+                "site_id": data.site_id,
+            }, datetime.now(UTC))
+            return project_out(await gallery.project_details(viewer, row["slug"]))
+
+        return await answer_once(request, viewer, idempotency_key, data, create, 201)
 
     @get("/{slug:str}", responses=error_responses(404))
     async def get_project(self, slug: FromPath[str], viewer: CurrentViewer) -> ProjectOut:

@@ -33,7 +33,7 @@ async def listen(client_id: str, share_group: str | None, partition: Partition |
     share = f", sites of share {partition}" if partition else ""
     log.info("Listening for machine usage on %s as %r%s", where, client_id, share)
     if database.is_postgres():
-        await database.DB.start_connection_pool(min_size=1, max_size=4)
+        await database.start_serving_pool(max_size=4)
     try:
         await listener.run()
     finally:

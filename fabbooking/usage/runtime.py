@@ -20,7 +20,13 @@ log = logging.getLogger("fabbooking.usage")
 class UsageRuntime:
     def __init__(self) -> None:
         self.broker = None
+        self.listener: UsageListener | None = None
         self.tasks: list[asyncio.Task] = []
+
+    @property
+    def listener_connected(self) -> bool | None:
+        """Whether this process's usage listener is connected to its broker (None: it runs none)."""
+        return None if self.listener is None else self.listener.connected.is_set()
 
     async def start(self) -> None:
         settings = load_settings()
@@ -33,6 +39,7 @@ class UsageRuntime:
                 self.broker = await start_embedded_broker(port)
                 log.info("embedded MQTT broker on 127.0.0.1:%d", port)
                 listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id=client_id, mqtt5=False)
+            self.listener = listener
             self.tasks.append(asyncio.create_task(listener.run()))
         self.tasks.append(asyncio.create_task(run_jobs_forever()))
 
@@ -49,8 +56,7 @@ async def run_background() -> None:
     from fabbooking import database
 
     configure_logging(load_settings().log_format)
-    if database.is_postgres():
-        await database.DB.start_connection_pool(min_size=1, max_size=4)
+    await database.start_serving_pool(max_size=4)
     runtime = UsageRuntime()
     await runtime.start()
     try:

@@ -16,6 +16,7 @@ from fabbooking.api import errors as api
 from fabbooking.api.hostile_input import invalid_value
 from fabbooking.errors import Refused
 from fabbooking.messages import choose_language, render
+from fabbooking.outage import OUTAGE, RETRY_AFTER_S, is_database_unavailable
 from fabbooking.web.context import SECURITY_HEADERS
 from fabbooking.web.guards import LoginNeeded
 from fabbooking.web.i18n import _, current_language
@@ -47,6 +48,7 @@ def error_page(request: Request, status: int, message: str) -> Template:
         405: _("Action impossible ici"),
         429: _("Trop d'essais"),
         500: _("Une erreur s'est produite"),
+        503: _("Réessayez dans un instant"),
     }
     title = titles.get(status, _("La demande n'a pas abouti"))
     headers = dict(SECURITY_HEADERS)
@@ -94,6 +96,14 @@ def http_handler(request: Request, exc: HTTPException) -> Response:
 def server_error_handler(request: Request, exc: Exception) -> Response:
     if _is_api(request):
         return api.server_error_handler(request, exc)
+    if is_database_unavailable(exc):
+        OUTAGE.noticed(exc)
+        page = error_page(request, 503, _(
+            "Le service ne répond pas pour le moment. Attendez quelques secondes, puis rechargez "
+            "la page. Si vous veniez d'enregistrer quelque chose, vérifiez ensuite que c'est "
+            "bien fait avant de recommencer."))
+        page.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return page
     if (refused := invalid_value(exc)) is not None:
         return refused_handler(request, refused)
     # the route, not the path: a path can hold a secret (a private calendar feed's token)

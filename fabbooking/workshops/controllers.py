@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
+from fabbooking.api.idempotency import IdempotencyKey, answer_once
 from fabbooking.api.moments import now, parse_moment
 from fabbooking.workshops import registrations, services
 from fabbooking.workshops.rules import HeadCount
@@ -153,13 +154,19 @@ class WorkshopController(Controller):
 
     @post("/{workshop_id:int}/registrations", status_code=201,
           responses=error_responses(401, 403, 404, 409, 422))
-    async def register(self, workshop_id: FromPath[int], viewer: CurrentViewer,
-                       data: JSONBody[RegistrationIn | None] = None) -> RegistrationOut:
+    async def register(self, request: Request, workshop_id: FromPath[int], viewer: CurrentViewer,
+                       data: JSONBody[RegistrationIn | None] = None,
+                       idempotency_key: IdempotencyKey = None) -> Response[RegistrationOut]:
         """Register yourself; or, for the site's team, a person by `name` (no account
-        needed). `status` is `registered`, or `waiting` when the workshop is full."""
+        needed). `status` is `registered`, or `waiting` when the workshop is full. Send an
+        `Idempotency-Key` to retry safely."""
         name = data.name if data else None
-        row = await registrations.register(viewer, workshop_id, now(), name=name)
-        return registration_out(viewer, row, staff=name is not None)
+
+        async def register() -> RegistrationOut:
+            row = await registrations.register(viewer, workshop_id, now(), name=name)
+            return registration_out(viewer, row, staff=name is not None)
+
+        return await answer_once(request, viewer, idempotency_key, data, register, 201)
 
     @post("/{workshop_id:int}/registrations/{registration_id:int}/cancel", status_code=200,
           responses=error_responses(401, 404, 409, 422))

@@ -1,0 +1,129 @@
+"""A database that cannot be reached is a 503 « try again » with Retry-After, on the API and
+on pages; /readyz says so; the log says it once, and once more when it is back.
+(The same against a real PostgreSQL stopped and frozen: test_database_outage.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fabbooking import database, outage
+from fabbooking.settings import ConfigError, db_timeout_s
+from fabbooking.sqlite_pool import PooledSQLiteEngine
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def unreachable(tmp_path: Path, sqlite_template: Path):
+    """The app's tables on a SQLite file in a folder that does not exist; ``back()`` points
+    them at a good copy of the database."""
+    before = database.DB
+    gone = PooledSQLiteEngine(path=str(tmp_path / "gone" / "fabbooking.sqlite3"))
+    good_path = tmp_path / "fabbooking.sqlite3"
+    shutil.copy(sqlite_template, good_path)
+    good = PooledSQLiteEngine(path=str(good_path))
+    database.use_engine(gone)
+    outage.OUTAGE.down_since = None
+    try:
+        yield lambda: database.use_engine(good)
+    finally:
+        database.use_engine(before)
+        outage.OUTAGE.down_since = None
+        await good.close_pool()
+
+
+@pytest.fixture
+async def http(app):
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def test_an_unreachable_database_is_503_try_again_then_recovers(unreachable, http, caplog):
+    caplog.set_level(logging.INFO, logger="fabbooking")
+    api = await http.get("/api/v1/sites", headers={"Accept-Language": "en"})
+    assert api.status_code == 503 and api.headers["retry-after"] == "5"
+    assert api.json() == {"code": "unavailable", "detail": api.json()["detail"]}
+    assert "Try again in a moment" in api.json()["detail"]
+
+    page = await http.get("/", headers={"Accept-Language": "fr"})
+    assert page.status_code == 503 and page.headers["retry-after"] == "5"
+    assert "Réessayez dans un instant" in page.text and "rechargez la page" in page.text
+    english = await http.get("/?lang=en")
+    assert english.status_code == 503 and "Try again in a moment" in english.text
+
+    ready = await http.get("/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable", "database": "down"})
+    assert (await http.get("/healthz")).status_code == 200  # the process itself is up
+
+    said = [r.getMessage() for r in caplog.records if r.name == "fabbooking"]
+    assert [m for m in said if "unavailable" in m] == [said[0]] and "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+
+    unreachable()  # the database is back: no restart needed
+    assert (await http.get("/readyz")).json() == {"status": "ok", "database": "ok"}
+    assert (await http.get("/api/v1/sites")).status_code == 200
+    assert any("answers again" in r.getMessage() for r in caplog.records)
+    watcher = outage.OUTAGE._watcher
+    if watcher is not None:
+        await asyncio.wait_for(watcher, timeout=10)
+
+
+async def test_a_refused_connection_to_postgresql_is_an_outage():
+    import asyncpg
+
+    with pytest.raises(OSError) as refused:
+        await asyncpg.connect(f"postgresql://nobody@127.0.0.1:{free_port()}/none", timeout=5)
+    assert outage.is_database_unavailable(refused.value)
+
+
+def test_other_failures_stay_errors():
+    def save_photo() -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as disk_full:
+        save_photo()
+    assert not outage.is_database_unavailable(disk_full.value)
+    assert not outage.is_database_unavailable(ValueError("bad"))
+    assert not outage.is_database_unavailable(sqlite3.OperationalError("no such column: nickname"))
+
+
+def test_sqlite_lock_and_file_failures_are_an_outage():
+    for said in ("unable to open database file", "database is locked",
+                 "attempt to write a readonly database", "disk I/O error"):
+        assert outage.is_database_unavailable(sqlite3.OperationalError(said)), said
+
+
+def test_the_timeout_setting_is_checked(monkeypatch):
+    monkeypatch.delenv("FABBOOKING_DB_TIMEOUT_S", raising=False)
+    assert db_timeout_s() == 5
+    monkeypatch.setenv("FABBOOKING_DB_TIMEOUT_S", "2.5")
+    assert db_timeout_s() == 2.5
+    for wrong in ("soon", "0", "-3", "1000"):
+        monkeypatch.setenv("FABBOOKING_DB_TIMEOUT_S", wrong)
+        with pytest.raises(ConfigError, match="FABBOOKING_DB_TIMEOUT_S.*between 0.5 and 300"):
+            db_timeout_s()
+
+
+async def test_readyz_says_when_the_usage_listener_is_not_connected(client, monkeypatch):
+    from fabbooking import app as app_module
+
+    class Listener:
+        connected = asyncio.Event()
+
+    monkeypatch.setattr(app_module._usage, "listener", Listener())
+    answer = await client.get("/readyz")
+    assert (answer.status_code, answer.json()) == (
+        503, {"status": "unavailable", "database": "ok", "listener": "down"})
+    Listener.connected.set()
+    answer = await client.get("/readyz")
+    assert (answer.status_code, answer.json()) == (
+        200, {"status": "ok", "database": "ok", "listener": "ok"})
