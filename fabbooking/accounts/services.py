@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fabbooking.accounts import passwords
 from fabbooking.accounts.identify import token_digest
 from fabbooking.accounts.tables import (
     Account,
@@ -89,13 +90,14 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
             raise Refused.not_found(f"le lieu « {slug} »", f"the place “{slug}”")
         sites.append(site)
     is_admin = new.role == Role.admin.value
+    password_hash = await passwords.hashed(new.password)
     from fabbooking import database
 
     try:
         async with database.DB.transaction():
-            account = await Account.create_user(
+            account = Account(
                 username=username,
-                password=new.password,
+                password=password_hash,
                 email=email,
                 display_name=new.display_name.strip() or username,
                 role=new.role,
@@ -105,6 +107,7 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
                 superuser=is_admin,
                 created_by=created_by.account_id if created_by else None,
             )
+            await account.save()
             for site in sites:
                 await Staff.insert(Staff(site=site.id, account=account.id))
     except Exception as exc:
@@ -128,15 +131,28 @@ async def check_login(username: str, password: str, client: str) -> int:
     )
     if by_username >= MAX_FAILURES_PER_USERNAME or by_client >= MAX_FAILURES_PER_CLIENT:
         raise Refused("too_many_attempts", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
-    account_id = await Account.login(username, password)
+    account_id = await _password_is_right(username, password)
     if account_id is not None:
-        active = await Account.select(Account.active).where(Account.id == account_id).first()
-        if active and active["active"]:
-            await LoginFailure.delete().where(LoginFailure.username == username)
-            return account_id
+        await LoginFailure.delete().where(LoginFailure.username == username)
+        return account_id
     await LoginFailure.insert(LoginFailure(username=username, client=client))
     await LoginFailure.delete().where(LoginFailure.at < since - LOGIN_WINDOW)
     raise Refused("bad_credentials")
+
+
+async def _password_is_right(username: str, password: str) -> int | None:
+    """The id of the active account with these credentials, else None. The hash runs in a
+    worker thread; an unknown username costs a hash too."""
+    row = await Account.select(Account.id, Account.password, Account.active).where(
+        Account.username == username).first()
+    if not await passwords.matches(password, row["password"] if row else None):
+        return None
+    assert row is not None
+    if passwords.needs_rehash(row["password"]):
+        await Account.update({Account.password: await passwords.hashed(password)}).where(
+            Account.id == row["id"])
+    await Account.update({Account.last_login: datetime.now()}).where(Account.id == row["id"])
+    return row["id"] if row["active"] else None
 
 
 async def issue_token(account_id: int, label: str = "") -> str:
@@ -203,11 +219,11 @@ async def set_language(account_id: int, language: str) -> None:
 
 async def change_password(account_id: int, current: str, new: str) -> None:
     """Change one's own password; the current one must be given."""
-    row = await Account.select(Account.username).where(Account.id == account_id).first()
-    if row is None or await Account.login(row["username"], current) is None:
+    row = await Account.select(Account.password).where(Account.id == account_id).first()
+    if row is None or not await passwords.matches(current, row["password"]):
         raise Refused("bad_credentials")
     check_password(new)
-    await Account.update_password(account_id, new)
+    await Account.update({Account.password: await passwords.hashed(new)}).where(Account.id == account_id)
 
 
 async def set_role(viewer: Viewer, account_id: int, role: str,
