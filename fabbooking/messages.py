@@ -120,9 +120,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "your password.",
     ),
     "too_many_attempts": (
-        "Trop d'essais de connexion. Attendez {minutes} minutes ou demandez de l'aide à "
-        "l'accueil.",
-        "Too many login attempts. Wait {minutes} minutes or ask for help at the desk.",
+        "Trop d'essais de mot de passe depuis cet appareil. Réessayez dans {minutes} min. "
+        "Mot de passe oublié ? Un animateur ou une animatrice peut le changer à l'accueil.",
+        "Too many password attempts from this device. Try again in {minutes} min. Forgotten "
+        "your password? A facilitator can change it at the desk.",
     ),
     "forbidden": (
         "Vous n'avez pas le droit de faire cela. Demandez à l'équipe du lieu si besoin.",

@@ -17,6 +17,7 @@ from fabbooking.accounts.tables import Account
 from fabbooking.api.auth import (
     SESSION_COOKIE,
     CurrentViewer,
+    client_address,
     require_login,
     set_session_cookie,
 )
@@ -24,10 +25,6 @@ from fabbooking.api.errors import error_responses
 from fabbooking.errors import Refused
 from fabbooking.network.tables import Staff
 from fabbooking.training.services import qualifications_of_many
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def account_out(account_id: int, with_private: bool) -> AccountOut:
@@ -75,13 +72,13 @@ class AuthController(Controller):
     @post("/token", status_code=201, responses=error_responses(401, 422, 429))
     async def create_token(self, data: JSONBody[Credentials], request: Request) -> TokenOut:
         """Exchange a username and password for an API token (send it as `Bearer`)."""
-        account_id = await services.check_login(data.username, data.password, _client(request))
+        account_id = await services.check_login(data.username, data.password, client_address(request))
         return TokenOut(token=await services.issue_token(account_id, data.label))
 
     @post("/login", status_code=200, responses=error_responses(401, 422, 429))
     async def login(self, data: JSONBody[Credentials], request: Request) -> Response[AccountOut]:
         """Open a browser session (an HttpOnly cookie)."""
-        account_id = await services.check_login(data.username, data.password, _client(request))
+        account_id = await services.check_login(data.username, data.password, client_address(request))
         token = await services.open_session(account_id)
         response = Response(await account_out(account_id, with_private=True))
         set_session_cookie(response, token, request)

@@ -5,24 +5,20 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from fabbooking.accounts import passwords
+from fabbooking.accounts import passwords, throttle
 from fabbooking.accounts.identify import token_digest
 from fabbooking.accounts.tables import (
     Account,
     ApiToken,
     BrowserSession,
-    LoginFailure,
     Role,
 )
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{2,40}$")
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_CLIENT = 30
 SESSION_LIFETIME = timedelta(days=14)
 TOKEN_PREFIX = "fbk_"
 
@@ -118,25 +114,16 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
 
 
 async def check_login(username: str, password: str, client: str) -> int:
-    """The account id for these credentials, or Refused. Failures are counted per username
-    and per client address, so guessing passwords is slowed down across processes."""
+    """The account id for these credentials, or Refused. Tries are throttled per username
+    and address and per address (see ``throttle``), across processes."""
     username = normalise_username(username)[:100]
-    client = client[:64]
-    since = datetime.now(UTC) - LOGIN_WINDOW
-    by_username = await LoginFailure.count().where(
-        (LoginFailure.username == username) & (LoginFailure.at > since)
-    )
-    by_client = await LoginFailure.count().where(
-        (LoginFailure.client == client) & (LoginFailure.at > since)
-    )
-    if by_username >= MAX_FAILURES_PER_USERNAME or by_client >= MAX_FAILURES_PER_CLIENT:
-        raise Refused("too_many_attempts", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
+    client = throttle.address_key(client)
+    await throttle.record_try(username, client)
     account_id = await _password_is_right(username, password)
     if account_id is not None:
-        await LoginFailure.delete().where(LoginFailure.username == username)
+        await throttle.forget(username, client)
         return account_id
-    await LoginFailure.insert(LoginFailure(username=username, client=client))
-    await LoginFailure.delete().where(LoginFailure.at < since - LOGIN_WINDOW)
+    await throttle.prune()
     raise Refused("bad_credentials")
 
 
@@ -217,11 +204,17 @@ async def set_language(account_id: int, language: str) -> None:
         await Account.update({Account.language: language}).where(Account.id == account_id)
 
 
-async def change_password(account_id: int, current: str, new: str) -> None:
-    """Change one's own password; the current one must be given."""
-    row = await Account.select(Account.password).where(Account.id == account_id).first()
-    if row is None or not await passwords.matches(current, row["password"]):
+async def change_password(account_id: int, current: str, new: str, client: str) -> None:
+    """Change one's own password; the current one must be given, and guessing it is
+    throttled as a login is."""
+    row = await Account.select(Account.username, Account.password).where(Account.id == account_id).first()
+    if row is None:
+        raise Refused("not_authenticated")
+    client = throttle.address_key(client)
+    await throttle.record_try(row["username"], client)
+    if not await passwords.matches(current, row["password"]):
         raise Refused("bad_credentials")
+    await throttle.forget(row["username"], client)
     check_password(new)
     await Account.update({Account.password: await passwords.hashed(new)}).where(Account.id == account_id)
 

@@ -48,7 +48,9 @@ def request_language(request: Request) -> str:
 def _body(request: Request, http_status: int, code: str, /, **params: object) -> Response[ErrorBody]:
     """The error's body; ``params`` fill its sentence (one of them may be called « status »)."""
     detail = render(code, request_language(request), **params)
-    headers = {"WWW-Authenticate": "Bearer"} if http_status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if http_status == 401 else {}
+    if "retry_after" in params:
+        headers["Retry-After"] = str(params["retry_after"])
     return Response(ErrorBody(code=code, detail=detail), status_code=http_status, headers=headers)
 
 
