@@ -24,6 +24,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "email_taken": 409,
     "slug_taken": 409,
     "too_many_attempts": 429,
+    "cross_site": 403,
+    "json_only": 415,
 }
 
 

@@ -216,6 +216,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Something went wrong on our side; nothing was saved. Try again in a moment, and "
         "tell the team if it happens again.",
     ),
+    "json_only": (
+        "L'API prend du JSON : envoyez le corps avec « Content-Type: application/json » "
+        "(reçu : {media_type}).",
+        "The API takes JSON: send the body with “Content-Type: application/json” "
+        "(received: {media_type}).",
+    ),
+    "cross_site": (
+        "Cette demande vient d'un autre site : refusée pour protéger votre compte. Faites-la "
+        "depuis Fabbooking lui-même, ou depuis un script avec un jeton d'API.",
+        "This request comes from another website: refused to protect your account. Make it "
+        "from Fabbooking itself, or from a script with an API token.",
+    ),
     "too_large": (
         "Ce que vous envoyez est trop gros. Envoyez moins à la fois (une photo ou un fichier plus "
         "léger, ou en plusieurs fois).",

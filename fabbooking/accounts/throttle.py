@@ -77,9 +77,9 @@ def refusal(wait: timedelta) -> Refused:
     return Refused("too_many_attempts", retry_after=seconds, minutes=minutes)
 
 
-async def record_try(username: str, client: str) -> int:
-    """Count this try against the limits and record it, in one locked step; the id of the
-    recorded try, or Refused("too_many_attempts") with ``retry_after`` seconds."""
+async def record_try(username: str, client: str) -> None:
+    """Count this try against the limits and record it, in one locked step; or refuse it
+    with Refused("too_many_attempts") and ``retry_after`` seconds."""
     from fabbooking import database
 
     async with database.write_transaction():  # SQLite: one writer at a time
@@ -92,9 +92,7 @@ async def record_try(username: str, client: str) -> int:
         wait = wait_needed([at for who, at in moments if who == username], [at for _, at in moments], now)
         if wait > timedelta(0):
             raise refusal(wait)
-        inserted = await LoginFailure.insert(LoginFailure(username=username, client=client, at=now)
-                                             ).returning(LoginFailure.id)
-    return inserted[0]["id"]
+        await LoginFailure.insert(LoginFailure(username=username, client=client, at=now))
 
 
 async def forget(username: str, client: str) -> None:

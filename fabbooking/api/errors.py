@@ -27,7 +27,8 @@ _DESCRIPTIONS = {
     404: "Not found (or not yours to see).",
     409: "Conflict: the slot is taken (`overlap`, `too_close`), or the name is taken.",
     422: "Input or a booking rule refused the request; `code` says which rule.",
-    429: "Too many login attempts (`too_many_attempts`).",
+    415: "The body is not JSON (`json_only`): send `Content-Type: application/json`.",
+    429: "Too many password attempts (`too_many_attempts`); `Retry-After` says when to try again.",
 }
 
 
