@@ -46,6 +46,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "not_cancellable": {},
     "cancel_deadline_passed": {"minutes": 60},
     "too_many_attempts": {"minutes": 15},
+    "json_only": {"media_type": "text/plain"},
     "username_taken": {"username": "camille"},
     "invalid_password": {},
     "password_too_short": {"minimum": 6},
