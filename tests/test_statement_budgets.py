@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fabbooking.accounts.services import issue_token
 from fabbooking.bookings.tables import Booking
-from tests.conftest import PARIS, World, booking_body, make_machine, make_site
+from tests.conftest import PARIS, PASSWORD, World, booking_body, make_machine, make_site
 from tests.statements import counting_statements
 from tests.web_helpers import browser_login
 
@@ -111,3 +112,19 @@ async def test_booking_keeps_its_statement_budget(client, world):
         counts.append(len(seen))
         await _grow(world, sites=1, machines=1)
     assert counts[0] == counts[1] <= 9, counts
+
+
+async def test_logging_in_and_listing_tokens_keep_their_statement_budget(client, world):
+    """A login: the throttle (lock, count, record), the account, last login, forgetting the
+    try, the session, then the profile; the token list: who, then the tokens."""
+    with counting_statements() as seen:
+        response = await client.post("/api/v1/auth/login", json={"username": "maker", "password": PASSWORD})
+    assert response.status_code == 200
+    assert len(seen) <= 11, str(seen)
+    for _ in range(3):
+        await issue_token(world.ids["maker"])
+    before = await _statements(client, "/api/v1/auth/tokens", headers=world.auth("maker"))
+    for _ in range(10):
+        await issue_token(world.ids["maker"])
+    after = await _statements(client, "/api/v1/auth/tokens", headers=world.auth("maker"))
+    assert before == after <= 2

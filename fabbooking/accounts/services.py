@@ -142,11 +142,39 @@ async def _password_is_right(username: str, password: str) -> int | None:
     return row["id"] if row["active"] else None
 
 
-async def issue_token(account_id: int, label: str = "") -> str:
-    """A new API token; only its digest is kept, so it is shown once."""
+async def issue_token(account_id: int, label: str = "", expires_at: datetime | None = None) -> str:
+    """A new API token, valid until ``expires_at`` (None: until revoked); only its digest is
+    kept, so it is shown once."""
+    return (await issue_token_with_id(account_id, label, expires_at))[1]
+
+
+async def issue_token_with_id(account_id: int, label: str = "",
+                              expires_at: datetime | None = None) -> tuple[int, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.insert(ApiToken(account=account_id, digest=token_digest(token), label=label[:100]))
-    return token
+    rows = await ApiToken.insert(ApiToken(account=account_id, digest=token_digest(token), label=label[:100],
+                                          expires_at=expires_at)).returning(ApiToken.id)
+    return rows[0]["id"], token
+
+
+TOKEN_FIELDS = (ApiToken.id, ApiToken.account, ApiToken.label, ApiToken.created_at, ApiToken.expires_at)
+
+
+async def list_tokens(viewer: Viewer, account_id: int | None = None) -> list[dict]:
+    """The API tokens of ``account_id`` (default: the viewer's own), newest first. Only their
+    owner and network admins see them; none of them shows the secret."""
+    owner = viewer.account_id if account_id is None else account_id
+    if owner != viewer.account_id and not viewer.is_admin:
+        raise Refused("forbidden")
+    return await ApiToken.select(*TOKEN_FIELDS).where(ApiToken.account == owner).order_by(
+        ApiToken.id, ascending=False)
+
+
+async def revoke_token(viewer: Viewer, token_id: int) -> None:
+    """Revoke a token: its owner or a network admin; it opens nothing from the next request."""
+    row = await ApiToken.select(ApiToken.account).where(ApiToken.id == token_id).first()
+    if row is None or (row["account"] != viewer.account_id and not viewer.is_admin):
+        raise Refused.not_found(f"le jeton n° {token_id}", f"token #{token_id}")
+    await ApiToken.delete().where(ApiToken.id == token_id)
 
 
 async def open_session(account_id: int) -> str:
@@ -204,9 +232,12 @@ async def set_language(account_id: int, language: str) -> None:
         await Account.update({Account.language: language}).where(Account.id == account_id)
 
 
-async def change_password(account_id: int, current: str, new: str, client: str) -> None:
+async def change_password(account_id: int, current: str, new: str, client: str,
+                          keep_session: str | None = None) -> None:
     """Change one's own password; the current one must be given, and guessing it is
-    throttled as a login is."""
+    throttled as a login is. Every browser session of the account ends but ``keep_session``
+    (the one making the change): a device where someone else was logged in is logged out.
+    API tokens stay; their owner sees and revokes them."""
     row = await Account.select(Account.username, Account.password).where(Account.id == account_id).first()
     if row is None:
         raise Refused("not_authenticated")
@@ -216,7 +247,15 @@ async def change_password(account_id: int, current: str, new: str, client: str) 
         raise Refused("bad_credentials")
     await throttle.forget(row["username"], client)
     check_password(new)
-    await Account.update({Account.password: await passwords.hashed(new)}).where(Account.id == account_id)
+    from fabbooking import database
+
+    password_hash = await passwords.hashed(new)
+    async with database.DB.transaction():
+        await Account.update({Account.password: password_hash}).where(Account.id == account_id)
+        others = BrowserSession.user_id == account_id
+        if keep_session:
+            others &= BrowserSession.token != keep_session
+        await BrowserSession.delete().where(others)
 
 
 async def set_role(viewer: Viewer, account_id: int, role: str,

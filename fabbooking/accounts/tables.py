@@ -44,6 +44,7 @@ class ApiToken(Table, tablename="api_token"):
     label = Varchar(length=100, default="")
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
+    expires_at = Timestamptz(null=True, default=None)  # None: until revoked
 
 
 class LoginFailure(Table, tablename="login_failure"):

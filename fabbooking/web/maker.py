@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from fabbooking.accounts import services as accounts
 from fabbooking.accounts.tables import Account
-from fabbooking.api.auth import client_address
+from fabbooking.api.auth import SESSION_COOKIE, client_address
 from fabbooking.api.moments import parse_moment
 from fabbooking.bookings import services as bookings
 from fabbooking.bookings.schedule import machine_week, slot_choice
@@ -161,7 +161,8 @@ class MakerPages(Controller):
             return await _account_page(request, viewer.account_id, status=422,
                                        error=_("Les deux nouveaux mots de passe ne sont pas identiques."))
         try:
-            await accounts.change_password(viewer.account_id, current, new, client_address(request))
+            await accounts.change_password(viewer.account_id, current, new, client_address(request),
+                                           keep_session=request.cookies.get(SESSION_COOKIE))
         except Refused as refused:
             return with_retry_after(refused, await _account_page(
                 request, viewer.account_id, status=refused.status, error=refusal_text(request, refused)))
