@@ -141,6 +141,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Le nom d'utilisateur « {username} » est déjà pris. Choisissez-en un autre.",
         "The username “{username}” is already taken. Choose another one.",
     ),
+    "username_look_alike": (
+        "Le nom d'utilisateur « {username} » ressemble trop à un nom qui existe déjà (des lettres "
+        "d'autres alphabets, comme le « а » cyrillique, ont l'air latines). Choisissez un autre nom, "
+        "écrit en lettres latines de préférence.",
+        "The username “{username}” looks too much like one that already exists (letters of "
+        "other alphabets, like the Cyrillic “а”, look Latin). Choose another name, in Latin "
+        "letters if you can.",
+    ),
     "email_taken": (
         "Cette adresse e-mail est déjà utilisée par un autre compte.",
         "This email address is already used by another account.",

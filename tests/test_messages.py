@@ -48,6 +48,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "too_many_attempts": {"minutes": 15},
     "json_only": {"media_type": "text/plain"},
     "username_taken": {"username": "camille"},
+    "username_look_alike": {"username": "саmille"},
     "invalid_password": {},
     "password_too_short": {"minimum": 6},
     "password_too_long": {"maximum": 128},

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fabbooking.accounts import passwords, throttle
+from fabbooking.accounts import passwords, throttle, usernames
 from fabbooking.accounts.identify import token_digest
 from fabbooking.accounts.tables import (
     Account,
@@ -35,7 +35,7 @@ class NewAccount:
 
 
 def normalise_username(username: str) -> str:
-    return username.strip().lower()
+    return usernames.normalise(username)
 
 
 def _check_new_account(new: NewAccount) -> None:
@@ -77,6 +77,10 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
     email = (new.email or "").strip().lower() or None
     if await Account.exists().where(Account.username == username):
         raise Refused("username_taken", username=username)
+    look_alike = usernames.skeleton(username)[:100]
+    # accounts made before skeletons were kept have none: their plain name is compared too
+    if await Account.exists().where((Account.username_skeleton == look_alike) | (Account.username == look_alike)):
+        raise Refused("username_look_alike", username=username)
     if email and await Account.exists().where(Account.email == email):
         raise Refused("email_taken")
     sites = []
@@ -93,6 +97,7 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
         async with database.DB.transaction():
             account = Account(
                 username=username,
+                username_skeleton=look_alike,
                 password=password_hash,
                 email=email,
                 display_name=new.display_name.strip() or username,
