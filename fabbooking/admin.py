@@ -11,8 +11,6 @@ is not a network admin gets the app's 403 page.
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
-
 from litestar import asgi
 from litestar.types import Receive, Scope, Send
 
@@ -26,23 +24,23 @@ PICCOLO_SESSION_COOKIE = "id"  # what piccolo_api's SessionsAuthBackend reads
 LOGIN_AGAIN = "/login?next=%2Fadmin%2F"
 
 
-def _cookies(scope: Scope) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
+def _cookie_pairs(scope: Scope) -> list[tuple[str, str]]:
+    pairs = []
     for name, value in scope.get("headers", []):
         if name == b"cookie":
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header names nobody
-                return {}
-    return {key: morsel.value for key, morsel in jar.items()}
+            for part in value.decode("latin-1").split(";"):
+                key, _, content = part.strip().partition("=")
+                if key:
+                    pairs.append((key, content))
+    return pairs
 
 
 def _with_session_only(scope: Scope, token: str | None) -> Scope:
     """The request as Piccolo Admin sees it: no cookie of its own, only the app's session."""
-    cookies = {k: v for k, v in _cookies(scope).items() if k != PICCOLO_SESSION_COOKIE}
+    pairs = [(k, v) for k, v in _cookie_pairs(scope) if k != PICCOLO_SESSION_COOKIE]
     if token:
-        cookies[PICCOLO_SESSION_COOKIE] = token
-    header = "; ".join(f"{k}={v}" for k, v in cookies.items()).encode("latin-1")
+        pairs.append((PICCOLO_SESSION_COOKIE, token))
+    header = "; ".join(f"{k}={v}" for k, v in pairs).encode("latin-1")
     headers = [(k, v) for k, v in scope.get("headers", []) if k != b"cookie"]
     return {**scope, "headers": [*headers, (b"cookie", header)]}  # type: ignore[return-value]
 
@@ -69,7 +67,7 @@ def admin_mount(tables: list, production: bool) -> object:
         path = _sub_path(scope)
         if path.startswith("/public/login"):
             raise LoginNeeded(LOGIN_AGAIN)  # one login form: the app's
-        token = _cookies(scope).get(SESSION_COOKIE)
+        token = dict(_cookie_pairs(scope)).get(SESSION_COOKIE)
         viewer = await identify.viewer_for_session(token) if token else None
         if path in ("", "/"):
             if viewer is None:
