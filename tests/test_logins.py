@@ -157,3 +157,12 @@ async def test_guessing_the_current_password_on_my_account_page_is_throttled_too
                          {"current": PASSWORD, "new": "nouveau-123", "again": "nouveau-123"})
     assert right.status_code == 429 and right.headers["retry-after"]
     assert "Réessayez dans" in right.text
+
+
+async def test_a_deactivated_account_does_not_log_in_even_with_its_password(client, world):
+    from fabbooking.accounts.tables import Account
+
+    await Account.update({Account.active: False}).where(Account.id == world.ids["maker"])
+    response = await client.post("/api/v1/auth/login", json={"username": "maker", "password": PASSWORD})
+    assert response.status_code == 401 and response.json()["code"] == "bad_credentials"
+    assert "fabbooking_session" not in response.cookies

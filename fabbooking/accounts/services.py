@@ -139,12 +139,14 @@ async def _password_is_right(username: str, password: str) -> int | None:
         Account.username == username).first()
     if not await passwords.matches(password, row["password"] if row else None):
         return None
-    assert row is not None
+    assert row is not None  # an unknown username never matches
+    if not row["active"]:
+        return None
     if passwords.needs_rehash(row["password"]):
         await Account.update({Account.password: await passwords.hashed(password)}).where(
             Account.id == row["id"])
     await Account.update({Account.last_login: datetime.now()}).where(Account.id == row["id"])
-    return row["id"] if row["active"] else None
+    return row["id"]
 
 
 async def issue_token(account_id: int, label: str = "", expires_at: datetime | None = None) -> str:
