@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from litestar import Litestar, Response, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
@@ -25,6 +25,7 @@ from fabbooking import __version__, database
 from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
+from fabbooking.api.cross_site import refuse_cross_site_writes
 from fabbooking.api.errors import UNAVAILABLE
 from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_ids
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
@@ -54,6 +55,11 @@ async def _close_pool() -> None:
 
 
 _usage = UsageRuntime()
+
+
+async def _api_edge(request: Request) -> None:
+    await refuse_impossible_ids(request)
+    refuse_cross_site_writes(request)
 
 
 @get("/healthz", include_in_schema=False)
@@ -91,7 +97,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
             *projects_routes.API_CONTROLLERS, *workshops_routes.API_CONTROLLERS,
             *figures_routes.API_CONTROLLERS,
         ],
-        before_request=refuse_impossible_ids,
+        before_request=_api_edge,
     )
     app = Litestar(
         route_handlers=[api, web_router(), static_router(), healthz, readyz, metrics_endpoint(settings.metrics_allow),
@@ -145,23 +151,30 @@ def document_unavailable_as_503(app: Litestar) -> None:
 
 def document_input_errors_as_422(app: Litestar) -> None:
     """Litestar documents its validation errors as 400 with its own body; ours answer 422
-    with {code, detail} (see fabbooking.api.errors), so the schema says so."""
+    with {code, detail} (see fabbooking.api.errors), so the schema says so — and that a
+    body that is not JSON is a 415 (fabbooking.api.cross_site)."""
     schema = app.openapi_schema
-    error_ref = None
-    for path in (schema.paths or {}).values():
-        for operation in (path.get, path.post, path.put, path.patch, path.delete):
-            if operation is None or not operation.responses:
-                continue
-            responses = operation.responses
-            error_ref = error_ref or next(
-                (r.content["application/json"].schema for r in responses.values()
-                 if getattr(r, "content", None) and "application/json" in r.content
-                 and getattr(r.content["application/json"].schema, "ref", "").endswith("/ErrorBody")),
-                None,
-            )
-            if "400" in responses:
-                invalid = responses.pop("400")
-                if "422" not in responses and error_ref is not None:
-                    invalid.description = "The input is not valid (code `invalid_input` or `naive_datetime`)."
-                    invalid.content["application/json"].schema = error_ref
-                    responses["422"] = invalid
+    operations = [operation for path in (schema.paths or {}).values()
+                  for operation in (path.get, path.post, path.put, path.patch, path.delete)
+                  if operation is not None and operation.responses]
+    error_ref = next(
+        (r.content["application/json"].schema for operation in operations
+         for r in (operation.responses or {}).values()
+         if getattr(r, "content", None) and "application/json" in r.content
+         and getattr(r.content["application/json"].schema, "ref", "").endswith("/ErrorBody")),
+        None,
+    )
+    if error_ref is None:
+        return
+    for operation in operations:
+        responses = operation.responses or {}
+        if operation.request_body is not None and "415" not in responses:
+            responses["415"] = OpenAPIResponse(
+                description="The body is not JSON (code `json_only`).",
+                content={"application/json": OpenAPIMediaType(schema=error_ref)})
+        if "400" in responses:
+            invalid = responses.pop("400")
+            if "422" not in responses:
+                invalid.description = "The input is not valid (code `invalid_input` or `naive_datetime`)."
+                invalid.content["application/json"].schema = error_ref
+                responses["422"] = invalid

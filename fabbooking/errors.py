@@ -21,9 +21,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_cancelled": 409,
     "not_cancellable": 409,
     "username_taken": 409,
+    "username_look_alike": 409,
     "email_taken": 409,
     "slug_taken": 409,
     "too_many_attempts": 429,
+    "cross_site": 403,
+    "json_only": 415,
 }
 
 

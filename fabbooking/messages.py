@@ -120,9 +120,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "your password.",
     ),
     "too_many_attempts": (
-        "Trop d'essais de connexion. Attendez {minutes} minutes ou demandez de l'aide à "
-        "l'accueil.",
-        "Too many login attempts. Wait {minutes} minutes or ask for help at the desk.",
+        "Trop d'essais de mot de passe depuis cet appareil. Réessayez dans {minutes} min. "
+        "Mot de passe oublié ? Un animateur ou une animatrice peut le changer à l'accueil.",
+        "Too many password attempts from this device. Try again in {minutes} min. Forgotten "
+        "your password? A facilitator can change it at the desk.",
     ),
     "forbidden": (
         "Vous n'avez pas le droit de faire cela. Demandez à l'équipe du lieu si besoin.",
@@ -139,6 +140,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "username_taken": (
         "Le nom d'utilisateur « {username} » est déjà pris. Choisissez-en un autre.",
         "The username “{username}” is already taken. Choose another one.",
+    ),
+    "username_look_alike": (
+        "Le nom d'utilisateur « {username} » ressemble trop à un nom qui existe déjà (des lettres "
+        "d'autres alphabets, comme le « а » cyrillique, ont l'air latines). Choisissez un autre nom, "
+        "écrit en lettres latines de préférence.",
+        "The username “{username}” looks too much like one that already exists (letters of "
+        "other alphabets, like the Cyrillic “а”, look Latin). Choose another name, in Latin "
+        "letters if you can.",
     ),
     "email_taken": (
         "Cette adresse e-mail est déjà utilisée par un autre compte.",
@@ -226,6 +235,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "d'enregistrer quelque chose, vérifiez ensuite que c'est bien fait.",
         "The service is not answering for now. Try again in a moment; if you were saving "
         "something, check afterwards that it was done.",
+    ),
+    "json_only": (
+        "L'API prend du JSON : envoyez le corps avec « Content-Type: application/json » "
+        "(reçu : {media_type}).",
+        "The API takes JSON: send the body with “Content-Type: application/json” "
+        "(received: {media_type}).",
+    ),
+    "cross_site": (
+        "Cette demande vient d'un autre site : refusée pour protéger votre compte. Faites-la "
+        "depuis Fabbooking lui-même, ou depuis un script avec un jeton d'API.",
+        "This request comes from another website: refused to protect your account. Make it "
+        "from Fabbooking itself, or from a script with an API token.",
     ),
     "too_large": (
         "Ce que vous envoyez est trop gros. Envoyez moins à la fois (une photo ou un fichier plus "

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fabbooking.accounts.services import issue_token
 from fabbooking.bookings.tables import Booking
-from tests.conftest import PARIS, World, booking_body, make_machine, make_site
+from tests.conftest import PARIS, PASSWORD, World, booking_body, make_machine, make_site
 from tests.statements import counting_statements
 from tests.web_helpers import browser_login
 
@@ -121,3 +122,19 @@ async def test_booking_keeps_its_statement_budget(client, world):
                                      headers={**world.auth("maker"), "Idempotency-Key": "k"})
     assert response.status_code == 201, response.text
     assert len(seen) == counts[0] + 3, seen.sql  # with a key: find it, claim it, keep the answer
+
+
+async def test_logging_in_and_listing_tokens_keep_their_statement_budget(client, world):
+    """A login: the throttle (lock, count, record), the account, last login, forgetting the
+    try, the session, then the profile; the token list: who, then the tokens."""
+    with counting_statements() as seen:
+        response = await client.post("/api/v1/auth/login", json={"username": "maker", "password": PASSWORD})
+    assert response.status_code == 200
+    assert len(seen) <= 11, str(seen)
+    for _ in range(3):
+        await issue_token(world.ids["maker"])
+    before = await _statements(client, "/api/v1/auth/tokens", headers=world.auth("maker"))
+    for _ in range(10):
+        await issue_token(world.ids["maker"])
+    after = await _statements(client, "/api/v1/auth/tokens", headers=world.auth("maker"))
+    assert before == after <= 2

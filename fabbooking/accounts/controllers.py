@@ -1,33 +1,35 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.params import JSONBody, Parameter
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath, JSONBody, Parameter
 
 from fabbooking.accounts import services
 from fabbooking.accounts.schemas import (
     AccountIn,
     AccountOut,
     Credentials,
+    PasswordChange,
     QualificationOut,
+    TokenInfo,
     TokenOut,
+    TokenRequest,
 )
 from fabbooking.accounts.tables import Account
 from fabbooking.api.auth import (
     SESSION_COOKIE,
     CurrentViewer,
+    client_address,
     require_login,
     set_session_cookie,
 )
+from fabbooking.api.cross_site import sent_with_token
 from fabbooking.api.errors import error_responses
 from fabbooking.errors import Refused
 from fabbooking.network.tables import Staff
 from fabbooking.training.services import qualifications_of_many
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def account_out(account_id: int, with_private: bool) -> AccountOut:
@@ -73,15 +75,35 @@ class AuthController(Controller):
     tags = ["accounts"]
 
     @post("/token", status_code=201, responses=error_responses(401, 422, 429))
-    async def create_token(self, data: JSONBody[Credentials], request: Request) -> TokenOut:
-        """Exchange a username and password for an API token (send it as `Bearer`)."""
-        account_id = await services.check_login(data.username, data.password, _client(request))
-        return TokenOut(token=await services.issue_token(account_id, data.label))
+    async def create_token(self, data: JSONBody[TokenRequest], request: Request) -> TokenOut:
+        """Exchange a username and password for an API token (send it as `Bearer`), valid
+        until revoked or, with `expires_in_days`, until then."""
+        account_id = await services.check_login(data.username, data.password, client_address(request))
+        expires_at = (datetime.now(UTC) + timedelta(days=data.expires_in_days)
+                      if data.expires_in_days else None)
+        token_id, token = await services.issue_token_with_id(account_id, data.label, expires_at)
+        return TokenOut(token=token, id=token_id, expires_at=expires_at)
+
+    @get("/tokens", responses=error_responses(401, 403))
+    async def tokens(
+        self, viewer: CurrentViewer,
+        account_id: int | None = Parameter(default=None, ge=1, le=2**31 - 1,
+                                           description="Someone else's (network admins only)."),
+    ) -> list[TokenInfo]:
+        """My API tokens (label, dates; never the secret), newest first."""
+        rows = await services.list_tokens(require_login(viewer), account_id)
+        return [TokenInfo(id=r["id"], label=r["label"], created_at=r["created_at"],
+                          expires_at=r["expires_at"]) for r in rows]
+
+    @delete("/tokens/{token_id:int}", status_code=204, responses=error_responses(401, 404))
+    async def revoke_token(self, token_id: FromPath[int], viewer: CurrentViewer) -> None:
+        """Revoke one of my tokens (network admins: anyone's); it opens nothing afterwards."""
+        await services.revoke_token(require_login(viewer), token_id)
 
     @post("/login", status_code=200, responses=error_responses(401, 422, 429))
     async def login(self, data: JSONBody[Credentials], request: Request) -> Response[AccountOut]:
         """Open a browser session (an HttpOnly cookie)."""
-        account_id = await services.check_login(data.username, data.password, _client(request))
+        account_id = await services.check_login(data.username, data.password, client_address(request))
         token = await services.open_session(account_id)
         response = Response(await account_out(account_id, with_private=True))
         set_session_cookie(response, token, request)
@@ -100,6 +122,15 @@ class AuthController(Controller):
 class UserController(Controller):
     path = "/users"
     tags = ["accounts"]
+
+    @post("/me/password", status_code=204, responses=error_responses(401, 422, 429))
+    async def change_password(self, data: JSONBody[PasswordChange], viewer: CurrentViewer,
+                              request: Request) -> None:
+        """Change my password: give the current one (wrong tries are slowed down as logins
+        are). Every other browser session of mine ends; my API tokens stay."""
+        keep = None if sent_with_token(request) else request.cookies.get(SESSION_COOKIE)
+        await services.change_password(require_login(viewer).account_id, data.current, data.new,
+                                       client_address(request), keep_session=keep)
 
     @get("/me", responses=error_responses(401))
     async def me(self, viewer: CurrentViewer) -> AccountOut:

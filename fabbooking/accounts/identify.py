@@ -8,7 +8,7 @@ revoked token, an ended session or a changed role counts on the very next reques
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fabbooking.accounts.tables import Account, BrowserSession
@@ -19,7 +19,7 @@ SESSION_EXTENSION = timedelta(days=1)  # a session used within a day of its expi
 _ACCOUNT = """a.id AS account_id, a.username, a.role, a.language, a.active, s.site AS staff_site
     FROM account AS a LEFT JOIN staff AS s ON s.account = a.id"""
 
-_BY_TOKEN = f"""SELECT {_ACCOUNT} JOIN api_token AS t ON t.account = a.id WHERE t.digest = {{}}"""
+_BY_TOKEN = f"""SELECT t.expires_at, {_ACCOUNT} JOIN api_token AS t ON t.account = a.id WHERE t.digest = {{}}"""
 
 _BY_SESSION = f"""SELECT b.id AS session_id, b.expiry_date, b.max_expiry_date, {_ACCOUNT}
     JOIN browser_session AS b ON b.user_id = a.id WHERE b.token = {{}}"""
@@ -43,8 +43,11 @@ def _viewer(rows: list[dict[str, Any]]) -> Viewer | None:
 
 
 async def viewer_for_token(token: str) -> Viewer | None:
-    """The active account an API token belongs to, or None."""
-    return _viewer(await Account.raw(_BY_TOKEN, token_digest(token)))
+    """The active account an API token belongs to, or None (also once the token expired)."""
+    rows = await Account.raw(_BY_TOKEN, token_digest(token))
+    if rows and rows[0]["expires_at"] is not None and _aware(rows[0]["expires_at"]) <= datetime.now(UTC):
+        return None
+    return _viewer(rows)
 
 
 async def viewer_for_session(token: str) -> Viewer | None:
@@ -63,6 +66,11 @@ async def viewer_for_session(token: str) -> Viewer | None:
         await BrowserSession.update({BrowserSession.expiry_date: expiry + SESSION_EXTENSION}).where(
             BrowserSession.id == rows[0]["session_id"])
     return _viewer(rows)
+
+
+def _aware(value: datetime | str) -> datetime:
+    moment = _naive(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _naive(value: datetime | str) -> datetime:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -15,8 +15,28 @@ class Credentials(msgspec.Struct, forbid_unknown_fields=True):
     label: Annotated[str, msgspec.Meta(max_length=100)] = ""
 
 
+class TokenRequest(Credentials, forbid_unknown_fields=True):
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3660)] | None = None
+
+
 class TokenOut(msgspec.Struct):
     token: str
+    id: int | None = None
+    expires_at: datetime | None = None
+
+
+class TokenInfo(msgspec.Struct):
+    """A token as its owner sees it later: never the secret itself."""
+
+    id: int
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current: Password
+    new: Password
 
 
 class QualificationOut(msgspec.Struct):

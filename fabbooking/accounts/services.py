@@ -5,23 +5,20 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from fabbooking.accounts import passwords, throttle, usernames
 from fabbooking.accounts.identify import token_digest
 from fabbooking.accounts.tables import (
     Account,
     ApiToken,
     BrowserSession,
-    LoginFailure,
     Role,
 )
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{2,40}$")
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_CLIENT = 30
 SESSION_LIFETIME = timedelta(days=14)
 TOKEN_PREFIX = "fbk_"
 
@@ -38,7 +35,7 @@ class NewAccount:
 
 
 def normalise_username(username: str) -> str:
-    return username.strip().lower()
+    return usernames.normalise(username)
 
 
 def _check_new_account(new: NewAccount) -> None:
@@ -80,6 +77,10 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
     email = (new.email or "").strip().lower() or None
     if await Account.exists().where(Account.username == username):
         raise Refused("username_taken", username=username)
+    look_alike = usernames.skeleton(username)[:100]
+    # accounts made before skeletons were kept have none: their plain name is compared too
+    if await Account.exists().where((Account.username_skeleton == look_alike) | (Account.username == look_alike)):
+        raise Refused("username_look_alike", username=username)
     if email and await Account.exists().where(Account.email == email):
         raise Refused("email_taken")
     sites = []
@@ -89,13 +90,15 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
             raise Refused.not_found(f"le lieu « {slug} »", f"the place “{slug}”")
         sites.append(site)
     is_admin = new.role == Role.admin.value
+    password_hash = await passwords.hashed(new.password)
     from fabbooking import database
 
     try:
         async with database.DB.transaction():
-            account = await Account.create_user(
+            account = Account(
                 username=username,
-                password=new.password,
+                username_skeleton=look_alike,
+                password=password_hash,
                 email=email,
                 display_name=new.display_name.strip() or username,
                 role=new.role,
@@ -105,6 +108,7 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
                 superuser=is_admin,
                 created_by=created_by.account_id if created_by else None,
             )
+            await account.save()
             for site in sites:
                 await Staff.insert(Staff(site=site.id, account=account.id))
     except Exception as exc:
@@ -115,35 +119,69 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
 
 
 async def check_login(username: str, password: str, client: str) -> int:
-    """The account id for these credentials, or Refused. Failures are counted per username
-    and per client address, so guessing passwords is slowed down across processes."""
+    """The account id for these credentials, or Refused. Tries are throttled per username
+    and address and per address (see ``throttle``), across processes."""
     username = normalise_username(username)[:100]
-    client = client[:64]
-    since = datetime.now(UTC) - LOGIN_WINDOW
-    by_username = await LoginFailure.count().where(
-        (LoginFailure.username == username) & (LoginFailure.at > since)
-    )
-    by_client = await LoginFailure.count().where(
-        (LoginFailure.client == client) & (LoginFailure.at > since)
-    )
-    if by_username >= MAX_FAILURES_PER_USERNAME or by_client >= MAX_FAILURES_PER_CLIENT:
-        raise Refused("too_many_attempts", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
-    account_id = await Account.login(username, password)
+    client = throttle.address_key(client)
+    await throttle.record_try(username, client)
+    account_id = await _password_is_right(username, password)
     if account_id is not None:
-        active = await Account.select(Account.active).where(Account.id == account_id).first()
-        if active and active["active"]:
-            await LoginFailure.delete().where(LoginFailure.username == username)
-            return account_id
-    await LoginFailure.insert(LoginFailure(username=username, client=client))
-    await LoginFailure.delete().where(LoginFailure.at < since - LOGIN_WINDOW)
+        await throttle.forget(username, client)
+        return account_id
+    await throttle.prune()
     raise Refused("bad_credentials")
 
 
-async def issue_token(account_id: int, label: str = "") -> str:
-    """A new API token; only its digest is kept, so it is shown once."""
+async def _password_is_right(username: str, password: str) -> int | None:
+    """The id of the active account with these credentials, else None. The hash runs in a
+    worker thread; an unknown username costs a hash too."""
+    row = await Account.select(Account.id, Account.password, Account.active).where(
+        Account.username == username).first()
+    if not await passwords.matches(password, row["password"] if row else None):
+        return None
+    assert row is not None  # an unknown username never matches
+    if not row["active"]:
+        return None
+    if passwords.needs_rehash(row["password"]):
+        await Account.update({Account.password: await passwords.hashed(password)}).where(
+            Account.id == row["id"])
+    await Account.update({Account.last_login: datetime.now()}).where(Account.id == row["id"])
+    return row["id"]
+
+
+async def issue_token(account_id: int, label: str = "", expires_at: datetime | None = None) -> str:
+    """A new API token, valid until ``expires_at`` (None: until revoked); only its digest is
+    kept, so it is shown once."""
+    return (await issue_token_with_id(account_id, label, expires_at))[1]
+
+
+async def issue_token_with_id(account_id: int, label: str = "",
+                              expires_at: datetime | None = None) -> tuple[int, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.insert(ApiToken(account=account_id, digest=token_digest(token), label=label[:100]))
-    return token
+    rows = await ApiToken.insert(ApiToken(account=account_id, digest=token_digest(token), label=label[:100],
+                                          expires_at=expires_at)).returning(ApiToken.id)
+    return rows[0]["id"], token
+
+
+TOKEN_FIELDS = (ApiToken.id, ApiToken.account, ApiToken.label, ApiToken.created_at, ApiToken.expires_at)
+
+
+async def list_tokens(viewer: Viewer, account_id: int | None = None) -> list[dict]:
+    """The API tokens of ``account_id`` (default: the viewer's own), newest first. Only their
+    owner and network admins see them; none of them shows the secret."""
+    owner = viewer.account_id if account_id is None else account_id
+    if owner != viewer.account_id and not viewer.is_admin:
+        raise Refused("forbidden")
+    return await ApiToken.select(*TOKEN_FIELDS).where(ApiToken.account == owner).order_by(
+        ApiToken.id, ascending=False)
+
+
+async def revoke_token(viewer: Viewer, token_id: int) -> None:
+    """Revoke a token: its owner or a network admin; it opens nothing from the next request."""
+    row = await ApiToken.select(ApiToken.account).where(ApiToken.id == token_id).first()
+    if row is None or (row["account"] != viewer.account_id and not viewer.is_admin):
+        raise Refused.not_found(f"le jeton n° {token_id}", f"token #{token_id}")
+    await ApiToken.delete().where(ApiToken.id == token_id)
 
 
 async def open_session(account_id: int) -> str:
@@ -201,13 +239,30 @@ async def set_language(account_id: int, language: str) -> None:
         await Account.update({Account.language: language}).where(Account.id == account_id)
 
 
-async def change_password(account_id: int, current: str, new: str) -> None:
-    """Change one's own password; the current one must be given."""
-    row = await Account.select(Account.username).where(Account.id == account_id).first()
-    if row is None or await Account.login(row["username"], current) is None:
+async def change_password(account_id: int, current: str, new: str, client: str,
+                          keep_session: str | None = None) -> None:
+    """Change one's own password; the current one must be given, and guessing it is
+    throttled as a login is. Every browser session of the account ends but ``keep_session``
+    (the one making the change): a device where someone else was logged in is logged out.
+    API tokens stay; their owner sees and revokes them."""
+    row = await Account.select(Account.username, Account.password).where(Account.id == account_id).first()
+    if row is None:
+        raise Refused("not_authenticated")
+    client = throttle.address_key(client)
+    await throttle.record_try(row["username"], client)
+    if not await passwords.matches(current, row["password"]):
         raise Refused("bad_credentials")
+    await throttle.forget(row["username"], client)
     check_password(new)
-    await Account.update_password(account_id, new)
+    from fabbooking import database
+
+    password_hash = await passwords.hashed(new)
+    async with database.DB.transaction():
+        await Account.update({Account.password: password_hash}).where(Account.id == account_id)
+        others = BrowserSession.user_id == account_id
+        if keep_session:
+            others &= BrowserSession.token != keep_session
+        await BrowserSession.delete().where(others)
 
 
 async def set_role(viewer: Viewer, account_id: int, role: str,

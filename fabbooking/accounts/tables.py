@@ -28,6 +28,8 @@ class Account(BaseUser, tablename="account"):
     display_name = Varchar(length=120, default="")
     role = Varchar(length=20, choices=Role, default=Role.maker, index=True)
     language = Varchar(length=5, choices=Language, default=Language.fr)
+    # the username's Latin look-alike (accounts/usernames.py): no two people's names look the same
+    username_skeleton = Varchar(length=100, null=True, default=None, index=True)
     created_by = ForeignKey("self", null=True, default=None, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -44,6 +46,7 @@ class ApiToken(Table, tablename="api_token"):
     label = Varchar(length=100, default="")
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
+    expires_at = Timestamptz(null=True, default=None)  # None: until revoked
 
 
 class LoginFailure(Table, tablename="login_failure"):

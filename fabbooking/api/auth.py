@@ -21,6 +21,11 @@ def set_session_cookie(response: Response, token: str, request: Request) -> None
                         secure=request.url.scheme == "https" or load_settings().https)
 
 
+def client_address(request: Request) -> str:
+    """The address the request came from (the real one behind the reverse proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def session_viewer(request: Request) -> Viewer:
     """The account behind the session cookie, or anonymous."""
     token = request.cookies.get(SESSION_COOKIE)

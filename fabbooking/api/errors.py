@@ -28,7 +28,8 @@ _DESCRIPTIONS = {
     404: "Not found (or not yours to see).",
     409: "Conflict: the slot is taken (`overlap`, `too_close`), or the name is taken.",
     422: "Input or a booking rule refused the request; `code` says which rule.",
-    429: "Too many login attempts (`too_many_attempts`).",
+    415: "The body is not JSON (`json_only`): send `Content-Type: application/json`.",
+    429: "Too many password attempts (`too_many_attempts`); `Retry-After` says when to try again.",
 }
 UNAVAILABLE = ("The database does not answer for now (`unavailable`): try again after `Retry-After` "
                "seconds, with the same `Idempotency-Key` where the operation takes one.")
@@ -51,7 +52,9 @@ def request_language(request: Request) -> str:
 def _body(request: Request, http_status: int, code: str, /, **params: object) -> Response[ErrorBody]:
     """The error's body; ``params`` fill its sentence (one of them may be called « status »)."""
     detail = render(code, request_language(request), **params)
-    headers = {"WWW-Authenticate": "Bearer"} if http_status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if http_status == 401 else {}
+    if "retry_after" in params:
+        headers["Retry-After"] = str(params["retry_after"])
     return Response(ErrorBody(code=code, detail=detail), status_code=http_status, headers=headers)
 
 

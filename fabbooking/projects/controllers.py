@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 
 from fabbooking.api.auth import CurrentViewer, require_login
+from fabbooking.api.cross_site import MULTIPART_OPT
 from fabbooking.api.errors import ErrorBody, error_responses, request_language
 from fabbooking.api.idempotency import IdempotencyKey, answer_once
 from fabbooking.messages import render
@@ -191,7 +192,7 @@ class ProjectController(Controller):
         await services.delete_step(require_login(viewer), slug, step_id)
 
     @post("/{slug:str}/media", status_code=201, request_max_body_size=media.MAX_REQUEST_BYTES,
-          exception_handlers={413: too_big_handler}, responses=UPLOAD_ERRORS)
+          opt={MULTIPART_OPT: True}, exception_handlers={413: too_big_handler}, responses=UPLOAD_ERRORS)
     async def upload(self, slug: FromPath[str], viewer: CurrentViewer,
                      data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> MediaOut:
         """One photo or file (multipart field `file`), for the project or one of its steps

@@ -20,6 +20,7 @@ Errors = dict[str, str]
 # Account refusals that belong to one field of the "create an account" form.
 ACCOUNT_REFUSAL_FIELDS = {
     "username_taken": "new-username",
+    "username_look_alike": "new-username",
     "invalid_input": "new-username",
     "password_too_short": "new-password",
     "password_too_long": "new-password",

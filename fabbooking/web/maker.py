@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from fabbooking.accounts import services as accounts
 from fabbooking.accounts.tables import Account
+from fabbooking.api.auth import SESSION_COOKIE, client_address
 from fabbooking.api.moments import parse_moment
 from fabbooking.bookings import services as bookings
 from fabbooking.bookings.schedule import machine_week, slot_choice
@@ -22,7 +23,7 @@ from fabbooking.training.services import qualifications_of
 from fabbooking.usage import services as usage
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
-from fabbooking.web.rendering import go, page, refusal_text
+from fabbooking.web.rendering import go, page, refusal_text, with_retry_after
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE = QueryParameter(name="page", default=0, ge=0, le=100_000)
@@ -160,10 +161,11 @@ class MakerPages(Controller):
             return await _account_page(request, viewer.account_id, status=422,
                                        error=_("Les deux nouveaux mots de passe ne sont pas identiques."))
         try:
-            await accounts.change_password(viewer.account_id, current, new)
+            await accounts.change_password(viewer.account_id, current, new, client_address(request),
+                                           keep_session=request.cookies.get(SESSION_COOKIE))
         except Refused as refused:
-            return await _account_page(request, viewer.account_id, status=refused.status,
-                                       error=refusal_text(request, refused))
+            return with_retry_after(refused, await _account_page(
+                request, viewer.account_id, status=refused.status, error=refusal_text(request, refused)))
         return go(request, "/me/account?done=password")
 
 

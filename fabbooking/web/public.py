@@ -12,7 +12,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from fabbooking.accounts import services as accounts
-from fabbooking.api.auth import SESSION_COOKIE, set_session_cookie
+from fabbooking.api.auth import SESSION_COOKIE, client_address, set_session_cookie
 from fabbooking.bookings.calendar import hours_on
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
@@ -22,7 +22,7 @@ from fabbooking.schedule.services import machines_now, network_zone
 from fabbooking.settings import load_settings
 from fabbooking.usage import services as usage
 from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES
-from fabbooking.web.rendering import go, page, refusal_text, safe_next
+from fabbooking.web.rendering import go, page, refusal_text, safe_next, with_retry_after
 from fabbooking.workshops import services as workshops
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -85,12 +85,11 @@ class PublicPages(Controller):
     async def login(self, request: Request, data: Form) -> Response | Template:
         username, password = data.get("username", ""), data.get("password", "")
         next_url = safe_next(data.get("next"))
-        client = request.client.host if request.client else "unknown"
         try:
-            account_id = await accounts.check_login(username, password, client)
+            account_id = await accounts.check_login(username, password, client_address(request))
         except Refused as refused:
-            return page(request, "login.html", status=refused.status, next=next_url,
-                        username=username, error=refusal_text(request, refused))
+            return with_retry_after(refused, page(request, "login.html", status=refused.status, next=next_url,
+                                                  username=username, error=refusal_text(request, refused)))
         response = go(request, next_url)
         set_session_cookie(response, await accounts.open_session(account_id), request)
         return response

@@ -41,6 +41,13 @@ def refusal_text(request: Request, refused: Refused) -> str:
     return render(refused.code, request.state.language, **refused.params)
 
 
+def with_retry_after(refused: Refused, response: Template) -> Template:
+    """A page refused for too many tries says, to scripts too, when to try again."""
+    if "retry_after" in refused.params:
+        response.set_header("Retry-After", str(refused.params["retry_after"]))
+    return response
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only follow a ``next`` that stays on this site."""
     if not target:
