@@ -36,6 +36,7 @@ from fabbooking.projects.schemas import (
     StepIn,
     StepOut,
 )
+from fabbooking.settings import public_url
 
 
 def too_big_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
@@ -116,18 +117,14 @@ def download(content: bytes, filename: str, media_type: str) -> Response[bytes]:
     })
 
 
-def export_json(details: dict[str, Any], base: str) -> Response[bytes]:
-    body = json.dumps(exports.as_json(details, base), ensure_ascii=False, indent=2).encode()
+def export_json(details: dict[str, Any]) -> Response[bytes]:
+    body = json.dumps(exports.as_json(details, public_url()), ensure_ascii=False, indent=2).encode()
     return download(body, f"{details['project']['slug']}.json", "application/json")
 
 
-def export_wiki(details: dict[str, Any], base: str) -> Response[bytes]:
-    body = exports.as_wikitext(details, base).encode()
+def export_wiki(details: dict[str, Any]) -> Response[bytes]:
+    body = exports.as_wikitext(details, public_url()).encode()
     return download(body, f"{details['project']['slug']}.wiki.txt", "text/plain")
-
-
-def public_base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 class ProjectController(Controller):
@@ -236,15 +233,15 @@ class ProjectController(Controller):
 
     @get("/{slug:str}/export.json", responses=error_responses(404),
          response_description="The project as a JSON file (attachment).")
-    async def export_json(self, request: Request, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
+    async def export_json(self, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
         """Title, text, steps, media URLs, licence, credits and machine time."""
-        return export_json(await gallery.project_details(viewer, slug), public_base(request))
+        return export_json(await gallery.project_details(viewer, slug))
 
     @get("/{slug:str}/export.wiki", responses=error_responses(404),
          response_description="MediaWiki wikitext (text/plain attachment).")
-    async def export_wiki(self, request: Request, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
+    async def export_wiki(self, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
         """MediaWiki wikitext for a local wiki such as Wiki-Brest, with licence and credits."""
-        return export_wiki(await gallery.project_details(viewer, slug), public_base(request))
+        return export_wiki(await gallery.project_details(viewer, slug))
 
     async def _figures(self, viewer, slug: str) -> FiguresOut:
         found = await services.access(viewer, slug)

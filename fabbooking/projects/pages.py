@@ -340,12 +340,12 @@ class ProjectPages(Controller):
     @get("/projects/{slug:str}/export.json")
     async def export_json(self, request: Request, slug: FromPath[str]) -> Response:
         details = await gallery.project_details(request.state.viewer, slug)
-        return controllers.export_json(details, controllers.public_base(request))
+        return controllers.export_json(details)
 
     @get("/projects/{slug:str}/export.wiki")
     async def export_wiki(self, request: Request, slug: FromPath[str]) -> Response:
         details = await gallery.project_details(request.state.viewer, slug)
-        return controllers.export_wiki(details, controllers.public_base(request))
+        return controllers.export_wiki(details)
 
 
 def _step_date(text: str) -> date:
