@@ -19,7 +19,7 @@ from fabbooking.api.auth import CurrentViewer, require_login
 from fabbooking.api.errors import ErrorBody, error_responses, request_language
 from fabbooking.messages import render
 from fabbooking.projects import attachments, exports, gallery, media, services
-from fabbooking.projects.markdown import render_markdown
+from fabbooking.projects.markdown import STEP_TOP_HEADING, render_markdown
 from fabbooking.projects.schemas import (
     AttachBookingIn,
     AttachUsageIn,
@@ -65,7 +65,7 @@ def media_out(row: dict[str, Any]) -> MediaOut:
 
 def step_out(row: dict[str, Any]) -> StepOut:
     return StepOut(id=row["id"], happened_on=row["happened_on"], title=row["title"], body=row["body"],
-                   body_html=render_markdown(row["body"]), media=[media_out(m) for m in row.get("media", [])])
+                   body_html=render_markdown(row["body"], STEP_TOP_HEADING), media=[media_out(m) for m in row.get("media", [])])
 
 
 def member_out(row: dict[str, Any], with_account: bool) -> MemberOut:

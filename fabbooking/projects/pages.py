@@ -5,6 +5,7 @@ steps with photos and files, its people, its bookings and walk-in uses, its expo
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -20,7 +21,7 @@ from fabbooking.messages import choose_language, render
 from fabbooking.network import services as network
 from fabbooking.network.tables import MachineKind
 from fabbooking.projects import attachments, controllers, exports, gallery, media, services
-from fabbooking.projects.markdown import render_markdown
+from fabbooking.projects.markdown import STEP_TOP_HEADING, render_markdown
 from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
 from fabbooking.web.errors import error_page
 from fabbooking.web.guards import signed_in
@@ -143,7 +144,8 @@ class ProjectPages(Controller):
     async def project(self, request: Request, slug: FromPath[str], done: FromQuery[str] = "") -> Template:
         details = await gallery.project_details(request.state.viewer, slug)
         return page(request, "project_page.html", done=done, body_html=render_markdown(details["project"]["body"]),
-                    render_markdown=render_markdown, licence=exports.licence_facts(details["project"]["licence"]),
+                    render_step_markdown=partial(render_markdown, top=STEP_TOP_HEADING),
+                    licence=exports.licence_facts(details["project"]["licence"]),
                     **details)
 
     @get("/projects/{slug:str}/edit")
