@@ -36,6 +36,7 @@ from fabbooking.projects.schemas import (
     StepIn,
     StepOut,
 )
+from fabbooking.projects.upload_gate import OnlyProjectPeopleUpload
 from fabbooking.settings import public_url
 
 
@@ -181,7 +182,8 @@ class ProjectController(Controller):
         await services.delete_step(require_login(viewer), slug, step_id)
 
     @post("/{slug:str}/media", status_code=201, request_max_body_size=media.MAX_REQUEST_BYTES,
-          exception_handlers={413: too_big_handler}, responses=UPLOAD_ERRORS)
+          exception_handlers={413: too_big_handler}, responses=UPLOAD_ERRORS,
+          middleware=[OnlyProjectPeopleUpload()])
     async def upload(self, slug: FromPath[str], viewer: CurrentViewer,
                      data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> MediaOut:
         """One photo or file (multipart field `file`), for the project or one of its steps

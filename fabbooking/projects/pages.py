@@ -23,6 +23,7 @@ from fabbooking.network.tables import MachineKind
 from fabbooking.projects import attachments, controllers, exports, gallery, media, services
 from fabbooking.projects.markdown import STEP_TOP_HEADING, render_markdown
 from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
+from fabbooking.projects.upload_gate import OnlyProjectPeopleUpload
 from fabbooking.web.errors import error_page
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import LANGUAGE_COOKIE, _
@@ -169,7 +170,7 @@ class ProjectPages(Controller):
         return go(request, f"/projects/{slug}?done=saved")
 
     @post("/projects/{slug:str}/cover", request_max_body_size=media.MAX_REQUEST_BYTES,
-          exception_handlers={413: page_too_big})
+          exception_handlers={413: page_too_big}, middleware=[OnlyProjectPeopleUpload(on_page=True)])
     async def cover(self, request: Request, slug: FromPath[str]) -> Response | Template:
         viewer = signed_in(request)
         found = await services.editable(viewer, slug)
@@ -205,7 +206,7 @@ class ProjectPages(Controller):
         return await _step_page(request, await services.editable(signed_in(request), slug))
 
     @post("/projects/{slug:str}/steps/new", request_max_body_size=media.MAX_REQUEST_BYTES,
-          exception_handlers={413: page_too_big})
+          exception_handlers={413: page_too_big}, middleware=[OnlyProjectPeopleUpload(on_page=True)])
     async def add_step(self, request: Request, slug: FromPath[str]) -> Response | Template:
         """A dated step with its photos and files (multipart). Every file is checked first:
         if one is refused, nothing is saved and the form says which file and why."""
