@@ -160,7 +160,7 @@ async def test_wikitext_export_has_headings_steps_files_licence_and_credits(clie
     assert text.startswith("''Une lampe de chevet''")  # the wiki page's name is its title
     assert "Lampe en bois" not in text
     assert "\n== Matériel ==\n" in text and "* contreplaqué" in text
-    assert "=== 2026-03-14 — Découpe ===" in text
+    assert "=== 14 mars 2026 — Découpe ===" in text
     assert "[https://example.org/plan le plan]" in text
     assert "[http://127.0.0.1:8000/projects/media/" in text and "cube.stl" in text
     assert "{{CC-by-sa-4.0}}" in text and "CC BY-SA 4.0" in text

@@ -13,10 +13,14 @@ from html.parser import HTMLParser
 import pypandoc
 import pytest
 
+from fabbooking.projects import demo
 from fabbooking.projects.demo import PROJECTS
 from fabbooking.projects.markdown import BODY_TOP_HEADING, STEP_TOP_HEADING, render_markdown
 from fabbooking.projects.wikitext import markdown_to_wikitext, wiki_text
+from tests.conftest import make_account
+from tests.projects_support import media_dir  # noqa: F401
 
+pytestmark = pytest.mark.anyio
 STRUCTURE = {"h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "table", "tr", "th", "td",
              "a", "strong", "em", "code", "pre", "del", "s", "hr"}
 SAME = {"s": "del"}
@@ -145,3 +149,21 @@ def test_plain_characters_stay_plain_and_markup_stays_inert():
         in wikitext
     assert wiki_text("'cité'") == "&#39;cité&#39;" and wiki_text("=titre=") == "&#61;titre&#61;"
     assert wiki_text("* pas une liste") == "&#42; pas une liste"
+
+
+async def test_every_demo_projects_wiki_page_reads_as_its_page(client, db, media_dir):
+    await demo.load({name: await make_account(name) for name in ("maiwenn", "yannick", "karim", "lea")})
+    for plan in PROJECTS:
+        slug = next(p["slug"] for p in (await client.get("/api/v1/projects")).json()["items"]
+                    if p["title"] == plan["title"])
+        wikitext = (await client.get(f"/projects/{slug}/export.wiki")).text
+        levels = [len(marks) for marks in re.findall(r"^(=+) .* =+$", wikitext, re.M)]
+        assert levels[0] == 2 and all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), levels
+        assert plan["title"] not in wikitext.split("== Étapes ==")[0]  # the wiki page's name is the title
+        assert "&#39;" not in wikitext and "&#33;" not in wikitext
+        wiki = wiki_outline(wikitext)  # the whole page as a wiki shows it
+        page = (await client.get(f"/projects/{slug}")).text
+        for text, top in [(plan["body"], BODY_TOP_HEADING)] + [(step[2], STEP_TOP_HEADING) for step in plan["steps"]]:
+            shown = outline(render_markdown(text, top))
+            assert render_markdown(text, top) in page
+            assert " ".join(shown) in " ".join(wiki), (shown, wikitext)  # paragraphs around may join

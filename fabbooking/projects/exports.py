@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.dates import format_date
+
 from fabbooking.projects.markdown import STEP_TOP_HEADING
 from fabbooking.projects.tables import Licence
 from fabbooking.projects.wikitext import markdown_to_wikitext, wiki_text
@@ -90,7 +92,8 @@ def as_wikitext(details: dict[str, Any], base: str) -> str:
         lines += ["== Étapes ==", ""]
     for step in details["steps"]:
         title = wiki_text(step["title"]) if step["title"] else ""
-        lines += [f"=== {step['happened_on'].isoformat()}{' — ' + title if title else ''} ===", ""]
+        day = format_date(step["happened_on"], "long", locale="fr")  # as the page shows it, in French
+        lines += [f"=== {day}{' — ' + title if title else ''} ===", ""]
         if step["body"]:
             lines += [markdown_to_wikitext(step["body"], top=STEP_TOP_HEADING).rstrip(), ""]
         lines += [_file_line(base, m) for m in step["media"]]
