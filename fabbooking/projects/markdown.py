@@ -19,20 +19,18 @@ BODY_TOP_HEADING = 2  # a project's text sits under the page title (h1)
 STEP_TOP_HEADING = 4  # a step's text sits under the step's own heading (h3)
 
 
-def _image_as_link(self, tokens: list[Token], idx: int, options, env) -> str:  # noqa: ANN001
-    image = tokens[idx]
-    src = str(image.attrGet("src") or "")
-    label = self.renderInlineAsText(image.children or [], options, env) or src
-    return f'<a href="{escapeHtml(src)}">{escapeHtml(label)}</a>'
-
-
-MARKDOWN.add_render_rule("image", _image_as_link)
-
-
 def image_label(image: Token) -> str:
     """The words of an image (its alt text), or its address when it has none."""
     words = "".join(child.content for child in image.children or [] if child.type in ("text", "code_inline"))
     return words.strip() or str(image.attrGet("src") or "")
+
+
+def _image_as_link(_renderer: object, tokens: list[Token], index: int, _options: object, _env: object) -> str:
+    image = tokens[index]
+    return f'<a href="{escapeHtml(str(image.attrGet("src") or ""))}">{escapeHtml(image_label(image))}</a>'
+
+
+MARKDOWN.add_render_rule("image", _image_as_link)
 
 
 def shift_headings(tokens: list[Token], top: int) -> list[Token]:
@@ -47,10 +45,7 @@ def shift_headings(tokens: list[Token], top: int) -> list[Token]:
         while open_levels and open_levels[-1] >= written:
             open_levels.pop()
         open_levels.append(written)
-        tag = f"h{min(top + len(open_levels) - 1, 6)}"
-        token.tag = tag
-        closing = next(t for t in tokens[index:] if t.type == "heading_close")
-        closing.tag = tag
+        token.tag = tokens[index + 2].tag = f"h{min(top + len(open_levels) - 1, 6)}"  # open, inline, close
     return tokens
 
 ALLOWED_TAGS = {
