@@ -10,7 +10,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import (
     OpenAPIHeader,
     OpenAPIMediaType,
@@ -26,6 +25,7 @@ from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
 from fabbooking.api.cross_site import refuse_cross_site_writes
+from fabbooking.api.docs_page import SwaggerPage
 from fabbooking.api.errors import UNAVAILABLE
 from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_ids
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
@@ -39,6 +39,7 @@ from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
 from fabbooking.usage.controllers import MachineUsageController, UsageController
 from fabbooking.usage.runtime import UsageRuntime
+from fabbooking.web.context import add_security_headers
 from fabbooking.web.errors import EXCEPTION_HANDLERS
 from fabbooking.web.routes import static_router, web_router
 from fabbooking.web.templating import template_config
@@ -109,6 +110,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         middleware=[DropNulCharacters()],
+        before_send=[add_security_headers],
         plugins=[HTMXPlugin()],
         dependencies={"viewer": Provide(provide_viewer)},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -123,7 +125,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
             description="Book the machines of a network of public fab spaces. "
             "Every error body is {code, detail}.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[SwaggerPage()],
         ),
     )
     document_input_errors_as_422(app)

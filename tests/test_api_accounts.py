@@ -124,6 +124,18 @@ async def test_desk_searches_people_by_name_but_makers_cannot(client, world):
     assert refused.status_code == 403
 
 
+async def test_animators_find_makers_without_their_email_and_admins_find_everybody(client, world):
+    await Account.update({Account.email: "maker@example.org"}).where(Account.id == world.ids["maker"])
+    found = await client.get("/api/v1/users?q=", headers=world.auth("animator"))
+    assert [a["username"] for a in found.json()] == ["maker", "newbie"]
+    assert all(a["email"] is None for a in found.json()) and "maker@example.org" not in found.text
+    assert (await client.get("/api/v1/users?q=admin", headers=world.auth("animator"))).json() == []
+    everybody = await client.get("/api/v1/users?q=", headers=world.auth("admin"))
+    people = {a["username"]: a for a in everybody.json()}
+    assert list(people) == ["admin", "animator", "maker", "newbie", "stranger"]
+    assert people["maker"]["email"] == "maker@example.org"
+
+
 async def test_people_found_together_each_keep_their_own_sites_and_trainings(client, world):
     found = await client.get("/api/v1/users?q=", headers=world.auth("admin"))
     people = {a["username"]: a for a in found.json()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,6 +14,7 @@ from fabbooking.accounts.tables import Account
 from fabbooking.figures import queries, services
 from fabbooking.figures.monthly import Month, month_range
 from fabbooking.figures.records import COLUMNS
+from fabbooking.usage.tables import UsageSession
 from tests.figures_support import NOW, load_march
 from tests.web_helpers import browser_login
 
@@ -83,6 +85,18 @@ async def test_the_network_sums_its_sites_but_counts_a_maker_once(march):
     # projects: 1 at atelier + 1 without a site (counts for the network only)
     assert network.projects_started == 2
     assert network.projects_finished == 2
+
+
+async def test_a_session_still_running_counts_only_once_it_has_ended(march):
+    began = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+    await UsageSession.insert(UsageSession(
+        key="running", machine=march.ids["printer"], job_key="running", started_at=began, walk_in=True))
+    atelier = (await services.month_figures(MARCH, NOW)).site(march.ids["atelier"])
+    assert (atelier.sessions, atelier.walk_in_sessions, atelier.used_hours) == (3, 1, pytest.approx(4.5))
+    await UsageSession.update({UsageSession.ended_at: began + timedelta(hours=1), UsageSession.duration_s: 3600.0,
+                               UsageSession.outcome: "completed"}).where(UsageSession.key == "running")
+    atelier = (await services.month_figures(MARCH, NOW)).site(march.ids["atelier"])
+    assert (atelier.sessions, atelier.walk_in_sessions, atelier.used_hours) == (4, 2, pytest.approx(5.5))
 
 
 async def test_neighbouring_months_get_their_share(march):

@@ -15,7 +15,7 @@ async def test_maker_creates_a_project_and_reads_it_back(client, world):
     assert project["licence"] == "CC-BY-SA-4.0" and project["visibility"] == "public"
     assert project["tags"] == ["bois", "lampe"]
     assert project["your_role"] == "owner"
-    assert "<h3>Plan</h3>" in project["body_html"] and "<strong>hêtre</strong>" in project["body_html"]
+    assert "<h2>Plan</h2>" in project["body_html"] and "<strong>hêtre</strong>" in project["body_html"]
     again = await new_project(client, world)
     assert again["slug"] == "lampe-en-bois-2"
     response = await client.get("/api/v1/projects/lampe-en-bois", headers=world.auth("maker"))

@@ -141,7 +141,7 @@ async def test_json_export_has_licence_credits_media_and_machine_time(client, wo
     assert data["licence"]["url"].startswith("https://creativecommons.org/licenses/by/4.0/")
     assert data["credits"] == [{"name": "Maker", "role": "owner"}, {"name": "Newbie", "role": "collaborator"}]
     assert data["steps"][0]["title"] == "Découpe"
-    assert data["steps"][0]["media"][0]["url"].startswith("http://testserver/projects/media/")
+    assert data["steps"][0]["media"][0]["url"].startswith("http://127.0.0.1:8000/projects/media/")
     assert data["machine_time"]["booked_minutes"] == 45
     assert (await client.get("/projects/lampe-en-bois/export.json")).status_code == 200
 
@@ -157,13 +157,28 @@ async def test_wikitext_export_has_headings_steps_files_licence_and_credits(clie
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.headers["content-disposition"].startswith("attachment")
     text = response.text
-    assert text.startswith("= Lampe en bois =")
-    assert "==== Matériel ====" in text and "* contreplaqué" in text
-    assert "=== 2026-03-14 — Découpe ===" in text
+    assert text.startswith("''Une lampe de chevet''")  # the wiki page's name is its title
+    assert "Lampe en bois" not in text
+    assert "\n== Matériel ==\n" in text and "* contreplaqué" in text
+    assert "=== 14 mars 2026 — Découpe ===" in text
     assert "[https://example.org/plan le plan]" in text
-    assert "[http://testserver/projects/media/" in text and "cube.stl" in text
+    assert "[http://127.0.0.1:8000/projects/media/" in text and "cube.stl" in text
     assert "{{CC-by-sa-4.0}}" in text and "CC BY-SA 4.0" in text
     assert "== Crédits ==\n\n* Maker" in text
+
+
+async def test_exports_link_to_the_public_url_whatever_host_the_request_names(client, world, monkeypatch):
+    monkeypatch.setenv("FABBOOKING_PUBLIC_URL", "https://fab.brest.example")
+    await new_project(client, world)
+    await upload(client, world, "lampe-en-bois", "photo.png", png(), alt="Planches")
+    hostile = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    for address in ("/api/v1/projects/lampe-en-bois/export.json", "/projects/lampe-en-bois/export.json",
+                    "/api/v1/projects/lampe-en-bois/export.wiki", "/projects/lampe-en-bois/export.wiki"):
+        response = await client.get(address, headers=hostile)
+        assert response.status_code == 200, address
+        assert "evil.example" not in response.text and "testserver" not in response.text
+        assert "https://fab.brest.example/projects/lampe-en-bois" in response.text
+        assert "https://fab.brest.example/projects/media/" in response.text
 
 
 async def test_private_exports_only_for_the_project_people(client, world):

@@ -189,3 +189,58 @@ async def test_an_unwritable_media_directory_is_a_clear_503(client, world, monke
     response = await upload(client, world, "lampe-en-bois", "p.png", png())
     assert response.status_code == 503 and response.json()["code"] == "media_storage_failed"
     assert (await client.get("/api/v1/projects/lampe-en-bois")).json()["files"] == []
+
+
+class CountedBody:
+    """A large multipart body sent in 1 MB pieces, counting how many the server asked for."""
+
+    PIECES = 60
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def __aiter__(self):
+        yield b'--edge\r\nContent-Disposition: form-data; name="file"; filename="big.stl"\r\n\r\n'
+        for _ in range(self.PIECES):
+            self.sent += 1
+            yield b"\0" * media.MB
+        yield b"\r\n--edge--\r\n"
+
+
+async def send_big_upload(client, address: str, headers: dict | None = None):
+    body = CountedBody()
+    response = await client.post(address, content=body.__aiter__(),
+                                 headers={"content-type": "multipart/form-data; boundary=edge", **(headers or {})})
+    return response, body.sent
+
+
+async def test_an_upload_by_someone_not_allowed_is_refused_before_its_body_is_read(client, world):
+    await new_project(client, world)
+    anonymous, read = await send_big_upload(client, "/api/v1/projects/lampe-en-bois/media")
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
+    assert read == 0
+    stranger, read = await send_big_upload(client, "/api/v1/projects/lampe-en-bois/media", world.auth("newbie"))
+    assert stranger.status_code == 403 and read == 0
+    for page in ("/projects/lampe-en-bois/steps/new", "/projects/lampe-en-bois/cover"):
+        refused, read = await send_big_upload(client, page)
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/login?next=")
+        assert read == 0
+    assert await MediaFile.count() == 0
+    # the project's own people still upload as before
+    allowed, read = await send_big_upload(client, "/api/v1/projects/lampe-en-bois/media", world.auth("maker"))
+    assert read == CountedBody.PIECES and allowed.status_code == 413  # 60 MB of zeros: not a file we take
+
+
+async def test_a_photo_over_the_pixel_budget_says_how_to_make_it_fit(client, world, monkeypatch):
+    await new_project(client, world)
+    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 1000)
+    response = await upload(client, world, "lampe-en-bois", "photo.png", png(64, 48))
+    assert response.status_code == 422 and response.json()["code"] == "image_too_large"
+    assert "Réduisez-la" in response.json()["detail"] and "7 000 × 5 000" in response.json()["detail"]
+
+
+def test_a_large_photo_is_shrunk_as_it_is_decoded_and_still_turned_upright():
+    prepared = prepare(jpeg_with_gps(4800, 3200))  # decoded at half size, then turned
+    assert (prepared.width, prepared.height) == (1600, 2400)
+    with Image.open(io.BytesIO(prepared.data)) as image:
+        assert image.size == (1600, 2400) and b"PhoneMaker" not in prepared.data

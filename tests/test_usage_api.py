@@ -92,7 +92,27 @@ async def test_telemetry_is_set_by_the_site_team_with_clear_refusals(client, wir
     foreign = await client.put(f"/api/v1/machines/{wired.ids['far_printer']}/telemetry",
                                json={"format": "contract", "gateway": "gw-atelier"}, headers=wired.auth("admin"))
     assert foreign.status_code == 422 and "autre lieu" in foreign.json()["detail"]
-    assert (await client.get(f"/api/v1/machines/{laser}/telemetry")).json()["start_w"] == 200
+    assert (await client.get(f"/api/v1/machines/{laser}/telemetry", headers=wired.auth("animator"))
+            ).json()["start_w"] == 200
+
+
+async def test_how_a_machine_reports_and_its_maintenance_are_for_its_sites_team_only(client, wired):
+    laser = wired.ids["laser"]
+    await client.put(f"/api/v1/machines/{laser}/telemetry", headers=wired.auth("animator"),
+                     json={"format": "contract", "gateway": "gw-atelier", "device_topic": "laser-plug"})
+    await client.post(f"/api/v1/machines/{laser}/maintenance-plans", headers=wired.auth("animator"),
+                      json={"task": "Nettoyer la lentille", "every_hours": 20})
+    for address in (f"/api/v1/machines/{laser}/telemetry", f"/api/v1/machines/{laser}/maintenance-plans"):
+        anonymous = await client.get(address)
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
+        for who in ("maker", "stranger"):  # a maker; an animator of another site
+            refused = await client.get(address, headers=wired.auth(who))
+            assert refused.status_code == 403, (address, who)
+            assert "gw-atelier" not in refused.text and "lentille" not in refused.text
+        for who in ("animator", "admin"):
+            assert (await client.get(address, headers=wired.auth(who))).status_code == 200, (address, who)
+    shown = await client.get(f"/api/v1/machines/{laser}/telemetry", headers=wired.auth("animator"))
+    assert shown.json()["gateway"] == "gw-atelier"
 
 
 async def test_gateways_are_registered_by_the_site_team_and_the_password_shown_once(client, wired):
@@ -125,7 +145,7 @@ async def test_maintenance_plan_becomes_due_after_enough_run_hours(client, wired
         MaintenancePlan.id == plan.json()["id"])
     await record((topic("atelier", "gw-atelier", "printer"),
                   contract_event("job_finished", "long", now(), duration_s=3600, started_at=now() - timedelta(hours=1))))
-    due = (await client.get(f"/api/v1/machines/{machine}/maintenance-plans")).json()[0]
+    due = (await client.get(f"/api/v1/machines/{machine}/maintenance-plans", headers=wired.auth("animator"))).json()[0]
     assert due["due"] is True and due["hours_since"] == 1.0
     done = await client.post(f"/api/v1/maintenance-plans/{due['id']}/done", headers=wired.auth("animator"))
     assert done.json()["due"] is False
@@ -149,7 +169,7 @@ async def test_a_device_topic_that_is_not_one_device_is_refused_in_french_and_en
         english = await client.put(url, json=body, params={"lang": "en"}, headers=wired.auth("animator"))
         assert english.json()["code"] == "invalid_device_topic"
         assert "no MQTT wildcard + or #" in english.json()["detail"]
-    assert (await client.get(url)).json() is None  # nothing was saved
+    assert (await client.get(url, headers=wired.auth("animator"))).json() is None  # nothing was saved
 
 
 async def test_a_good_device_topic_is_kept_exactly(client, wired):

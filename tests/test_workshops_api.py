@@ -255,6 +255,37 @@ async def test_many_people_at_once_for_the_last_places(db, world):
     assert await Registration.count().where(Registration.status == "registered") == 3
 
 
+async def test_places_and_the_waiting_list_follow_the_order_of_arrival(db, world):
+    """Each request is stamped before it waits for the workshop's lock; the one that got the
+    lock first is the one that got there first, whatever time its request was stamped."""
+    animator = await viewer_for(world.ids["animator"])
+    start = local_moment(3, "14:00")
+    workshop = await services.plan_workshop(animator, "atelier", services.WorkshopDraft(
+        title="Dernières places", starts_at=start, ends_at=start + timedelta(hours=2),
+        registration=True, capacity=2), utc_now())
+    stamped = utc_now()
+    # the later a request is in the list, the earlier it was stamped (it waited longer)
+    results = await asyncio.gather(*[
+        registrations.register(animator, workshop["id"], stamped - timedelta(seconds=n), name=f"Personne {n}")
+        for n in range(8)])
+    rows = await Registration.select().where(Registration.workshop == workshop["id"]).order_by(Registration.id)
+    assert [r["created_at"] for r in rows] == sorted(r["created_at"] for r in rows)  # in the lock's order
+    registered = [r for r in rows if r["status"] == "registered"]
+    waiting = [r for r in rows if r["status"] == "waiting"]
+    assert len(registered) == 2 and len(waiting) == 6
+    assert max(r["created_at"] for r in registered) <= min(r["created_at"] for r in waiting)
+    # a place frees: the first person refused moves up, and then the next one
+    await registrations.cancel_registration(animator, workshop["id"], registered[0]["id"], utc_now())
+
+    async def statuses() -> list[str]:
+        return [(await registrations.registration_row(r["id"]))["status"] for r in waiting]
+
+    assert await statuses() == ["registered"] + ["waiting"] * 5
+    await registrations.cancel_registration(animator, workshop["id"], registered[1]["id"], utc_now())
+    assert await statuses() == ["registered"] * 2 + ["waiting"] * 4
+    assert {r["id"] for r in results} == {r["id"] for r in rows}
+
+
 @pytest.mark.parametrize("count, code, words", [
     ({"audience": "adults", "head_count": -2}, "head_count_invalid", "nombre entier"),
     ({"audience": "adults", "head_count": 3, "first_timers": 5}, "first_timers_over_head_count",

@@ -157,9 +157,9 @@ class UserController(Controller):
         self, viewer: CurrentViewer,
         q: str = Parameter(default="", max_length=100, description="Part of a username or name."),
     ) -> list[AccountOut]:
-        """Find people by name (animators and admins), e.g. to book on their behalf."""
-        if not require_login(viewer).is_staff_anywhere:
-            raise Refused("forbidden")
-        return await accounts_out(await services.search_accounts(q), with_private=True)
+        """Find people by name: animators find makers (to book on their behalf), without
+        their e-mail; admins find anybody, with their e-mail."""
+        roles = services.roles_found_by(require_login(viewer))
+        return await accounts_out(await services.search_accounts(q, roles=roles), with_private=viewer.is_admin)
 
 

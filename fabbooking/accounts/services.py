@@ -218,11 +218,24 @@ async def find_account(username: str) -> Account | None:
     return await Account.objects().get(Account.username == normalise_username(username))
 
 
-async def search_accounts(text: str, limit: int = 50) -> list[int]:
-    """Ids of accounts whose username or display name contains ``text`` (any case)."""
+def roles_found_by(viewer: Viewer) -> tuple[str, ...] | None:
+    """Whom a person may look up: admins anybody (None), animators the makers they serve at
+    the desk; nobody else may search people."""
+    if viewer.is_admin:
+        return None
+    if viewer.is_staff_anywhere:
+        return (Role.maker.value,)
+    raise Refused("forbidden")
+
+
+async def search_accounts(text: str, limit: int = 50, roles: tuple[str, ...] | None = None) -> list[int]:
+    """Ids of accounts whose username or display name contains ``text`` (any case), of
+    these ``roles`` only when given."""
     from fabbooking import database
 
     query = Account.select(Account.id).order_by(Account.username).limit(limit)
+    if roles is not None:
+        query = query.where(Account.role.is_in(list(roles)))
     needle = text.strip().lower()
     if needle:
         pattern = f"%{needle}%"

@@ -21,7 +21,7 @@ from fabbooking.api.errors import ErrorBody, error_responses, request_language
 from fabbooking.api.idempotency import IdempotencyKey, answer_once
 from fabbooking.messages import render
 from fabbooking.projects import attachments, exports, gallery, media, services
-from fabbooking.projects.markdown import render_markdown
+from fabbooking.projects.markdown import STEP_TOP_HEADING, render_markdown
 from fabbooking.projects.schemas import (
     AttachBookingIn,
     AttachUsageIn,
@@ -38,6 +38,8 @@ from fabbooking.projects.schemas import (
     StepIn,
     StepOut,
 )
+from fabbooking.projects.upload_gate import OnlyProjectPeopleUpload
+from fabbooking.settings import public_url
 
 
 def too_big_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
@@ -66,7 +68,7 @@ def media_out(row: dict[str, Any]) -> MediaOut:
 
 def step_out(row: dict[str, Any]) -> StepOut:
     return StepOut(id=row["id"], happened_on=row["happened_on"], title=row["title"], body=row["body"],
-                   body_html=render_markdown(row["body"]), media=[media_out(m) for m in row.get("media", [])])
+                   body_html=render_markdown(row["body"], STEP_TOP_HEADING), media=[media_out(m) for m in row.get("media", [])])
 
 
 def member_out(row: dict[str, Any], with_account: bool) -> MemberOut:
@@ -118,18 +120,14 @@ def download(content: bytes, filename: str, media_type: str) -> Response[bytes]:
     })
 
 
-def export_json(details: dict[str, Any], base: str) -> Response[bytes]:
-    body = json.dumps(exports.as_json(details, base), ensure_ascii=False, indent=2).encode()
+def export_json(details: dict[str, Any]) -> Response[bytes]:
+    body = json.dumps(exports.as_json(details, public_url()), ensure_ascii=False, indent=2).encode()
     return download(body, f"{details['project']['slug']}.json", "application/json")
 
 
-def export_wiki(details: dict[str, Any], base: str) -> Response[bytes]:
-    body = exports.as_wikitext(details, base).encode()
+def export_wiki(details: dict[str, Any]) -> Response[bytes]:
+    body = exports.as_wikitext(details, public_url()).encode()
     return download(body, f"{details['project']['slug']}.wiki.txt", "text/plain")
-
-
-def public_base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 class ProjectController(Controller):
@@ -192,7 +190,8 @@ class ProjectController(Controller):
         await services.delete_step(require_login(viewer), slug, step_id)
 
     @post("/{slug:str}/media", status_code=201, request_max_body_size=media.MAX_REQUEST_BYTES,
-          opt={MULTIPART_OPT: True}, exception_handlers={413: too_big_handler}, responses=UPLOAD_ERRORS)
+          opt={MULTIPART_OPT: True}, exception_handlers={413: too_big_handler}, responses=UPLOAD_ERRORS,
+          middleware=[OnlyProjectPeopleUpload()])
     async def upload(self, slug: FromPath[str], viewer: CurrentViewer,
                      data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> MediaOut:
         """One photo or file (multipart field `file`), for the project or one of its steps
@@ -244,15 +243,15 @@ class ProjectController(Controller):
 
     @get("/{slug:str}/export.json", responses=error_responses(404),
          response_description="The project as a JSON file (attachment).")
-    async def export_json(self, request: Request, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
+    async def export_json(self, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
         """Title, text, steps, media URLs, licence, credits and machine time."""
-        return export_json(await gallery.project_details(viewer, slug), public_base(request))
+        return export_json(await gallery.project_details(viewer, slug))
 
     @get("/{slug:str}/export.wiki", responses=error_responses(404),
          response_description="MediaWiki wikitext (text/plain attachment).")
-    async def export_wiki(self, request: Request, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
+    async def export_wiki(self, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
         """MediaWiki wikitext for a local wiki such as Wiki-Brest, with licence and credits."""
-        return export_wiki(await gallery.project_details(viewer, slug), public_base(request))
+        return export_wiki(await gallery.project_details(viewer, slug))
 
     async def _figures(self, viewer, slug: str) -> FiguresOut:
         found = await services.access(viewer, slug)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fabbooking.projects.markdown import markdown_to_wikitext, wiki_text
+from babel.dates import format_date
+
+from fabbooking.projects.markdown import STEP_TOP_HEADING
 from fabbooking.projects.tables import Licence
+from fabbooking.projects.wikitext import markdown_to_wikitext, wiki_text
 
 LICENCES: dict[str, dict[str, str]] = {
     Licence.cc_by_sa.value: {"name": "CC BY-SA 4.0", "url": "https://creativecommons.org/licenses/by-sa/4.0/deed.fr",
@@ -72,11 +75,13 @@ def _full(details: dict[str, Any], media_id: int) -> dict[str, Any]:
 
 
 def as_wikitext(details: dict[str, Any], base: str) -> str:
-    """The project as a MediaWiki page: every piece of the maker's text is escaped, so it
-    shows as written and carries no markup, template or link of its own."""
+    """The project as the text of a MediaWiki page named after it (MediaWiki shows the page's
+    name as its title, so the text has none): laid out as the project page is, and every
+    piece of the maker's text escaped, so it shows as written and carries no markup,
+    template or link of its own."""
     project, figures = details["project"], details["figures"]
     licence = licence_facts(project["licence"])
-    lines = [f"= {wiki_text(project['title'])} =", ""]
+    lines: list[str] = []
     if project["summary"]:
         lines += [f"''{wiki_text(project['summary'])}''", ""]
     if details["tags"]:
@@ -87,9 +92,10 @@ def as_wikitext(details: dict[str, Any], base: str) -> str:
         lines += ["== Étapes ==", ""]
     for step in details["steps"]:
         title = wiki_text(step["title"]) if step["title"] else ""
-        lines += [f"=== {step['happened_on'].isoformat()}{' — ' + title if title else ''} ===", ""]
+        day = format_date(step["happened_on"], "long", locale="fr")  # as the page shows it, in French
+        lines += [f"=== {day}{' — ' + title if title else ''} ===", ""]
         if step["body"]:
-            lines += [markdown_to_wikitext(step["body"]).rstrip(), ""]
+            lines += [markdown_to_wikitext(step["body"], top=STEP_TOP_HEADING).rstrip(), ""]
         lines += [_file_line(base, m) for m in step["media"]]
         if step["media"]:
             lines.append("")

@@ -1,5 +1,5 @@
-"""What makers write, made safe to show: Markdown to sanitised HTML, file names cleaned
-before they are stored, and text made inert in MediaWiki wikitext. Pure: no I/O."""
+"""What makers write, made safe to show: Markdown to sanitised HTML, and file names cleaned
+before they are stored. (The same Markdown as MediaWiki wikitext: wikitext.py.) Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -8,14 +8,48 @@ import unicodedata
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
 
-# Raw HTML in Markdown is never rendered (html=False); images are not Markdown's job here
-# (photos go through uploads, re-encoded), so `![x](y)` reads as a link.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}) \
-    .enable(["table", "strikethrough"]).disable(["image"])
+# Raw HTML in Markdown is never rendered (html=False). Images are not Markdown's job here
+# (photos go through uploads, re-encoded), so `![x](y)` shows as a link to y labelled x.
+MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}) \
+    .enable(["table", "strikethrough"])
+BODY_TOP_HEADING = 2  # a project's text sits under the page title (h1)
+STEP_TOP_HEADING = 4  # a step's text sits under the step's own heading (h3)
+
+
+def image_label(image: Token) -> str:
+    """The words of an image (its alt text), or its address when it has none."""
+    words = "".join(child.content for child in image.children or [] if child.type in ("text", "code_inline"))
+    return words.strip() or str(image.attrGet("src") or "")
+
+
+def _image_as_link(_renderer: object, tokens: list[Token], index: int, _options: object, _env: object) -> str:
+    image = tokens[index]
+    return f'<a href="{escapeHtml(str(image.attrGet("src") or ""))}">{escapeHtml(image_label(image))}</a>'
+
+
+MARKDOWN.add_render_rule("image", _image_as_link)
+
+
+def shift_headings(tokens: list[Token], top: int) -> list[Token]:
+    """Headings made to fit under a page's outline: the first one (and every one at its
+    level) at ``top``, each deeper one at most one level below the one it follows, so the
+    outline never skips a level however the maker numbered their ``#``s (capped at 6)."""
+    open_levels: list[int] = []
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        written = int(token.tag[1])
+        while open_levels and open_levels[-1] >= written:
+            open_levels.pop()
+        open_levels.append(written)
+        token.tag = tokens[index + 2].tag = f"h{min(top + len(open_levels) - 1, 6)}"  # open, inline, close
+    return tokens
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li",
+    "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
     "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
@@ -24,13 +58,14 @@ LINK_REL = "noopener nofollow ugc"
 MAX_FILE_NAME = 120
 
 
-def render_markdown(text: str) -> str:
+def render_markdown(text: str, top: int = BODY_TOP_HEADING) -> str:
     """Markdown → HTML safe to put in a page as is: only the tags and attributes above,
     links limited to http, https and mailto (relative ones stay), every link marked
-    rel="noopener nofollow ugc". Headings in the text are shifted down so the page's own
-    outline stays in order (a text's ``#`` becomes ``<h3>``)."""
-    html = _MARKDOWN.render(text or "")
-    html = re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}>", html)
+    rel="noopener nofollow ugc", images as links. Headings fit the page's outline
+    (shift_headings: the text's first heading is ``<h{top}>``)."""
+    env: dict = {}
+    tokens = shift_headings(MARKDOWN.parse(text or "", env), top)
+    html = MARKDOWN.renderer.render(tokens, MARKDOWN.options, env)
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
                      link_rel=LINK_REL, strip_comments=True,
                      clean_content_tags={"script", "style"})
@@ -69,77 +104,3 @@ def clean_file_name(name: str, extension: str | None = None) -> str:
     ext = ext[:10]
     room = MAX_FILE_NAME - (len(ext) + 1 if ext else 0)
     return f"{stem[:room]}.{ext}" if ext else stem[:MAX_FILE_NAME]
-
-
-_WIKI_ENTITIES = {
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;", "{": "&#123;",
-    "}": "&#125;", "|": "&#124;", "'": "&#39;", "=": "&#61;", "~": "&#126;", "_": "&#95;",
-}
-_WIKI_LINE_START = re.compile(r"(^|\n)([*#:;\-!])")
-
-
-def wiki_text(text: str) -> str:
-    """Plain text that MediaWiki shows as written: no markup, template, tag, link, magic
-    word or list sneaks in."""
-    escaped = "".join(_WIKI_ENTITIES.get(ch, ch) for ch in clean_body(text, 100_000))
-    return _WIKI_LINE_START.sub(lambda m: f"{m.group(1)}&#{ord(m.group(2))};", escaped)
-
-
-def markdown_to_wikitext(text: str) -> str:
-    """The Markdown a maker wrote, as MediaWiki wikitext: headings, paragraphs, lists,
-    bold, italics, code and http(s) links; every piece of text escaped with wiki_text."""
-    tokens = _MARKDOWN.parse(text or "")
-    out: list[str] = []
-    lists: list[str] = []
-    for token in tokens:
-        kind = token.type
-        if kind == "heading_open":
-            level = min(int(token.tag[1]) + 2, 6)
-            out.append("\n" + "=" * level + " ")
-        elif kind == "heading_close":
-            level = min(int(token.tag[1]) + 2, 6)
-            out.append(" " + "=" * level + "\n")
-        elif kind in ("bullet_list_open", "ordered_list_open"):
-            lists.append("*" if kind == "bullet_list_open" else "#")
-        elif kind in ("bullet_list_close", "ordered_list_close"):
-            lists.pop()
-            out.append("\n")
-        elif kind == "list_item_open":
-            out.append("\n" + "".join(lists) + " ")
-        elif kind == "paragraph_close" and not lists:
-            out.append("\n\n")
-        elif kind in ("fence", "code_block"):
-            out.append("\n<pre>" + wiki_text(token.content).replace("\n", "&#10;") + "</pre>\n")
-        elif kind == "hr":
-            out.append("\n----\n")
-        elif kind == "inline":
-            out.append(_inline_wikitext(token.children or []))
-    return re.sub(r"\n{3,}", "\n\n", "".join(out)).strip() + "\n"
-
-
-def _inline_wikitext(children: list) -> str:
-    parts: list[str] = []
-    link: str | None = None
-    label: list[str] = []
-    for child in children:
-        kind = child.type
-        target = label if link is not None else parts
-        if kind == "text":
-            target.append(wiki_text(child.content).replace("\n", " "))
-        elif kind == "code_inline":
-            target.append("<code>" + wiki_text(child.content) + "</code>")
-        elif kind in ("softbreak", "hardbreak"):
-            target.append(" ")
-        elif kind in ("strong_open", "strong_close"):
-            target.append("'''")
-        elif kind in ("em_open", "em_close"):
-            target.append("''")
-        elif kind == "link_open":
-            href = child.attrGet("href") or ""
-            link = href if re.match(r"https?://[^\s\[\]<>\"{}|]+$", href) else ""
-            label = []
-        elif kind == "link_close":
-            text = "".join(label)
-            parts.append(f"[{link} {text}]" if link else text)
-            link = None
-    return "".join(parts)

@@ -2,8 +2,9 @@
 how images are re-encoded, and how files are kept under the media directory.
 
 Limits (see docs/projects.md):
-- a photo: 10 MB, at most 40 megapixels; kept at most 2400 px wide or high, with a 480 px
-  thumbnail; EXIF and other metadata are dropped, the EXIF orientation applied;
+- a photo: 10 MB, at most 40 megapixels (checked from its header, before decoding); kept at
+  most 2400 px wide or high, with a 480 px thumbnail; EXIF and other metadata are dropped,
+  the EXIF orientation applied; two photos decoded at once per process, the next waits;
 - a 3D model (STL, 3MF) or a drawing (SVG, DXF): 50 MB; a 3MF unpacks to at most 200 MB;
 - 20 files per step, 200 per project, 500 MB per project;
 - one upload request carries at most 64 MB (more files: send them in several goes).
@@ -18,6 +19,7 @@ import os
 import secrets
 import struct
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,10 @@ MAX_3MF_UNPACKED = 200 * MB
 MAX_3MF_ENTRIES = 2000
 
 RASTER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+# Photos decoded at once, per process: each may hold a full-size picture for a moment (a
+# 40 MP PNG: about 200 MB), so more uploads at once wait rather than add up.
+PHOTOS_DECODED_AT_ONCE = 2
+_DECODING = threading.BoundedSemaphore(PHOTOS_DECODED_AT_ONCE)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ def prepare(data: bytes) -> Prepared:
     if _looks_like_raster(data):
         if len(data) > MAX_IMAGE_BYTES:
             raise Refused("file_too_big", status=413, megabytes=MAX_IMAGE_BYTES // MB)
-        return _reencode_image(data)
+        with _DECODING:
+            return _reencode_image(data)
     if len(data) > MAX_FILE_BYTES:
         raise Refused("file_too_big", status=413, megabytes=MAX_FILE_BYTES // MB)
     if data.startswith(b"PK\x03\x04"):
@@ -100,12 +107,9 @@ def _reencode_image(data: bytes) -> Prepared:
             if width * height > MAX_IMAGE_PIXELS:
                 raise Refused("image_too_large", megapixels=MAX_IMAGE_PIXELS // 1_000_000)
             source.seek(0)  # an animated GIF or WebP keeps its first frame
-            source.load()
-            image = ImageOps.exif_transpose(source)
-            keep_alpha = image.mode in ("RGBA", "LA", "PA") or (
-                image.mode == "P" and "transparency" in image.info)
-            image = image.convert("RGBA" if keep_alpha else "RGB")
-            image.thumbnail((MAX_EDGE, MAX_EDGE))
+            keep_alpha = source.mode in ("RGBA", "LA", "PA") or (
+                source.mode == "P" and "transparency" in source.info)
+            image = _small_enough(source, "RGBA" if keep_alpha else "RGB")
             out = io.BytesIO()
             if keep_alpha:
                 image.save(out, "PNG", optimize=True)
@@ -124,6 +128,24 @@ def _reencode_image(data: bytes) -> Prepared:
         raise Refused("bad_image") from None
     return Prepared(MediaKind.image, content_type, extension, out.getvalue(), thumb_out.getvalue(),
                     image.width, image.height)
+
+
+_SHRINKS_AS_IS = ("L", "LA", "RGB", "RGBA", "CMYK", "YCbCr")
+
+
+def _small_enough(source: Image.Image, mode: str) -> Image.Image:
+    """The photo at most MAX_EDGE wide or high, upright, in ``mode``, holding as little of
+    the full-size picture in memory as the format allows: a JPEG is decoded already scaled
+    down (draft), and every format is shrunk before it is turned or converted, so a 40 MP
+    photo is never copied at full size (see docs/performance.md, « Photo uploads »)."""
+    if source.mode not in _SHRINKS_AS_IS:  # palette (GIF: resized in colour), 16-bit…: small anyway
+        source.load()
+        image = source.convert(mode)
+    else:
+        source.draft(mode, (MAX_EDGE, MAX_EDGE))
+        image = source
+    image.thumbnail((MAX_EDGE, MAX_EDGE))
+    return ImageOps.exif_transpose(image).convert(mode)
 
 
 def _is_binary_stl(data: bytes) -> bool:

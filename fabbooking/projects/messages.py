@@ -60,8 +60,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This image is damaged or incomplete. Export it again (JPEG, PNG, WebP or GIF).",
     ),
     "image_too_large": (
-        "Cette image a trop de pixels ({megapixels} mégapixels au plus). Réduisez-la.",
-        "This image has too many pixels ({megapixels} megapixels at most). Make it smaller.",
+        "Cette photo est trop grande : {megapixels} mégapixels au plus, par exemple 7 000 × 5 000 "
+        "pixels. Réduisez-la (l'option « taille » de l'appareil photo ou de l'outil d'images), "
+        "puis envoyez-la de nouveau.",
+        "This photo is too large: {megapixels} megapixels at most, for example 7,000 × 5,000 "
+        "pixels. Make it smaller (the « size » option of the camera or of a picture tool), then "
+        "send it again.",
     ),
     "zip_too_big": (
         "Ce fichier 3MF se décompresse en plus de {megabytes} Mo. Simplifiez le modèle.",

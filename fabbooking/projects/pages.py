@@ -5,6 +5,7 @@ steps with photos and files, its people, its bookings and walk-in uses, its expo
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -20,8 +21,9 @@ from fabbooking.messages import choose_language, render
 from fabbooking.network import services as network
 from fabbooking.network.tables import MachineKind
 from fabbooking.projects import attachments, controllers, exports, gallery, media, services
-from fabbooking.projects.markdown import render_markdown
+from fabbooking.projects.markdown import STEP_TOP_HEADING, render_markdown
 from fabbooking.projects.tables import Licence, ProjectStatus, Visibility
+from fabbooking.projects.upload_gate import OnlyProjectPeopleUpload
 from fabbooking.web.errors import error_page
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import LANGUAGE_COOKIE, _
@@ -143,7 +145,8 @@ class ProjectPages(Controller):
     async def project(self, request: Request, slug: FromPath[str], done: FromQuery[str] = "") -> Template:
         details = await gallery.project_details(request.state.viewer, slug)
         return page(request, "project_page.html", done=done, body_html=render_markdown(details["project"]["body"]),
-                    render_markdown=render_markdown, licence=exports.licence_facts(details["project"]["licence"]),
+                    render_step_markdown=partial(render_markdown, top=STEP_TOP_HEADING),
+                    licence=exports.licence_facts(details["project"]["licence"]),
                     **details)
 
     @get("/projects/{slug:str}/edit")
@@ -167,7 +170,7 @@ class ProjectPages(Controller):
         return go(request, f"/projects/{slug}?done=saved")
 
     @post("/projects/{slug:str}/cover", request_max_body_size=media.MAX_REQUEST_BYTES,
-          exception_handlers={413: page_too_big})
+          exception_handlers={413: page_too_big}, middleware=[OnlyProjectPeopleUpload(on_page=True)])
     async def cover(self, request: Request, slug: FromPath[str]) -> Response | Template:
         viewer = signed_in(request)
         found = await services.editable(viewer, slug)
@@ -203,7 +206,7 @@ class ProjectPages(Controller):
         return await _step_page(request, await services.editable(signed_in(request), slug))
 
     @post("/projects/{slug:str}/steps/new", request_max_body_size=media.MAX_REQUEST_BYTES,
-          exception_handlers={413: page_too_big})
+          exception_handlers={413: page_too_big}, middleware=[OnlyProjectPeopleUpload(on_page=True)])
     async def add_step(self, request: Request, slug: FromPath[str]) -> Response | Template:
         """A dated step with its photos and files (multipart). Every file is checked first:
         if one is refused, nothing is saved and the form says which file and why."""
@@ -340,12 +343,12 @@ class ProjectPages(Controller):
     @get("/projects/{slug:str}/export.json")
     async def export_json(self, request: Request, slug: FromPath[str]) -> Response:
         details = await gallery.project_details(request.state.viewer, slug)
-        return controllers.export_json(details, controllers.public_base(request))
+        return controllers.export_json(details)
 
     @get("/projects/{slug:str}/export.wiki")
     async def export_wiki(self, request: Request, slug: FromPath[str]) -> Response:
         details = await gallery.project_details(request.state.viewer, slug)
-        return controllers.export_wiki(details, controllers.public_base(request))
+        return controllers.export_wiki(details)
 
 
 def _step_date(text: str) -> date:

@@ -80,10 +80,11 @@ class MachineUsageController(Controller):
         begin, finish = _range(start, end)
         return [session_out(r) for r in await services.machine_usage(viewer, machine_id, begin, finish)]
 
-    @get("/telemetry", responses=error_responses(404))
-    async def telemetry(self, machine_id: FromPath[int]) -> TelemetryOut | None:
-        """How the machine reports its use (format, gateway, device topic, power thresholds)."""
-        row = await services.telemetry_of(machine_id)
+    @get("/telemetry", responses=error_responses(401, 403, 404))
+    async def telemetry(self, machine_id: FromPath[int], viewer: CurrentViewer) -> TelemetryOut | None:
+        """How the machine reports its use (format, gateway, device topic, power thresholds):
+        the site's animators, admins."""
+        row = await services.telemetry_for_staff(viewer, machine_id)
         return telemetry_out(row) if row else None
 
     @put("/telemetry", responses=error_responses(401, 403, 404, 422))
@@ -98,9 +99,10 @@ class MachineUsageController(Controller):
     async def remove_telemetry(self, machine_id: FromPath[int], viewer: CurrentViewer) -> None:
         await services.remove_telemetry(require_login(viewer), machine_id)
 
-    @get("/maintenance-plans", responses=error_responses(404))
-    async def maintenance_plans(self, machine_id: FromPath[int]) -> list[MaintenancePlanOut]:
-        return [plan_out(p) for p in (await services.plans([machine_id])).values()]
+    @get("/maintenance-plans", responses=error_responses(401, 403, 404))
+    async def maintenance_plans(self, machine_id: FromPath[int], viewer: CurrentViewer) -> list[MaintenancePlanOut]:
+        """The machine's maintenance plans and whether they are due: the site's animators, admins."""
+        return [plan_out(p) for p in await services.plans_for_staff(viewer, machine_id)]
 
     @post("/maintenance-plans", status_code=201, responses=error_responses(401, 403, 404, 422))
     async def add_maintenance_plan(self, machine_id: FromPath[int], data: JSONBody[MaintenancePlanIn],

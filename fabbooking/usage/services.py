@@ -82,6 +82,18 @@ async def telemetry_of(machine_id: int) -> dict | None:
         Telemetry.machine == machine_id).first()
 
 
+async def telemetry_for_staff(viewer: Viewer, machine_id: int) -> dict | None:
+    """How a machine reports its use — gateway id, device topic: for the site's team only."""
+    require_staff(viewer, (await get_machine(machine_id))["site"])
+    return await telemetry_of(machine_id)
+
+
+async def plans_for_staff(viewer: Viewer, machine_id: int) -> list[dict]:
+    """A machine's maintenance plans: for the site's team only, like the desk that shows them."""
+    require_staff(viewer, (await get_machine(machine_id))["site"])
+    return list((await plans([machine_id])).values())
+
+
 async def set_telemetry(viewer: Viewer | None, machine_id: int, values: dict[str, Any]) -> dict:
     """Say how a machine reports its use. ``values["gateway"]`` is a gateway id (ident)."""
     machine = await get_machine(machine_id)

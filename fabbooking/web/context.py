@@ -1,8 +1,11 @@
-"""Before every web page: who is looking and in which language; after it: safety headers."""
+"""Before every web page: who is looking and in which language; before every response the
+app sends: safety headers."""
 
 from __future__ import annotations
 
-from litestar import Request, Response
+from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import Message, Scope
 
 from fabbooking.api.auth import session_viewer
 from fabbooking.api.hostile_input import refuse_impossible_ids
@@ -37,7 +40,18 @@ async def resolve_viewer(request: Request) -> None:
     current_language.set(language)
 
 
-async def add_security_headers(response: Response) -> Response:
+# Piccolo Admin's single-page app (not ours) sets inline styles; everything else stays strict.
+BACK_OFFICE_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """On every response the app sends — pages, API, static files, the API's docs, errors,
+    404s outside any route — the safety headers it has not set itself."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    # the path as asked: a mounted app (/admin) sees its own part of it
+    back_office = bytes(scope.get("raw_path") or scope.get("path", "").encode()).startswith(b"/admin")
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+        if name not in headers:
+            headers[name] = BACK_OFFICE_POLICY if back_office and name == "Content-Security-Policy" else value

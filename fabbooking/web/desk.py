@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from fabbooking.accounts import services as accounts
 from fabbooking.accounts.tables import Account
+from fabbooking.accounts.viewer import Viewer
 from fabbooking.bookings import services as bookings
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.errors import Refused
@@ -56,10 +57,11 @@ async def _person(account_id: int | None) -> dict[str, Any] | None:
     ).first()
 
 
-async def _people(search: str) -> list[dict[str, Any]]:
+async def _people(viewer: Viewer, search: str) -> list[dict[str, Any]]:
+    """The people the desk's search finds: makers for an animator, anybody for an admin."""
     if not search.strip():
         return []
-    ids = await accounts.search_accounts(search, limit=SEARCH_LIMIT)
+    ids = await accounts.search_accounts(search, limit=SEARCH_LIMIT, roles=accounts.roles_found_by(viewer))
     if not ids:
         return []
     return await Account.select(*PERSON_COLUMNS).where(
@@ -118,7 +120,7 @@ async def _desk(request: Request, site: dict[str, Any], *, fragment: str = TODAY
         default_start=(start_now or clocks[0]).strftime("%H:%M") if clocks else "",
         person=person,
         qualifications=await training.qualifications_of(person["id"]) if person else [],
-        search=search, found=await _people(search), trainings=await training.list_trainings(),
+        search=search, found=await _people(request.state.viewer, search), trainings=await training.list_trainings(),
         closures=[c for c in calendar.closure_rows if c["end_date"] >= today],
         statuses=MACHINE_STATUSES, min_password=Account._min_password_length,
         booked=await _booked(request, booking_id), done=done,

@@ -1,4 +1,4 @@
-"""The web pages' router: who is looking, safety headers, static files."""
+"""The web pages' router (who is looking), and the static files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.plugins.htmx import HTMXRequest
 from litestar.static_files import create_static_files_router
 
-from fabbooking.web.context import add_security_headers, resolve_viewer
+from fabbooking.web.context import resolve_viewer
 from fabbooking.web.desk import DeskPages
 from fabbooking.web.maker import MakerPages
 from fabbooking.web.manage import ManagePages
@@ -33,7 +33,6 @@ def web_router() -> Router:
         path="/",
         route_handlers=PAGE_CONTROLLERS,
         before_request=resolve_viewer,
-        after_request=add_security_headers,
         request_class=HTMXRequest,
         include_in_schema=False,
     )

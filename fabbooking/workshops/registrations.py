@@ -4,7 +4,7 @@ place frees. Every change re-counts inside a write transaction, one workshop at 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count
@@ -85,7 +85,9 @@ async def register(viewer: Viewer, workshop_id: int, now: datetime,
                    name: str | None = None) -> dict[str, Any]:
     """Register the viewer (``name`` None), or, at the desk, a person by name only. A place
     if one is left, else the waiting list: counted again inside the write transaction, so
-    two people asking for the last place at once never both get it."""
+    two people asking for the last place at once never both get it. ``now`` decides whether
+    registration is still open; the registration's time is taken once the workshop is
+    locked, so places and the waiting list follow the order in which requests got there."""
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
     row = await visible_row(viewer, workshop_id)
@@ -106,9 +108,10 @@ async def register(viewer: Viewer, workshop_id: int, now: datetime,
             (Registration.workshop == workshop_id)
             & (Registration.status == RegistrationStatus.registered.value))
         status = rules.status_for_newcomer(row["capacity"], registered)
+        # stamped under the lock (a request may wait for it); ids, given under it too, break ties
         rows = await Registration.insert(Registration(
             workshop=workshop_id, account=viewer.account_id if name is None else None,
-            name=(name or "").strip(), status=status, created_at=now,
+            name=(name or "").strip(), status=status, created_at=datetime.now(UTC),
         )).returning(Registration.id)
     return await registration_row(rows[0]["id"])
 
