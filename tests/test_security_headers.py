@@ -21,7 +21,7 @@ ADDRESSES = [
     ("GET", "/healthz", 200), ("GET", "/static/app.css", 200), ("GET", "/static/htmx.min.js", 200),
     ("GET", "/static/missing.js", 404), ("GET", "/schema", 200), ("GET", "/schema/openapi.json", 200),
     ("GET", "/schema/swagger", 200), ("GET", "/static/swagger-ui/swagger-ui-bundle.js", 200),
-    ("GET", "/machines/999999", 404), ("GET", "/admin/", 200),
+    ("GET", "/machines/999999", 404), ("GET", "/admin/", 303),  # to the app's login
 ]
 
 
@@ -36,6 +36,18 @@ async def test_every_kind_of_response_has_nosniff_and_a_policy_naming_no_other_s
     assert not re.search(r"https?:|\*", policy)
     if not address.startswith("/admin"):
         assert policy == CONTENT_SECURITY_POLICY
+
+
+async def test_the_back_office_page_itself_has_nosniff_and_a_policy_naming_no_other_site(client, world):
+    from tests.web_helpers import browser_login
+
+    await browser_login(client, "admin")
+    response = await client.get("/admin/")
+    assert response.status_code == 200
+    assert response.headers["x-content-type-options"] == "nosniff"
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy
+    assert not re.search(r"https?:|\*", policy)
 
 
 async def test_the_api_docs_page_uses_only_our_vendored_files(client, world):
