@@ -1,5 +1,6 @@
 """What runs beside the web app: the usage listener (with an embedded broker when no
-FABBOOKING_MQTT_URL is set) and the no-show sweeper."""
+FABBOOKING_MQTT_URL is set), the demo's simulated machines on the demo's data, and the
+no-show sweeper."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
+from fabbooking.usage.demo_live import play_demo_machines
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
 from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.no_show import release_no_shows
@@ -36,6 +38,8 @@ class UsageRuntime:
                 log.info("embedded MQTT broker on 127.0.0.1:%d", port)
                 listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id=client_id, mqtt5=False)
             self.tasks.append(asyncio.create_task(listener.run()))
+            self.tasks.append(asyncio.create_task(play_demo_machines(
+                listener.broker, embedded_broker=not settings.mqtt_url, ready=listener.connected)))
         self.tasks.append(asyncio.create_task(sweep_forever()))
 
     async def stop(self) -> None:
