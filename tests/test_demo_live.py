@@ -19,6 +19,8 @@ from fabbooking.demo import DEVICES, load_demo
 from fabbooking.network.tables import DemoNetwork, Machine
 from fabbooking.usage import demo_live
 from fabbooking.usage.broker_url import BrokerAddress
+from fabbooking.usage.embedded_broker import start_embedded_broker
+from fabbooking.usage.listener import UsageListener
 from fabbooking.usage.tables import DeadLetter, MachineLive, UsageSession
 from tests.conftest import ROOT, run_cli
 from tests.mqtt_support import free_port
@@ -70,6 +72,36 @@ async def test_serve_on_the_demo_data_plays_every_demo_machine_through_the_liste
         log_file.close()
     assert "Application shutdown complete" in log  # stopped with the server, nothing hanging
     assert "Traceback" not in log and "ERROR" not in log, log
+
+
+async def _printers_worked_twice() -> bool:
+    """Each event-reporting demo printer ended a job, went idle, and started another."""
+    for slug in ("prusa-mini", "prusa-mk4-1", "prusa-mk4-2"):
+        rows = await UsageSession.select(UsageSession.started_at, UsageSession.ended_at).where(
+            (UsageSession.machine.slug == slug) & (UsageSession.started_at >= datetime.now(UTC) - timedelta(hours=1))
+        ).order_by(UsageSession.started_at)
+        if len(rows) < 2 or rows[0]["ended_at"] is None or rows[1]["started_at"] < rows[0]["ended_at"]:
+            return False
+    return True
+
+
+async def test_the_demo_keeps_going_machines_go_idle_then_busy_again(db, monkeypatch):
+    monkeypatch.delenv("FABBOOKING_DEMO_LIVE", raising=False)
+    monkeypatch.setattr(demo_live, "PACE", 40.0)  # jobs of 5-12 s instead of minutes
+    await load_demo()
+    port = free_port()
+    broker = await start_embedded_broker(port)
+    listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id="demo-test-listener", mqtt5=False)
+    listening = asyncio.ensure_future(listener.run())
+    player = asyncio.ensure_future(demo_live.play_demo_machines(listener.broker, True, ready=listener.connected))
+    try:
+        await eventually(_printers_worked_twice, timeout=120, interval=0.5)
+        assert not player.done()
+    finally:
+        for task in (player, listening):
+            task.cancel()
+        await asyncio.gather(player, listening, return_exceptions=True)
+        await broker.shutdown()
 
 
 async def test_nothing_plays_outside_the_demo(db, monkeypatch):

@@ -21,6 +21,7 @@ from fabbooking.usage.broker_url import BrokerAddress
 log = logging.getLogger("fabbooking.usage.demo")
 RETRY_S = 30.0  # after the broker went away
 JOBS_PER_ROUND = 3
+PACE = 1.0  # real time; tests play faster
 STOP_WAIT_S = 5.0
 
 # What each demo device draws (MachineSpec's watts; the thresholds are the demo's telemetry
@@ -137,7 +138,7 @@ async def play_demo_machines(broker: BrokerAddress, embedded_broker: bool,
 def _live_round(seed: str, first: bool, spec, number: int) -> list:
     from devices.sim_plan import plan_live_jobs
 
-    return plan_live_jobs(spec, JOBS_PER_ROUND, f"{seed}:{number}", soon=first and number == 0)
+    return plan_live_jobs(spec, JOBS_PER_ROUND, f"{seed}:{number}", soon=first and number == 0, pace=PACE)
 
 
 class DemoPlayer:
