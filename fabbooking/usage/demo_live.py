@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 from dataclasses import dataclass
 
@@ -100,8 +101,6 @@ async def decide(embedded_broker: bool) -> bool:
 
 async def note_demo_banner(embedded_broker: bool) -> None:
     """For web processes whose background jobs run in another process (``--workers``)."""
-    import os
-
     if os.environ.get("FABBOOKING_LISTENER", "on") != "off" and await decide(embedded_broker):
         _playing.set()
 
@@ -114,8 +113,8 @@ async def play_demo_machines(broker: BrokerAddress, embedded_broker: bool,
         return
     devices = await demo_devices()
     if not devices:
-        log.warning("FABBOOKING_DEMO_LIVE: none of the demo's machines is set up as 'fabbooking demo' "
-                    "left it; nothing to play")
+        log.warning("demo: none of the demo's machines reports as 'fabbooking demo' set it up; "
+                    "no simulated machine plays")
         return
     if ready is not None:
         try:
