@@ -257,3 +257,30 @@ def _plug_steps(spec: MachineSpec, jobs: list[PlannedJob], period: float, rng: r
 
 def _jitter(watts: float, rng: random.Random) -> float:
     return round(watts * rng.uniform(0.9, 1.1)) if watts > 100 else round(watts * rng.uniform(0.95, 1.05), 1)
+
+
+def plan_live_jobs(spec: MachineSpec, n: int, seed: str, soon: bool = False, pace: float = 1.0) -> list[PlannedJob]:
+    """A round of ``n`` jobs for a demo that plays in real time: jobs of a few minutes every
+    few minutes, so a visitor sees machines go busy and idle while they look. Printers may
+    fail or be cancelled; nothing drops off the network (a demo that looks broken helps
+    nobody). ``soon``: the first job starts within seconds (a server that just started);
+    ``pace`` > 1 makes jobs and pauses that many times shorter."""
+    rng = random.Random(f"live:{seed}:{spec.name}")
+    printer = spec.machine_kind == "printer"
+    t = (rng.uniform(3, 15) if soon else rng.uniform(60, 240)) / pace
+    jobs = []
+    for number in range(n):
+        roll = rng.random()
+        outcome = "completed" if not printer or roll >= 0.12 else "failed" if roll < 0.07 else "cancelled"
+        duration = round((rng.uniform(180, 480) if printer else rng.uniform(120, 360)) / pace)
+        if outcome != "completed":
+            duration = round(duration * rng.uniform(0.3, 0.7))
+        grams = round(rng.uniform(4, 25), 1) if printer else None
+        stop = t + duration
+        jobs.append(PlannedJob(
+            spec.name, number + 1, round(t, 1), duration, outcome,
+            rng.choice(PRINTER_FILES if printer else LASER_FILES), rng.choice(FILAMENTS if printer else SHEETS),
+            grams, round(grams * MM_PER_GRAM, 1) if grams is not None else None,
+            dip_at_s=round(t + duration * rng.uniform(0.2, 0.5), 1) if not printer and rng.random() < 0.3 else None))
+        t = stop + rng.uniform(120, 360) / pace
+    return jobs

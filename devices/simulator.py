@@ -30,6 +30,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -104,7 +105,7 @@ class Simulation:
                  site: str = "papifab-bellevue", gateway: str = "gw-bellevue", seed: int = 1,
                  speed: float = 600.0, password: str | None = None, device_username: str | None = None,
                  device_password: str | None = None, tls: bool = False, timezone: str = "Europe/Paris",
-                 on_publish=None) -> None:
+                 on_publish=None, keep_messages: bool = True) -> None:
         if not machines:
             raise ValueError("give at least one machine")
         if speed < 1:
@@ -121,6 +122,7 @@ class Simulation:
         self.password, self.device_username, self.device_password = password, device_username, device_password
         self.tz = ZoneInfo(timezone)
         self.on_publish = on_publish
+        self.keep_messages = keep_messages  # off for a demo that plays for days
         self.gateways: dict[str, ContractGateway] = {}
         self.devices: dict[str, Device] = {}
         for spec in machines:
@@ -193,7 +195,8 @@ class Simulation:
             if self.on_publish:
                 self.on_publish(record)
         with self._lock:
-            self.messages.extend(sent)
+            if self.keep_messages:
+                self.messages.extend(sent)
             if machine is not None:
                 self._last_sent[machine] = time.monotonic()
         return sent
@@ -245,6 +248,36 @@ class Simulation:
                 jobs.append(sim)
         jobs.sort(key=lambda j: (j.machine, j.number))
         return Run(plan, jobs, self.messages[first:])
+
+    def play_live(self, plan_round: Callable[[MachineSpec, int], list[PlannedJob]]) -> None:
+        """Play every machine in real time (simulated time is the wall clock), round after
+        round, each machine at its own pace: ``plan_round(spec, number)`` gives a round's jobs.
+        Returns once close() is called; the first device error stops every machine and is
+        raised (a broker gone away, for instance)."""
+        self.connect()
+        errors: list[BaseException] = []
+
+        def machine(name: str) -> None:
+            spec, device = self.specs[name], self.devices[name]
+            number = 0
+            while not self._stop.is_set() and not errors:
+                jobs = plan_round(spec, number)
+                steps = device_steps(spec, jobs, max(spec.tele_period_s, device.min_gap_s), self.seed)
+                device.jobs = {}
+                plan = Plan(datetime.now(UTC), 1.0, {name: jobs}, {name: steps},
+                            max((s.at_s for s in steps), default=0.0) + 1)
+                self._play_device(name, plan, time.monotonic(), errors)
+                number += 1
+            self._stop.set()  # one machine failing (or close()) ends them all
+
+        threads = [threading.Thread(target=machine, args=(name,), name=f"sim-live-{name}", daemon=True)
+                   for name in self.devices]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def _play_device(self, name: str, plan: Plan, wall0: float, errors: list) -> None:
         device = self.devices[name]

@@ -63,6 +63,13 @@ async def _api_edge(request: Request) -> None:
     refuse_cross_site_writes(request)
 
 
+async def _demo_banner() -> None:
+    """Web processes of ``serve --workers``: their worker plays the demo, the pages say so."""
+    from fabbooking.usage.demo_live import note_demo_banner
+
+    await note_demo_banner(embedded_broker=not load_settings().mqtt_url)
+
+
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -86,7 +93,8 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
     with the app (tests that drive the app in-process turn it off)."""
     settings = load_settings()
     # `fabbooking serve --workers N` runs the background jobs once, in its worker process
-    run_usage = run_usage and os.environ.get("FABBOOKING_BACKGROUND", "on") != "off"
+    background_elsewhere = os.environ.get("FABBOOKING_BACKGROUND", "on") == "off"
+    run_usage = run_usage and not background_elsewhere
     if production is None:
         production = settings.https
     api = Router(
@@ -117,7 +125,8 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         # `fabbooking serve` configures logging for the whole process (observability/logs.py);
         # unexpected errors are logged by EXCEPTION_HANDLERS, with the route, not the path
         logging_config=None,
-        on_startup=([_open_pool] if use_pool else []) + ([_usage.start] if run_usage else []),
+        on_startup=([_open_pool] if use_pool else []) + ([_usage.start] if run_usage else [])
+        + ([_demo_banner] if background_elsewhere else []),
         on_shutdown=([_usage.stop] if run_usage else []) + ([_close_pool] if use_pool else []),
         openapi_config=OpenAPIConfig(
             title="Fabbooking API",

@@ -15,7 +15,7 @@ from fabbooking.bookings.services import book, busy_intervals
 from fabbooking.bookings.tables import Booking
 from fabbooking.errors import Refused
 from fabbooking.network.services import machine_place
-from fabbooking.network.tables import Machine, OpeningPeriod, Site
+from fabbooking.network.tables import DemoNetwork, Machine, OpeningPeriod, Site
 from fabbooking.training.tables import Qualification, Training
 
 DEMO_PASSWORD = "fabbooking"
@@ -185,7 +185,8 @@ async def _bookings(ids: dict[str, int]) -> int:
     return made
 
 
-# How the demo machines report their use (`fabbooking simulate` plays these devices).
+# How the demo machines report their use; `fabbooking serve` plays them
+# (fabbooking/usage/demo_live.py, which also says how much each one draws).
 DEVICES = [
     ("papifab-bellevue", "prusa-mini", "contract", "gw-bellevue", ""),
     ("papifab-bellevue", "bambu-p1s", "contract", "gw-bellevue", ""),
@@ -231,14 +232,14 @@ async def load_demo() -> str:
     extras = " ".join(filter(None, [
         await demo_history.load(ids), await demo_workshops.load(ids), await demo_projects.load(ids),
     ]))
+    if not await DemoNetwork.exists():
+        await DemoNetwork.insert(DemoNetwork(loaded_at=datetime.now(UTC)))
     total_accounts = await Account.count()
     return (
         f"Demo network ready: {await Site.count()} sites ({sites} new), "
         f"{await Machine.count()} machines, {total_accounts} accounts, {bookings} new bookings."
         f"{' ' + extras if extras else ''}\n"
         f"Log in as maiwenn, yannick, karim or lea (makers), gwen, samir or nolwenn "
-        f"(animators), or admin — password: {DEMO_PASSWORD}"
+        f"(animators), or admin — password: {DEMO_PASSWORD}\n"
+        f"'fabbooking serve' plays its machines: they print and cut on their own (simulated)."
     )
-
-
-

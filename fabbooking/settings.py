@@ -209,6 +209,7 @@ def load_settings() -> Settings:
     check_open_data_min_count()
     job_tick_seconds()
     db_timeout_s()
+    demo_live()
     return Settings(
         database=database_url(),
         secret_key=_secret_key(var_dir),
@@ -257,3 +258,19 @@ def check_open_data_min_count() -> None:
     from fabbooking.figures.suppression import min_count
 
     min_count()
+
+
+DEMO_LIVE_CHOICES = ("on", "off", "auto")
+
+
+def demo_live() -> str:
+    """FABBOOKING_DEMO_LIVE: ``auto`` (unset: the simulated machines play when the database
+    holds the demo and the broker is the embedded one), ``on`` or ``off`` to force it."""
+    value = os.environ.get("FABBOOKING_DEMO_LIVE", "").strip().lower() or "auto"
+    if value not in DEMO_LIVE_CHOICES:
+        raise ConfigError(
+            f"FABBOOKING_DEMO_LIVE={os.environ['FABBOOKING_DEMO_LIVE']!r} is not understood. Use on (play the "
+            "demo's simulated machines), off (never), or leave it unset: they then play when "
+            "'fabbooking serve' runs on the data of 'fabbooking demo' with its embedded broker."
+        )
+    return value

@@ -69,7 +69,7 @@ def wait_until_serving(base: str, process: subprocess.Popen, log: Path | None = 
 
 
 @contextlib.contextmanager
-def demo_server(workdir: Path, template: Path | None = None) -> Iterator[str]:
+def demo_server(workdir: Path, template: Path | None = None, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve the demo network from a fresh SQLite file in ``workdir``; yield the base URL.
 
     ``template`` is an already migrated SQLite file to copy (the tests' sqlite_template);
@@ -86,7 +86,8 @@ def demo_server(workdir: Path, template: Path | None = None) -> Iterator[str]:
     run_cli("demo", url=url, extra_env=media)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "FABBOOKING_DATABASE_URL": url, "FABBOOKING_VAR_DIR": str(workdir), **media}
+    env = {**os.environ, "FABBOOKING_DATABASE_URL": url, "FABBOOKING_VAR_DIR": str(workdir), **media,
+           **(extra_env or {})}
     log = workdir / "serve.log"  # a file, not a pipe: a long session's log never fills a buffer
     with log.open("wb") as log_file:
         process = subprocess.Popen(

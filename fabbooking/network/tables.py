@@ -12,6 +12,7 @@ from piccolo.columns import (
     SmallInt,
     Text,
     Time,
+    Timestamptz,
     Varchar,
 )
 from piccolo.columns.base import OnDelete
@@ -108,3 +109,10 @@ class Machine(Table, tablename="machine"):
     cancel_deadline_minutes = Integer(null=True, default=None)
     max_future_bookings = SmallInt(null=True, default=None)
     buffer_minutes = SmallInt(null=True, default=None)
+
+
+class DemoNetwork(Table, tablename="demo_network"):
+    """One row when this database holds the demo network of ``fabbooking demo``: ``serve``
+    then plays its machines (fabbooking/usage/demo_live.py) and the pages say so."""
+
+    loaded_at = Timestamptz()

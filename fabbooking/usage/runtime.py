@@ -1,5 +1,6 @@
 """What runs beside the web app: the usage listener (with an embedded broker when no
-FABBOOKING_MQTT_URL is set) and the background jobs (fabbooking.jobs.runner)."""
+FABBOOKING_MQTT_URL is set), the demo's simulated machines on the demo's data, and the
+background jobs (fabbooking.jobs.runner)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fabbooking.jobs.runner import run_jobs_forever
 from fabbooking.observability.logs import configure_logging
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
+from fabbooking.usage.demo_live import play_demo_machines
 from fabbooking.usage.embedded_broker import DEFAULT_PORT, start_embedded_broker
 from fabbooking.usage.listener import UsageListener
 
@@ -41,6 +43,8 @@ class UsageRuntime:
                 listener = UsageListener(BrokerAddress("127.0.0.1", port), client_id=client_id, mqtt5=False)
             self.listener = listener
             self.tasks.append(asyncio.create_task(listener.run()))
+            self.tasks.append(asyncio.create_task(play_demo_machines(
+                listener.broker, embedded_broker=not settings.mqtt_url, ready=listener.connected)))
         self.tasks.append(asyncio.create_task(run_jobs_forever()))
 
     async def stop(self) -> None:

@@ -8,6 +8,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
+from fabbooking.usage.demo_live import banner_shown
 from fabbooking.web.formatting import FILTERS
 from fabbooking.web.i18n import LANGUAGE_NAMES, current_language, translations
 
@@ -38,6 +39,7 @@ def build_environment() -> Environment:
     environment.filters.update(FILTERS)
     environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     environment.globals["current_language"] = current_language.get
+    environment.globals["demo_machines_simulated"] = banner_shown
     return environment
 
 
