@@ -51,5 +51,5 @@ async def test_the_french_week_and_desk_write_days_as_french_does(client, world)
     tomorrow = datetime.now(PARIS).date() + timedelta(days=1)
     french = in_language("fr", lambda: day(tomorrow))
     assert f"<h3>{sentence_start(french)}</h3>" in week
-    desk = (await client.get(f"/desk/atelier?maker={world.ids['maker']}&lang=en")).text
+    desk = (await client.get(f"/desk/atelier/book?maker={world.ids['maker']}&lang=en")).text
     assert f"Tomorrow, {english_day(tomorrow)}" in desk

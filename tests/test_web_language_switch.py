@@ -44,7 +44,7 @@ async def test_the_booking_form_comes_back_with_its_slot_in_the_other_language(c
 async def test_the_week_and_the_desks_person_survive_the_switch(client, world):
     await browser_login(client, "animator")
     for url in (f"/machines/{world.ids['printer']}?week=2099-01-05",
-                f"/desk/atelier?maker={world.ids['maker']}"):
+                f"/desk/atelier/book?maker={world.ids['maker']}&day=2099-01-01"):
         response = await switch(client, "en", url, page=url)
         assert response.headers["location"] == url
 
