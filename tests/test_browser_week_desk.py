@@ -43,6 +43,15 @@ def machine_path(page, base: str, name: str) -> str:
 def test_the_language_switch_keeps_the_slot_being_booked(browser, live_server):
     with open_page(browser) as page:
         login(page, live_server, "maiwenn")
+        # first the week htmx moved to (the form was drawn for the first week)
+        page.goto(live_server + machine_path(page, live_server, PRINTER))
+        page.locator("#week-next").click()
+        expect(page).to_have_url(re.compile(rf"week={browser_support.next_week()}"))
+        page.locator("header form.lang").get_by_role("button", name="English").click()
+        expect(page.get_by_role("link", name="Next week →")).to_be_visible()
+        expect(page).to_have_url(re.compile(rf"week={browser_support.next_week()}"))
+        page.locator("header form.lang").get_by_role("button", name="Français").click()
+
         page.goto(live_server + machine_path(page, live_server, PRINTER) + f"?week={browser_support.next_week()}")
         page.locator("#week a.free:visible").first.click()
         expect(page.get_by_role("button", name="Confirmer la réservation")).to_be_visible()
