@@ -187,3 +187,20 @@ def test_the_desk_books_for_a_walk_in_with_the_free_stretches_in_view(browser, l
 
         expect(page.get_by_role("status")).to_contain_text(f"C'est réservé : {PRINTER} pour {name}")
         expect(page.locator(".chosen-person")).to_contain_text(name)
+
+
+def test_finding_a_person_at_the_desk_updates_the_results_in_place(browser, live_server):
+    with open_page(browser) as page:
+        login(page, live_server, "gwen")
+        page.goto(f"{live_server}{DESK}/person?then=book")
+        page.evaluate("window.fabbookingMarker = 1")
+        search = page.get_by_role("searchbox", name="Nom ou nom d'utilisateur")
+        search.press_sequentially("maiw")
+        result = page.locator("#person-results").get_by_role("link", name=re.compile("Maïwenn"))
+        expect(result).to_be_visible()
+        assert page.evaluate("window.fabbookingMarker") == 1, "the page was reloaded, not updated in place"
+        expect(search).to_be_focused()  # typing goes on where it was
+        expect(page).to_have_url(re.compile(r"/person\?then=book&q=maiw$|/person\?q=maiw&then=book$"))
+        result.click()
+        expect(page.get_by_role("heading", level=2)).to_have_text("Réserver pour quelqu'un")
+        expect(page.locator(".chosen-person")).to_contain_text("Maïwenn")
