@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from fabbooking.accounts.tables import Account
+from fabbooking.bookings.calendar import Interval
+from fabbooking.bookings.rules import BookingRules
 from fabbooking.bookings.tables import Booking
 from fabbooking.network.tables import Closure, Machine
 from fabbooking.training.tables import Qualification
-from fabbooking.web.desk_forms import clock_choices, read_booking, read_day
+from fabbooking.web.desk_forms import clock_choices, free_stretches, read_booking, read_day
 from tests.conftest import PARIS, PASSWORD, make_machine
 
 pytestmark = pytest.mark.anyio
@@ -318,3 +320,12 @@ def test_desk_booking_is_read_in_the_site_timezone():
     _, errors = read_booking({"maker_id": "7", "machine_id": "4", "day": "demain",
                               "start": "10h", "minutes": ""}, PARIS, {3})
     assert set(errors) == {"book-machine", "book-day", "book-start", "book-minutes"}
+
+
+def test_a_free_stretch_offers_every_start_that_leaves_room_for_the_shortest_booking():
+    day = datetime(2026, 12, 8, tzinfo=PARIS)
+    morning = Interval(day.replace(hour=10), day.replace(hour=11))
+    sliver = Interval(day.replace(hour=14), day.replace(hour=14, minute=15))
+    [stretch] = free_stretches([morning, sliver], PARIS, BookingRules(slot_minutes=15, min_minutes=30))
+    assert stretch.interval == morning
+    assert stretch.starts == [time(10), time(10, 15), time(10, 30)]  # 10:45 would end after 11:00

@@ -4,7 +4,6 @@ the chosen person (``maker``) travels from one to the next in the links and form
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +12,6 @@ from fabbooking.accounts import services as accounts
 from fabbooking.accounts.tables import Account
 from fabbooking.bookings import services as bookings
 from fabbooking.bookings.availability import free_intervals
-from fabbooking.bookings.calendar import Interval
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
@@ -21,9 +19,11 @@ from fabbooking.training import services as training
 from fabbooking.usage import services as usage
 from fabbooking.web.desk_forms import (
     MACHINE_STATUSES,
+    FreeStretch,
     clock_choices,
     day_choices,
     duration_choices,
+    free_stretches,
     next_clock,
     read_clock,
     read_day,
@@ -110,30 +110,6 @@ async def finding(search: str, chosen: dict[str, Any] | None) -> dict[str, Any]:
     return {"search": search, "found": await people(search),
             "qualifications": await training.qualifications_of(chosen["id"]) if chosen else [],
             "min_password": Account._min_password_length}
-
-
-@dataclass(frozen=True)
-class FreeStretch:
-    """A free stretch of the chosen machine on the chosen day, and the start times in it."""
-
-    interval: Interval
-    starts: list[time]
-
-
-def free_stretches(free: list[Interval], tz: ZoneInfo, rules: BookingRules) -> list[FreeStretch]:
-    """Each free interval with the local start times a booking of the shortest duration can
-    take in it, on the slot grid."""
-    step = timedelta(minutes=max(rules.slot_minutes, 1))
-    shortest = timedelta(minutes=max(rules.min_minutes, rules.slot_minutes))
-    stretches = []
-    for piece in free:
-        starts, moment = [], piece.start
-        while moment + shortest <= piece.end:
-            starts.append(moment.astimezone(tz).time())
-            moment += step
-        if starts:
-            stretches.append(FreeStretch(piece, starts))
-    return stretches
 
 
 async def booking_for_someone(site: dict[str, Any], tz: ZoneInfo, now: datetime, today: date,
