@@ -35,9 +35,6 @@ from fabbooking.web.i18n import _
 from fabbooking.web.rendering import fields_to_correct, go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-PIECES = {"today": "_desk_today.html", "person": "_desk_person.html", "book": "_desk_book.html",
-          "training": "_desk_training.html", "machines": "_desk_machines.html",
-          "closures": "_desk_closures.html"}
 
 
 async def _desk(request: Request, site: dict[str, Any], section: str, *, fragment: str | None = None,
@@ -62,7 +59,8 @@ async def _desk(request: Request, site: dict[str, Any], section: str, *, fragmen
         facts = await sections.machine_states(site)
     else:
         facts = await sections.closures(site, today)
-    return page(request, sections.SECTIONS[section][1], fragment or PIECES[section], status=status,
+    _path, template, piece = sections.SECTIONS[section]
+    return page(request, template, fragment or piece, status=status,
                 **frame, **facts, section=section, then=wanted.get("then", ""), done=done,
                 booked=await sections.booked(viewer, booking_id) if done == "booked" else None,
                 alerts=alerts or {}, errors=errors or {}, entered=entered or {})

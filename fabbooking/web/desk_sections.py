@@ -31,15 +31,15 @@ from fabbooking.web.desk_forms import (
 
 PERSON_COLUMNS = (Account.id, Account.username, Account.display_name, Account.role)
 SEARCH_LIMIT = 20
-# The desk's pages, in the order of its tabs: the address after /desk/<site>, and the
-# template that page renders (each includes the ``_desk_*.html`` piece htmx gets alone).
+# The desk's pages, in the order of its tabs: the address after /desk/<site>, the page's
+# template, and the piece of it that htmx gets alone.
 SECTIONS = {
-    "today": ("", "desk.html"),
-    "person": ("/person", "desk_person.html"),
-    "book": ("/book", "desk_book.html"),
-    "training": ("/training", "desk_training.html"),
-    "machines": ("/machines", "desk_machines.html"),
-    "closures": ("/closures", "desk_closures.html"),
+    "today": ("", "desk.html", "_desk_today.html"),
+    "person": ("/person", "desk_person.html", "_desk_person.html"),
+    "book": ("/book", "desk_book.html", "_desk_book.html"),
+    "training": ("/training", "desk_training.html", "_desk_training.html"),
+    "machines": ("/machines", "desk_machines.html", "_desk_machines.html"),
+    "closures": ("/closures", "desk_closures.html", "_desk_closures.html"),
 }
 
 
@@ -71,7 +71,7 @@ async def common(site: dict[str, Any], maker_id: int | None) -> dict[str, Any]:
     tz = network.zone(site["timezone"])
     now = datetime.now(UTC)
     return {"site": site, "tz": tz, "now": now, "today": now.astimezone(tz).date(),
-            "person": await person(maker_id), "sections": SECTIONS, "section_url": section_url}
+            "person": await person(maker_id), "section_url": section_url}
 
 
 async def _machines_with_states(slug: str) -> list[dict[str, Any]]:
