@@ -35,6 +35,12 @@ def no_axe_violations(page, where: str) -> None:
     assert not violations, f"{where}:\n{describe_violations(violations)}"
 
 
+def htmx_settled(page) -> None:
+    """Wait until htmx has swapped in the last answer and wired up its controls (it does so
+    20 ms after the swap; a person is never that quick, a test is)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def machine_path(page, base: str, name: str) -> str:
     page.goto(base + "/")
     return page.get_by_role("link", name=name, exact=True).first.get_attribute("href")
@@ -47,6 +53,7 @@ def test_the_language_switch_keeps_the_slot_being_booked(browser, live_server):
         page.goto(live_server + machine_path(page, live_server, PRINTER))
         page.locator("#week-next").click()
         expect(page).to_have_url(re.compile(rf"week={browser_support.next_week()}"))
+        htmx_settled(page)
         page.locator("header form.lang").get_by_role("button", name="English").click()
         expect(page.get_by_role("link", name="Next week →")).to_be_visible()
         expect(page).to_have_url(re.compile(rf"week={browser_support.next_week()}"))
@@ -82,6 +89,7 @@ def test_the_week_starts_today_and_gives_the_focus_back_after_a_change(browser, 
         expect(page).to_have_url(re.compile(rf"week={browser_support.next_week()}"))
         expect(head.nth(1)).to_have_text(format_date(today + timedelta(days=7), "EEE d/MM", locale="fr"))
         expect(page.locator("#week-next")).to_be_focused()
+        htmx_settled(page)
 
         page.keyboard.press("Shift+Tab")  # back to « Semaine précédente », just before
         expect(page.locator("#week-previous")).to_be_focused()
@@ -170,17 +178,25 @@ def test_the_desk_books_for_a_walk_in_with_the_free_stretches_in_view(browser, l
         page.get_by_label("Machine", exact=True).select_option(label=PRINTER)
         if javascript:  # htmx swaps the step in: wait for it before the next choice
             expect(heading).to_contain_text(PRINTER)
+            htmx_settled(page)
         page.get_by_label("Jour", exact=True).select_option(day.isoformat())
         if not javascript:
             page.get_by_role("button", name="Voir les créneaux libres").click()
         free = page.locator("ul.free-stretches a.free")
         expect(heading).to_contain_text(f"{PRINTER}, {format_date(day, 'EEEE d MMMM', locale='fr')}")
+        if javascript:
+            htmx_settled(page)
         expect(free.first).to_be_visible()
         expect(free.first).to_contain_text(re.compile(r"de \d\d:\d\d à \d\d:\d\d"))
         if javascript:
             no_axe_violations(page, "desk booking with free stretches (phone)")
         first_start = re.search(r"de (\d\d:\d\d)", free.first.inner_text()).group(1)
         free.first.click()
+        # the form already offered that start: wait for the address (pushed by htmx after its
+        # swap, or the link's own) before going on, not for the value
+        expect(page).to_have_url(re.compile(rf"start={first_start}"))
+        if javascript:
+            htmx_settled(page)
         expect(page.get_by_label("Heure de début")).to_have_value(first_start)
         page.get_by_label("Durée").select_option("60")
         page.get_by_role("button", name=f"Réserver pour {name}").click()
