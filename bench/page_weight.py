@@ -123,7 +123,11 @@ def measure(base: str) -> bool:
     meter.page("maker", "new project", "/projects/new")
     meter.page("maker", "my calendar feed", "/me/calendar")
 
-    for username, pages in (("gwen", {"desk": "/desk", "site desk": "/desk/fabriques-du-ponant",
+    # gwen runs one site: /desk sends her straight to it; samir runs two and chooses
+    for username, pages in (("samir", {"desk": "/desk"}),
+                            ("gwen", {"site desk": "/desk/fabriques-du-ponant",
+                                      "desk: find a person": "/desk/fabriques-du-ponant/person?q=ma",
+                                      "desk: book for someone": "/desk/fabriques-du-ponant/book",
                                       "site workshops": "/desk/fabriques-du-ponant/workshops",
                                       "log a workshop": "/desk/fabriques-du-ponant/workshops/log"}),
                             ("admin", {"network admin": "/manage", "people": "/manage/users"})):

@@ -49,6 +49,11 @@ def next_monday() -> str:
     return (today + timedelta(days=7 - today.weekday())).isoformat()
 
 
+def next_week() -> str:
+    """The first day « Semaine suivante » shows: a week from today in Brest (a machine's
+    week starts today)."""
+    return (datetime.now(ZoneInfo("Europe/Paris")).date() + timedelta(days=7)).isoformat()
+
 
 def wait_until_serving(base: str, process: subprocess.Popen, log: Path | None = None,
                        timeout: float = SERVER_START_TIMEOUT_S) -> None:

@@ -138,3 +138,29 @@ async def test_logging_in_and_listing_tokens_keep_their_statement_budget(client,
         await issue_token(world.ids["maker"])
     after = await _statements(client, "/api/v1/auth/tokens", headers=world.auth("maker"))
     assert before == after <= 2
+
+
+DESK_BUDGETS = {
+    # who, the site, its machines and their live states, the site again and today's bookings,
+    # maintenance due, walk-ins
+    "/desk/atelier": 8,
+    "/desk/atelier/person?q=mak&maker={maker}": 6,  # who, site, person, search, people, trainings
+    # who, site, person, machines, the machine's place and calendar, its busy times that day
+    "/desk/atelier/book?maker={maker}&machine={printer}": 7,
+    "/desk/atelier/training?maker={maker}": 5,  # who, site, person, trainings, theirs
+    "/desk/atelier/machines": 4,  # who, site, machines, live states
+    "/desk/atelier/closures": 3,  # who, site, its calendar
+}
+
+
+async def test_the_desk_pages_keep_their_statement_budget(client, world):
+    """Each page of the desk reads what it shows, in the same number of statements however
+    many sites, machines and bookings the network has."""
+    await browser_login(client, "animator")
+    paths = {template: template.format(**world.ids) for template in DESK_BUDGETS}
+    before = {t: await _statements(client, path) for t, path in paths.items()}
+    await _grow(world)
+    after = {t: await _statements(client, path) for t, path in paths.items()}
+    assert after == before, "a desk page issues more statements as the network grows"
+    over = {t: (after[t], budget) for t, budget in DESK_BUDGETS.items() if after[t] > budget}
+    assert not over, (over, after)

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from fabbooking.accounts.tables import Account
+from fabbooking.bookings.calendar import Interval
+from fabbooking.bookings.rules import BookingRules
 from fabbooking.bookings.tables import Booking
 from fabbooking.network.tables import Closure, Machine
 from fabbooking.training.tables import Qualification
-from fabbooking.web.desk_forms import clock_choices, read_booking, read_day
+from fabbooking.web.desk_forms import clock_choices, free_stretches, read_booking, read_day
 from tests.conftest import PARIS, PASSWORD, make_machine
 
 pytestmark = pytest.mark.anyio
@@ -59,15 +61,16 @@ def desk_booking(maker_id: int, machine_id: int, days_ahead: int = 1, start: str
             "note": note}
 
 
-async def test_desk_lists_the_sites_the_viewer_runs(client, world):
+async def test_an_animator_of_one_site_lands_on_its_desk_and_others_choose(client, world):
     await log_in(client, "animator")
-    page = await client.get("/desk")
-    assert page.status_code == 200
-    assert 'href="/desk/atelier"' in page.text
-    assert 'href="/desk/ailleurs"' not in page.text
+    landed = await client.get("/desk")
+    assert landed.status_code == 303 and landed.headers["location"] == DESK
+    desk = text_of(await client.get(DESK))
+    assert 'href="/desk"' not in desk.split("<main", 1)[1], "no list of one site to go back to"
 
     await log_in(client, "admin")
     page = await client.get("/desk")
+    assert page.status_code == 200
     assert 'href="/desk/atelier"' in page.text and 'href="/desk/ailleurs"' in page.text
 
 
@@ -130,11 +133,13 @@ async def test_walk_in_gets_an_account_without_email_and_a_booking(client, world
     account = await Account.select().where(Account.username == "nadia").first()
     assert account["email"] is None and account["role"] == "maker"
     assert account["created_by"] == world.ids["animator"]
-    assert created.headers["location"] == f"{DESK}?maker={account['id']}&done=account#done"
+    assert created.headers["location"] == f"{DESK}/person?maker={account['id']}&done=account#done"
     page = text_of(await client.get(created.headers["location"]))
     assert "Le compte de Nadia Kerhervé est créé" in page
-    assert f'name="maker_id" value="{account["id"]}"' in page
-    assert "Réserver pour Nadia Kerhervé" in page
+    assert f'href="{DESK}/book?maker={account["id"]}"' in page
+    form = text_of(await client.get(f"{DESK}/book?maker={account['id']}&machine={cutter}"))
+    assert f'name="maker_id" value="{account["id"]}"' in form
+    assert "Réserver pour Nadia Kerhervé" in form
 
     booked = await post_form(client, f"{DESK}/bookings",
                              desk_booking(account["id"], cutter, note="un porte-clés"))
@@ -164,9 +169,9 @@ async def test_taken_username_is_explained_next_to_its_field(client, world):
 async def test_search_finds_a_person_by_name(client, world):
     await log_in(client, "animator")
 
-    page = await client.get(DESK, params={"q": "NEWB"})
+    page = await client.get(f"{DESK}/person", params={"q": "NEWB"})
 
-    assert f'href="{DESK}?maker={world.ids["newbie"]}#person-title"' in page.text
+    assert f'href="{DESK}/person?maker={world.ids["newbie"]}"' in page.text
     assert "maker=" + str(world.ids["maker"]) not in page.text
 
 
@@ -302,7 +307,7 @@ async def test_htmx_gets_only_the_piece_it_asked_for(client, world):
                              desk_booking(world.ids["maker"], world.ids["printer"]),
                              headers={"HX-Request": "true"})
     assert booked.is_success
-    assert booked.headers["hx-redirect"].startswith(f"{DESK}?maker={world.ids['maker']}")
+    assert booked.headers["hx-redirect"].startswith(f"{DESK}/book?maker={world.ids['maker']}")
 
 
 def test_desk_days_are_read_as_typed_in_a_date_field_or_by_hand():
@@ -325,3 +330,12 @@ def test_desk_booking_is_read_in_the_site_timezone():
     _, errors = read_booking({"maker_id": "7", "machine_id": "4", "day": "demain",
                               "start": "10h", "minutes": ""}, PARIS, {3})
     assert set(errors) == {"book-machine", "book-day", "book-start", "book-minutes"}
+
+
+def test_a_free_stretch_offers_every_start_that_leaves_room_for_the_shortest_booking():
+    day = datetime(2026, 12, 8, tzinfo=PARIS)
+    morning = Interval(day.replace(hour=10), day.replace(hour=11))
+    sliver = Interval(day.replace(hour=14), day.replace(hour=14, minute=15))
+    [stretch] = free_stretches([morning, sliver], PARIS, BookingRules(slot_minutes=15, min_minutes=30))
+    assert stretch.interval == morning
+    assert stretch.starts == [time(10), time(10, 15), time(10, 30)]  # 10:45 would end after 11:00

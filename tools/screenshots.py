@@ -76,6 +76,11 @@ def take_all(browser, base: str) -> list[Path]:
             login(page, base, "gwen")
             written += [shoot(page, base, "desk", "/desk/fabriques-du-ponant", size),
                         shoot(page, base, "log-workshop", "/desk/fabriques-du-ponant/workshops/log", size)]
+            # booking for someone: Maïwenn chosen, the printer's free stretches on next Monday
+            page.goto(f"{base}/desk/fabriques-du-ponant/person?q=maiwenn&then=book")
+            chosen = page.locator("#person-results a").first.get_attribute("href")
+            machine_id = machine.rsplit("/", 1)[-1]
+            written.append(shoot(page, base, "desk-book", f"{chosen}&machine={machine_id}&day={next_monday()}", size))
         with open_page(browser, viewport) as page:
             login(page, base, "admin")
             written.append(shoot(page, base, "manage", "/manage", size))

@@ -209,6 +209,11 @@ def check_conflicts(
     return None
 
 
+def cancel_deadline(start: datetime, rules: BookingRules) -> datetime:
+    """The last moment the maker may cancel online a booking starting at ``start``."""
+    return start - timedelta(minutes=rules.cancel_deadline_minutes)
+
+
 def check_cancellation(
     start: datetime,
     now: datetime,
@@ -226,7 +231,6 @@ def check_cancellation(
         return None
     if not by_owner:
         return Refusal("not_yours")
-    deadline = start - timedelta(minutes=rules.cancel_deadline_minutes)
-    if now > deadline:
+    if now > cancel_deadline(start, rules):
         return Refusal("cancel_deadline_passed", {"minutes": rules.cancel_deadline_minutes})
     return None

@@ -8,39 +8,45 @@ from datetime import date, datetime, timedelta
 from fabbooking.bookings.availability import free_intervals
 from fabbooking.bookings.calendar import opening_windows
 from fabbooking.bookings.services import busy_intervals
-from fabbooking.bookings.week import WeekRow, monday_of, week_bounds, week_grid
+from fabbooking.bookings.week import DAYS_SHOWN, WeekRow, week_bounds, week_grid
 from fabbooking.network.services import MachinePlace, machine_place
 
 
 @dataclass(frozen=True)
 class MachineWeek:
     place: MachinePlace
-    monday: date
+    first_day: date
+    last_day: date
     rows: list[WeekRow]
     previous: date | None
     next: date | None
+
+
+def shown_days(wanted: date | None, today: date, last_bookable: date) -> tuple[date, date | None, date | None]:
+    """The first of the seven days to show, and the first day of the seven before and after
+    (None past today or the booking horizon). Seven days from today, not Monday to Sunday:
+    on a Saturday the week is not five days already gone."""
+    latest = max(today, last_bookable - timedelta(days=DAYS_SHOWN - 1))
+    first = min(max(wanted or today, today), latest)
+    step = timedelta(days=DAYS_SHOWN)
+    return (first, max(first - step, today) if first > today else None,
+            min(first + step, latest) if first < latest else None)
 
 
 async def machine_week(machine_id: int, day: date | None, now: datetime,
                        place: MachinePlace | None = None) -> MachineWeek:
     place = place or await machine_place(machine_id)
     facts = place.facts
-    this_monday = monday_of(now.astimezone(facts.timezone).date())
-    monday = monday_of(day) if day else this_monday
-    last_monday = monday_of((now + timedelta(days=facts.rules.max_days_ahead)).astimezone(facts.timezone).date())
-    monday = min(max(monday, this_monday), last_monday)
-    start, end = week_bounds(monday, facts.timezone)
+    today = now.astimezone(facts.timezone).date()
+    last_bookable = (now + timedelta(days=facts.rules.max_days_ahead)).astimezone(facts.timezone).date()
+    first, previous, following = shown_days(day, today, last_bookable)
+    start, end = week_bounds(first, facts.timezone)
     busy = await busy_intervals(machine_id, start, end)
     free = free_intervals(start, end, now, facts, busy)
     windows = opening_windows(start, end, facts.timezone, facts.opening, facts.closures)
-    rows = week_grid(monday, facts.timezone, windows, busy, free, now, facts.rules.min_minutes)
-    return MachineWeek(
-        place=place,
-        monday=monday,
-        rows=rows,
-        previous=monday - timedelta(days=7) if monday > this_monday else None,
-        next=monday + timedelta(days=7) if monday < last_monday else None,
-    )
+    rows = week_grid(first, facts.timezone, windows, busy, free, now, facts.rules.min_minutes)
+    return MachineWeek(place=place, first_day=first, last_day=first + timedelta(days=DAYS_SHOWN - 1),
+                       rows=rows, previous=previous, next=following)
 
 
 @dataclass(frozen=True)

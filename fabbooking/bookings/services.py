@@ -13,6 +13,8 @@ from fabbooking.bookings.calendar import Interval
 from fabbooking.bookings.rules import (
     LONGEST_BOOKING,
     BookingRequest,
+    BookingRules,
+    cancel_deadline,
     check_cancellation,
     check_conflicts,
     check_period,
@@ -40,7 +42,25 @@ BOOKING_COLUMNS = (
     Booking.machine.site.slug.as_alias("site_slug"),
     Booking.maker.username.as_alias("maker_username"),
     Booking.maker.display_name.as_alias("maker_name"),
+    Booking.machine.site.name.as_alias("site_name"),
+    # the machine's own cancellation deadline, else its site's (see cancel_until)
+    Booking.machine.cancel_deadline_minutes.as_alias("machine_cancel_deadline_minutes"),
+    Booking.machine.site.cancel_deadline_minutes.as_alias("site_cancel_deadline_minutes"),
 )
+
+
+def cancel_until(row: dict[str, Any]) -> datetime:
+    """Until when the maker of a booking row may cancel it online (the site's animators
+    may at any time): the machine's deadline, else its site's."""
+    minutes = row["machine_cancel_deadline_minutes"]
+    if minutes is None:
+        minutes = row["site_cancel_deadline_minutes"]
+    return cancel_deadline(row["start_at"], BookingRules(cancel_deadline_minutes=minutes))
+
+
+def cancellable_online(row: dict[str, Any], now: datetime) -> bool:
+    """The maker may still cancel this booking themselves."""
+    return row["status"] == BookingStatus.confirmed.value and now <= cancel_until(row)
 
 
 def booking_not_found(booking_id: int) -> Refused:

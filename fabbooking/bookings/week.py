@@ -1,5 +1,6 @@
-"""The visual week of a machine: one row per hour, one column per day, each cell free,
-busy, closed or past. Pure: built from intervals already computed."""
+"""The visual week of a machine: seven days from a given one (today, at first), one row per
+hour, one column per day, each cell free, busy, closed or past. Pure: built from intervals
+already computed."""
 
 from __future__ import annotations
 
@@ -24,18 +25,17 @@ class WeekRow:
     cells: list[Cell]
 
 
-def monday_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
+DAYS_SHOWN = 7
 
 
-def week_bounds(monday: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(monday, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=tz).astimezone(UTC)
+def week_bounds(first_day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(first_day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(first_day + timedelta(days=DAYS_SHOWN), time(0), tzinfo=tz).astimezone(UTC)
     return start, end
 
 
 def week_grid(
-    monday: date,
+    first_day: date,
     tz: ZoneInfo,
     open_windows: list[Interval],
     busy: list[Interval],
@@ -51,8 +51,8 @@ def week_grid(
     rows = []
     for hour in range(first, last + 1):
         cells = [
-            _cell(monday + timedelta(days=n), hour, tz, open_windows, busy, free, now, min_minutes)
-            for n in range(7)
+            _cell(first_day + timedelta(days=n), hour, tz, open_windows, busy, free, now, min_minutes)
+            for n in range(DAYS_SHOWN)
         ]
         rows.append(WeekRow(time(hour), cells))
     return rows

@@ -1,155 +1,135 @@
-"""The animator desk of a site: today at a glance, booking for a walk-in person, accounts made
-on the spot, trainings, machine states and closures. Every form works without JavaScript;
-with htmx, a refused form comes back alone in its own section."""
+"""The animator desk of a site, one page per section: today at a glance, finding a person or
+making their account on the spot, booking for them (with the machine's free stretches),
+trainings, machine states and closures. Every form works without JavaScript; with htmx, a
+refused form comes back alone in its own section and a search updates its results in place."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from fabbooking.accounts import services as accounts
-from fabbooking.accounts.tables import Account
-from fabbooking.accounts.viewer import Viewer
 from fabbooking.bookings import services as bookings
-from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
 from fabbooking.training import services as training
 from fabbooking.usage import services as usage
+from fabbooking.web import desk_sections as sections
 from fabbooking.web.desk_forms import (
     ACCOUNT_REFUSAL_FIELDS,
     MACHINE_STATUSES,
-    clock_choices,
-    day_choices,
-    duration_choices,
-    next_clock,
     read_booking,
     read_closure,
     read_grant,
     whole_number,
 )
+from fabbooking.web.desk_sections import section_url
 from fabbooking.web.guards import desk_site, signed_in
 from fabbooking.web.i18n import _
 from fabbooking.web.rendering import fields_to_correct, go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-TODAY_PIECE = "_desk_today.html"
-PERSON_COLUMNS = (Account.id, Account.username, Account.display_name, Account.role)
-SEARCH_LIMIT = 20
 
 
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz)
-
-
-async def _person(account_id: int | None) -> dict[str, Any] | None:
-    if account_id is None:
-        return None
-    return await Account.select(*PERSON_COLUMNS).where(
-        (Account.id == account_id) & Account.active.eq(True)
-    ).first()
-
-
-async def _people(viewer: Viewer, search: str) -> list[dict[str, Any]]:
-    """The people the desk's search finds: makers for an animator, anybody for an admin."""
-    if not search.strip():
-        return []
-    ids = await accounts.search_accounts(search, limit=SEARCH_LIMIT, roles=accounts.roles_found_by(viewer))
-    if not ids:
-        return []
-    return await Account.select(*PERSON_COLUMNS).where(
-        Account.id.is_in(ids) & Account.active.eq(True)
-    ).order_by(Account.display_name)
-
-
-async def _booked(request: Request, booking_id: int | None) -> dict[str, Any] | None:
-    if booking_id is None:
-        return None
-    try:
-        return await bookings.get_booking(request.state.viewer, booking_id)
-    except Refused:
-        return None
-
-
-async def _today_bookings(request: Request, site: dict[str, Any], today: date,
-                          tz: ZoneInfo) -> dict[int, list[dict[str, Any]]]:
-    rows = await bookings.list_bookings(request.state.viewer, site_slug=site["slug"],
-                                        start=_midnight(today, tz),
-                                        end=_midnight(today + timedelta(days=1), tz))
-    by_machine: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row["status"] != "cancelled":
-            by_machine.setdefault(row["machine"], []).append(row)
-    return by_machine
-
-
-async def _desk(request: Request, site: dict[str, Any], *, fragment: str = TODAY_PIECE,
-                status: int = 200, maker_id: int | None = None, search: str = "", done: str = "",
+async def _desk(request: Request, site: dict[str, Any], section: str, *, fragment: str | None = None,
+                status: int = 200, maker_id: int | None = None, done: str = "",
                 booking_id: int | None = None, alerts: dict[str, str] | None = None,
-                errors: dict[str, str] | None = None,
-                entered: dict[str, str] | None = None) -> Template:
-    """The whole desk page, or one of its pieces for htmx."""
-    tz = network.zone(site["timezone"])
-    now = datetime.now(UTC)
-    today = now.astimezone(tz).date()
-    rules = BookingRules().overridden_by({name: site[name] for name in RULE_NAMES})
-    calendar = (await network.site_calendars([site["id"]]))[site["id"]]
-    opening = [(p["opens"], p["closes"]) for p in calendar.opening_rows]
-    clocks = clock_choices(opening, rules.slot_minutes)
-    start_now = next_clock(now.astimezone(tz), clocks)
-    person = await _person(maker_id)
-    machines = await network.list_machines(site["slug"])
-    states = await usage.live_states([m["id"] for m in machines])
-    for machine in machines:
-        machine["live_state"] = states.get(machine["id"])
-    return page(
-        request, "desk.html", fragment, status=status,
-        site=site, tz=tz, now=now, today=today,
-        machines=machines,
-        maintenance_due=await usage.due_maintenance(site["id"]),
-        walk_ins=await usage.walk_ins(site["id"], _midnight(today, tz), now),
-        today_bookings=await _today_bookings(request, site, today, tz),
-        days=day_choices(today, rules), clocks=clocks, durations=duration_choices(rules),
-        default_start=(start_now or clocks[0]).strftime("%H:%M") if clocks else "",
-        person=person,
-        qualifications=await training.qualifications_of(person["id"]) if person else [],
-        search=search, found=await _people(request.state.viewer, search), trainings=await training.list_trainings(),
-        closures=[c for c in calendar.closure_rows if c["end_date"] >= today],
-        statuses=MACHINE_STATUSES, min_password=Account._min_password_length,
-        booked=await _booked(request, booking_id), done=done,
-        alerts=alerts or {}, errors=errors or {}, entered=entered or {},
-    )
+                errors: dict[str, str] | None = None, entered: dict[str, str] | None = None,
+                **wanted: Any) -> Template:
+    """One desk page (or, for htmx, its piece): the common frame and the section's own facts."""
+    viewer = request.state.viewer
+    frame = await sections.common(site, maker_id)
+    tz, now, today, chosen = frame["tz"], frame["now"], frame["today"], frame["person"]
+    if section == "today":
+        facts = await sections.today(viewer, site, tz, now, today)
+    elif section == "person":
+        facts = await sections.finding(viewer, wanted.get("search", ""), chosen)
+    elif section == "book":
+        facts = await sections.booking_for_someone(site, tz, now, today, wanted.get("machine_id"),
+                                                   wanted.get("day"), wanted.get("start"))
+    elif section == "training":
+        facts = await sections.trainings_of(chosen)
+    elif section == "machines":
+        facts = await sections.machine_states(site)
+    else:
+        facts = await sections.closures(site, today)
+    _path, template, piece = sections.SECTIONS[section]
+    return page(request, template, fragment or piece, status=status,
+                **frame, **facts, section=section, then=wanted.get("then", ""), done=done,
+                booked=await sections.booked(viewer, booking_id) if done == "booked" else None,
+                alerts=alerts or {}, errors=errors or {}, entered=entered or {})
 
 
 class DeskPages(Controller):
     include_in_schema = False
 
     @get("/desk")
-    async def sites(self, request: Request) -> Template:
+    async def sites(self, request: Request) -> Template | Redirect:
+        """The sites whose desk the viewer runs; an animator of a single site goes straight to it."""
         viewer = signed_in(request)
         sites = [s for s in await network.list_sites() if viewer.is_staff_of(s["id"])]
         if not sites:
             raise Refused("forbidden")
+        if len(sites) == 1 and not viewer.is_admin:
+            return Redirect(path=f"/desk/{sites[0]['slug']}", status_code=303)
         return page(request, "desk_index.html", sites=sites)
 
     @get("/desk/{slug:str}")
-    async def desk(self, request: Request, slug: FromPath[str], q: FromQuery[str] = "",
-                   maker: FromQuery[int | None] = None, booking: FromQuery[int | None] = None,
-                   done: FromQuery[str] = "") -> Template:
+    async def desk(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
+                   q: FromQuery[str] = "", done: FromQuery[str] = "") -> Template | Redirect:
+        """Today at the site. (A search here is from before the desk had pages: to the person page.)"""
         site = await desk_site(request, slug)
-        return await _desk(request, site, maker_id=maker, search=q, done=done, booking_id=booking)
+        if q:
+            return Redirect(path=section_url(slug, "person", maker, q=quote(q)), status_code=303)
+        return await _desk(request, site, "today", maker_id=maker, done=done)
+
+    @get("/desk/{slug:str}/person")
+    async def person(self, request: Request, slug: FromPath[str], q: FromQuery[str] = "",
+                     maker: FromQuery[int | None] = None, then: FromQuery[str] = "",
+                     done: FromQuery[str] = "") -> Template:
+        """Find a person (htmx: only the results change) or make their account."""
+        site = await desk_site(request, slug)
+        return await _desk(request, site, "person", fragment="_desk_person_results.html", maker_id=maker,
+                           search=q[:200], then=sections.chosen_section(then, ""), done=done)
+
+    @get("/desk/{slug:str}/book")
+    async def booking_form(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
+                           machine: FromQuery[int | None] = None, day: FromQuery[str] = "",
+                           start: FromQuery[str] = "", booking: FromQuery[int | None] = None,
+                           done: FromQuery[str] = "") -> Template:
+        site = await desk_site(request, slug)
+        return await _desk(request, site, "book", maker_id=maker, machine_id=machine, day=day, start=start,
+                           booking_id=booking, done=done)
+
+    @get("/desk/{slug:str}/training")
+    async def training_form(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
+                            done: FromQuery[str] = "") -> Template:
+        site = await desk_site(request, slug)
+        return await _desk(request, site, "training", maker_id=maker, done=done)
+
+    @get("/desk/{slug:str}/machines")
+    async def machines(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
+                       done: FromQuery[str] = "") -> Template:
+        site = await desk_site(request, slug)
+        return await _desk(request, site, "machines", maker_id=maker, done=done)
+
+    @get("/desk/{slug:str}/closures")
+    async def closures(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
+                       done: FromQuery[str] = "") -> Template:
+        site = await desk_site(request, slug)
+        return await _desk(request, site, "closures", maker_id=maker, done=done)
 
     @post("/desk/{slug:str}/accounts")
     async def create_account(self, request: Request, slug: FromPath[str],
                              data: Form) -> Response | Template:
         site = await desk_site(request, slug)
+        then = sections.chosen_section(data.get("then"), "")
         new = accounts.NewAccount(username=data.get("username", ""),
                                   password=data.get("password", ""),
                                   display_name=data.get("display_name", ""))
@@ -159,31 +139,32 @@ class DeskPages(Controller):
             text = refusal_text(request, refused)
             field = ACCOUNT_REFUSAL_FIELDS.get(refused.code)
             entered = {k: v for k, v in data.items() if k != "password"}
-            return await _desk(request, site, fragment="_desk_person.html", status=refused.status,
+            return await _desk(request, site, "person", status=refused.status, then=then,
                                entered=entered, errors={field: text} if field else {},
                                alerts={"person": fields_to_correct() if field else text})
-        return go(request, f"/desk/{slug}?maker={account.id}&done=account#done")
+        return go(request, section_url(slug, then or "person", account.id, done="account") + "#done")
 
     @post("/desk/{slug:str}/bookings")
     async def book(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
         site = await desk_site(request, slug)
         machine_ids = {m["id"] for m in await network.list_machines(slug)}
         wanted, errors = read_booking(data, network.zone(site["timezone"]), machine_ids)
-        maker_id = wanted.maker_id if wanted else None
+        maker_id = whole_number(data.get("maker_id"))
+        again = {"machine_id": whole_number(data.get("machine_id")), "day": data.get("day"),
+                 "start": data.get("start")}
         if wanted is None:
             alert = errors.pop("book-person", "") or fields_to_correct()
-            return await _desk(request, site, fragment="_desk_book.html", status=422,
-                               maker_id=maker_id, entered=data, errors=errors,
-                               alerts={"book": alert})
+            return await _desk(request, site, "book", status=422, maker_id=maker_id, entered=data,
+                               errors=errors, alerts={"book": alert}, **again)
         try:
             booking = await bookings.book(request.state.viewer, wanted.machine_id, wanted.start,
                                           wanted.end, datetime.now(UTC), note=wanted.note,
                                           maker_id=wanted.maker_id)
         except Refused as refused:
-            return await _desk(request, site, fragment="_desk_book.html", status=refused.status,
-                               maker_id=maker_id, entered=data,
-                               alerts={"book": refusal_text(request, refused)})
-        return go(request, f"/desk/{slug}?maker={maker_id}&booking={booking['id']}&done=booked#done")
+            return await _desk(request, site, "book", status=refused.status, maker_id=maker_id,
+                               entered=data, alerts={"book": refusal_text(request, refused)}, **again)
+        return go(request, section_url(slug, "book", maker_id, machine=wanted.machine_id,
+                                       day=data.get("day"), booking=booking["id"], done="booked") + "#done")
 
     @post("/desk/{slug:str}/bookings/{booking_id:int}/cancel")
     async def cancel(self, request: Request, slug: FromPath[str],
@@ -196,7 +177,7 @@ class DeskPages(Controller):
         try:
             await bookings.cancel(viewer, booking_id, datetime.now(UTC))
         except Refused as refused:
-            return await _desk(request, site, status=refused.status,
+            return await _desk(request, site, "today", status=refused.status,
                                alerts={"today": refusal_text(request, refused)})
         return go(request, f"/desk/{slug}?done=cancelled#done")
 
@@ -207,18 +188,16 @@ class DeskPages(Controller):
         grant, errors = read_grant(data, today)
         if grant is None:
             alert = errors.pop("grant-person", "") or fields_to_correct()
-            return await _desk(request, site, fragment="_desk_training.html", status=422,
+            return await _desk(request, site, "training", status=422,
                                maker_id=whole_number(data.get("maker_id")), entered=data,
-                               errors=errors,
-                               alerts={"training": alert})
+                               errors=errors, alerts={"training": alert})
         try:
             await training.grant_qualification(request.state.viewer, grant.maker_id,
                                                grant.training_id, grant.expires_on, today, slug)
         except Refused as refused:
-            return await _desk(request, site, fragment="_desk_training.html",
-                               status=refused.status, maker_id=grant.maker_id, entered=data,
-                               alerts={"training": refusal_text(request, refused)})
-        return go(request, f"/desk/{slug}?maker={grant.maker_id}&done=trained#done")
+            return await _desk(request, site, "training", status=refused.status, maker_id=grant.maker_id,
+                               entered=data, alerts={"training": refusal_text(request, refused)})
+        return go(request, section_url(slug, "training", grant.maker_id, done="trained") + "#done")
 
     @post("/desk/{slug:str}/machines/{machine_id:int}/status")
     async def machine_status(self, request: Request, slug: FromPath[str], machine_id: FromPath[int],
@@ -229,10 +208,10 @@ class DeskPages(Controller):
             raise network.machine_not_found(machine_id)
         status = data.get("status", "")
         if status not in MACHINE_STATUSES:
-            return await _desk(request, site, fragment="_desk_machines.html", status=422,
+            return await _desk(request, site, "machines", status=422,
                                alerts={"machines": _("Choisissez un état dans la liste.")})
         await network.update_machine(request.state.viewer, machine_id, {"status": status})
-        return go(request, f"/desk/{slug}?done=status#done")
+        return go(request, f"/desk/{slug}/machines?done=status#done")
 
     @post("/desk/{slug:str}/maintenance/{plan_id:int}/done")
     async def maintenance_done(self, request: Request, slug: FromPath[str],
@@ -246,20 +225,19 @@ class DeskPages(Controller):
         site = await desk_site(request, slug)
         closure, errors = read_closure(data)
         if closure is None:
-            return await _desk(request, site, fragment="_desk_closures.html", status=422,
-                               entered=data, errors=errors, alerts={"closures": fields_to_correct()})
+            return await _desk(request, site, "closures", status=422, entered=data, errors=errors,
+                               alerts={"closures": fields_to_correct()})
         try:
             await network.add_closure(request.state.viewer, slug, closure.start, closure.end,
                                       closure.reason)
         except Refused as refused:
-            return await _desk(request, site, fragment="_desk_closures.html",
-                               status=refused.status, entered=data,
+            return await _desk(request, site, "closures", status=refused.status, entered=data,
                                alerts={"closures": refusal_text(request, refused)})
-        return go(request, f"/desk/{slug}?done=closed#done")
+        return go(request, f"/desk/{slug}/closures?done=closed#done")
 
     @post("/desk/{slug:str}/closures/{closure_id:int}/remove")
     async def reopen(self, request: Request, slug: FromPath[str],
                      closure_id: FromPath[int]) -> Response:
         await desk_site(request, slug)
         await network.remove_closure(request.state.viewer, slug, closure_id)
-        return go(request, f"/desk/{slug}?done=reopened#done")
+        return go(request, f"/desk/{slug}/closures?done=reopened#done")

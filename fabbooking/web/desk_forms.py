@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from fabbooking.bookings.calendar import Interval
 from fabbooking.bookings.rules import BookingRules
 from fabbooking.web.i18n import _
 
@@ -83,6 +84,30 @@ def duration_choices(rules: BookingRules) -> list[int]:
     step = max(rules.slot_minutes, 1)
     first = -(-max(rules.min_minutes, step) // step) * step
     return list(range(first, rules.max_minutes + 1, step))
+
+
+@dataclass(frozen=True)
+class FreeStretch:
+    """A free stretch of the chosen machine on the chosen day, and the start times in it."""
+
+    interval: Interval
+    starts: list[time]
+
+
+def free_stretches(free: list[Interval], tz: ZoneInfo, rules: BookingRules) -> list[FreeStretch]:
+    """Each free interval with the local start times a booking of the shortest duration can
+    take in it, on the slot grid."""
+    step = timedelta(minutes=max(rules.slot_minutes, 1))
+    shortest = timedelta(minutes=max(rules.min_minutes, rules.slot_minutes))
+    stretches = []
+    for piece in free:
+        starts, moment = [], piece.start
+        while moment + shortest <= piece.end:
+            starts.append(moment.astimezone(tz).time())
+            moment += step
+        if starts:
+            stretches.append(FreeStretch(piece, starts))
+    return stretches
 
 
 @dataclass(frozen=True)

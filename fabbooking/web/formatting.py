@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_day_names
 
 from fabbooking.web.i18n import current_language
 
@@ -49,6 +49,18 @@ def long_date(value: date) -> str:
     return format_date(value, "long", locale=current_language.get())
 
 
+def weekday_name(weekday: int) -> str:
+    """« lundi » / "Monday" for 0, and so on: Babel's names, as each language writes them."""
+    return get_day_names("wide", locale=current_language.get())[weekday]
+
+
+def sentence_start(text: str) -> str:
+    """``text`` opening a sentence or a heading: its first letter upper case, the rest as
+    Babel wrote it (« Jeudi 10 décembre », "Thursday 10 December"). Unlike Jinja's
+    ``capitalize``, which lowers every other letter ("Thursday 10 december")."""
+    return text[:1].upper() + text[1:]
+
+
 def duration(minutes: int) -> str:
     hours, rest = divmod(int(minutes), 60)
     if not hours:
@@ -67,6 +79,8 @@ FILTERS = {
     "short_day": short_day,
     "hour": hour,
     "long_date": long_date,
+    "weekday_name": weekday_name,
+    "sentence_start": sentence_start,
     "duration": duration,
     "stamp": stamp,
     "local": local,

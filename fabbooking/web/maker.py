@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fabbooking.accounts.tables import Account
 from fabbooking.api.auth import SESSION_COOKIE, client_address
 from fabbooking.api.moments import parse_moment
 from fabbooking.bookings import services as bookings
+from fabbooking.bookings.rules import BookingRules, cancel_deadline
 from fabbooking.bookings.schedule import machine_week, slot_choice
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
@@ -47,27 +49,66 @@ async def _machine_page(request: Request, machine_id: int, week: str | None) -> 
                 schedule=schedule, tz=place.facts.timezone)
 
 
+def _moment(text: str) -> datetime | None:
+    try:
+        return parse_moment("start", text)
+    except Refused:
+        return None
+
+
+def _minutes(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 async def _booking_form(request: Request, machine_id: int, start_text: str, error: str = "",
-                        status: int = 200) -> Template:
+                        status: int = 200, chosen_text: str = "", minutes_text: str = "") -> Template:
+    """The form for the free cell starting at ``start_text``, with the start and duration
+    chosen so far (``chosen_text``, ``minutes_text``) and what they make: the end, and until
+    when the booking can be cancelled online."""
     place = await network.machine_place(machine_id)
     machine = place.machine
     now = datetime.now(UTC)
-    try:
-        start = parse_moment("start", start_text)
-    except Refused:
-        start = None
+    start = _moment(start_text)
     choice = await slot_choice(machine_id, start, now, place) if start else None
-    starts = []
+    starts: list[datetime] = []
+    summary = None
     if choice:
-        cell_end = start + timedelta(minutes=60)
-        moment = start
+        cell_end = choice.start + timedelta(minutes=60)
+        moment = choice.start
         while moment < cell_end and moment < choice.ends[-1]:
             starts.append(moment)
             moment += timedelta(minutes=place.facts.rules.slot_minutes)
+        durations = [int((end - choice.start) / timedelta(minutes=1)) for end in choice.ends]
+        chosen = _moment(chosen_text)
+        minutes = _minutes(minutes_text)
+        summary = BookingSummary(
+            start=chosen if chosen in starts else starts[0],
+            minutes=minutes if minutes in durations else (60 if 60 in durations else durations[0]),
+            deadline_minutes=place.facts.rules.cancel_deadline_minutes)
     return page(request, "book.html", "_book_form.html", status=status, machine=machine,
                 choice=choice, starts=starts, tz=place.facts.timezone, error=error,
-                start_text=start_text, rules=place.facts.rules,
+                start_text=start_text, rules=place.facts.rules, summary=summary, now=now,
                 projects=await projects.projects_to_book_for(request.state.viewer))
+
+
+@dataclass(frozen=True)
+class BookingSummary:
+    """What the booking form's choices make: shown under the form, kept up to date by htmx."""
+
+    start: datetime
+    minutes: int
+    deadline_minutes: int
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.minutes)
+
+    @property
+    def cancel_until(self) -> datetime:
+        return cancel_deadline(self.start, BookingRules(cancel_deadline_minutes=self.deadline_minutes))
 
 
 class MakerPages(Controller):
@@ -85,8 +126,13 @@ class MakerPages(Controller):
         return page(request, "_machine_badge.html", machine=machine)
 
     @get("/machines/{machine_id:int}/book")
-    async def booking_form(self, request: Request, machine_id: FromPath[int], start: FromQuery[str] = "") -> Template:
+    async def booking_form(self, request: Request, machine_id: FromPath[int], start: FromQuery[str] = "",
+                           cell: FromQuery[str] = "", minutes: FromQuery[str] = "") -> Template:
+        """The form for a free cell (``start``); htmx asks it again with the form's fields
+        (the cell, the chosen start and duration) to show the end and the cancel deadline."""
         signed_in(request)
+        if cell:
+            return await _booking_form(request, machine_id, cell, chosen_text=start, minutes_text=minutes)
         return await _booking_form(request, machine_id, start)
 
     @post("/machines/{machine_id:int}/book")
@@ -104,7 +150,8 @@ class MakerPages(Controller):
             if refused.code == "not_found":
                 raise
             return await _booking_form(request, machine_id, data.get("cell", ""),
-                                       error=refusal_text(request, refused), status=refused.status)
+                                       error=refusal_text(request, refused), status=refused.status,
+                                       chosen_text=data.get("start", ""), minutes_text=data.get("minutes", ""))
         if data.get("project"):
             await projects.attach_new_booking(viewer, data["project"], booking["id"])
         return go(request, f"/me/bookings?done=booked#booking-{booking['id']}")
@@ -116,8 +163,10 @@ class MakerPages(Controller):
         now = datetime.now(UTC)
         rows = await bookings.list_bookings(viewer, mine=True, now=now, past_page=page_number,
                                             past_size=PAST_SHOWN)
-        upcoming = [b for b in rows if b["end_at"] > now and b["status"] == "confirmed"]
-        past = sorted((b for b in rows if b not in upcoming), key=lambda b: b["start_at"], reverse=True)
+        upcoming = [{**b, "cancellable": bookings.cancellable_online(b, now), "cancel_until": bookings.cancel_until(b)}
+                    for b in rows if b["end_at"] > now and b["status"] == "confirmed"]
+        past = sorted((b for b in rows if not (b["end_at"] > now and b["status"] == "confirmed")),
+                      key=lambda b: b["start_at"], reverse=True)
         older = sum(b["end_at"] <= now for b in past) == PAST_SHOWN
         timezones = await _site_timezones()
         return page(request, "my_bookings.html", upcoming=upcoming, past=past, done=done,
@@ -127,7 +176,7 @@ class MakerPages(Controller):
     async def cancel_form(self, request: Request, booking_id: FromPath[int]) -> Template:
         viewer = signed_in(request)
         booking = await bookings.get_booking(viewer, booking_id)
-        return page(request, "cancel.html", booking=booking, error="", timezones=await _site_timezones())
+        return await _cancel_page(request, booking)
 
     @post("/me/bookings/{booking_id:int}/cancel")
     async def cancel(self, request: Request, booking_id: FromPath[int]) -> Response | Template:
@@ -138,8 +187,7 @@ class MakerPages(Controller):
             if refused.code == "not_found":
                 raise
             booking = await bookings.get_booking(viewer, booking_id)
-            return page(request, "cancel.html", status=refused.status, booking=booking,
-                        error=refusal_text(request, refused), timezones=await _site_timezones())
+            return await _cancel_page(request, booking, status=refused.status, error=refusal_text(request, refused))
         return go(request, "/me/bookings?done=cancelled")
 
     @get("/me/trainings")
@@ -174,6 +222,16 @@ async def _account_page(request: Request, account_id: int, *, status: int = 200,
     account = await Account.select(Account.username, Account.display_name, Account.email,
                                    Account.role, Account.language).where(Account.id == account_id).first()
     return page(request, "account.html", status=status, account=account, error=error, done=done)
+
+
+async def _cancel_page(request: Request, booking: dict, *, status: int = 200, error: str = "") -> Template:
+    """« Cancel this booking? »: the button only while the viewer may still press it (the
+    site's team may at any time); past the online deadline, whom to ask instead."""
+    now = datetime.now(UTC)
+    may_cancel = booking["status"] == "confirmed" and (
+        bookings.cancellable_online(booking, now) or request.state.viewer.is_staff_of(booking["site_id"]))
+    return page(request, "cancel.html", status=status, booking={**booking, "cancel_until": bookings.cancel_until(booking)},
+                error=error, may_cancel=may_cancel, timezones=await _site_timezones())
 
 
 async def _site_timezones() -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
@@ -22,7 +23,7 @@ from fabbooking.schedule.services import machines_now, network_zone
 from fabbooking.settings import load_settings
 from fabbooking.usage import services as usage
 from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES
-from fabbooking.web.rendering import go, page, refusal_text, safe_next, with_retry_after
+from fabbooking.web.rendering import go, page, refusal_text, safe_next, with_retry_after, without_query_parameter
 from fabbooking.workshops import services as workshops
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -53,6 +54,17 @@ async def site_summaries(sites: list[dict[str, Any]], now: datetime) -> list[dic
     for machine in machines:
         by_site[machine["site"]].append(machine)
     return [site_summary(s, calendars[s["id"]], by_site[s["id"]], states, now_states, now) for s in sites]
+
+
+def _page_of(request: Request, posted: str | None) -> str | None:
+    """The page the switch was pressed on. htmx may have changed its address since it was
+    drawn (a week swapped in, filters applied): the browser's Referer says where it is now,
+    when it comes from this very site; otherwise the ``next`` the form carries."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    ours = {request.url.netloc, urlsplit(load_settings().public_url).netloc}
+    if referer.scheme in ("http", "https") and referer.netloc in ours and referer.path:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return posted
 
 
 class PublicPages(Controller):
@@ -105,7 +117,10 @@ class PublicPages(Controller):
     @post("/language")
     async def language(self, request: Request, data: Form) -> Redirect:
         choice = data.get("lang", "")
-        response = Redirect(path=safe_next(data.get("next")), status_code=303)
+        # Back to the same page with its query (the chosen slot, week or person), minus a
+        # ``lang`` in it, which would otherwise win over the choice just made.
+        back = without_query_parameter(safe_next(_page_of(request, data.get("next"))), "lang")
+        response = Redirect(path=back, status_code=303)
         if choice in LANGUAGE_NAMES:
             response.set_cookie(LANGUAGE_COOKIE, choice, max_age=365 * 24 * 3600, samesite="lax",
                                 httponly=True, secure=load_settings().https)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 from litestar import Request
 from litestar.plugins.htmx import ClientRedirect, HTMXRequest
@@ -48,14 +48,31 @@ def with_retry_after(refused: Refused, response: Template) -> Template:
     return response
 
 
+# Every printable ASCII character but the space stays as it is; anything else (spaces,
+# control characters, letters with accents) is percent-encoded, so the result is a safe
+# Location header whatever was sent.
+_PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only follow a ``next`` that stays on this site."""
+    """Only follow a ``next`` that stays on this site: a path (with its query) on this
+    server, never ``//host``, ``/\\host`` (browsers read a backslash as a slash) or a URL."""
     if not target:
         return default
+    target = quote(target, safe=_PRINTABLE)
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target):
         return default
     return target
+
+
+def without_query_parameter(target: str, name: str) -> str:
+    """``target`` without the query parameter ``name``; the rest of the query kept as it was written."""
+    parts = urlsplit(target)
+    kept = [pair for pair in parts.query.split("&") if pair and unquote_plus(pair.partition("=")[0]) != name]
+    query = "&".join(kept)
+    return parts.path + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def fields_to_correct() -> str:
