@@ -34,6 +34,12 @@ class Param:
         return f"Param({self.name!r})"
 
 
+class QuickRead(QueryString):
+    """A statement of a prepared query: short, on an index (see sqlite_pool's quick reads)."""
+
+    quick = True
+
+
 class Prepared:
     def __init__(self, build: Callable[..., Query]) -> None:
         self._build = build
@@ -53,7 +59,7 @@ class Prepared:
     async def rows(self, **values: Any) -> list[dict[str, Any]]:
         engine = self._table._meta.db
         sql, slots = self._sql(engine.engine_type)
-        querystring = QueryString("")
+        querystring = QuickRead("")
         querystring._frozen_compiled_strings = (
             sql, [values[slot.name] if isinstance(slot, Param) else slot for slot in slots])
         results = await engine.run_querystring(querystring)
