@@ -318,21 +318,17 @@ async def one_maker_wins_a_race_through_all_three(cluster: Cluster, clients) -> 
     """Every racer is qualified and free: only the overlap can refuse them. Returns the index
     of the web process that answered the winner."""
     body = booking_body(cluster.ids["printer"], days_ahead=5, start="14:00")
-    racers = []
-    n = 0
-    for process, count in enumerate(RACERS):
-        for _ in range(count):
-            racers.append((process, f"maker{n}"))
-            n += 1
+    through = [process for process, count in enumerate(RACERS) for _ in range(count)]
+    racers = [(process, f"maker{n}") for n, process in enumerate(through)]
     answers = await asyncio.gather(*[
         clients[process].post("/api/v1/bookings", json=body, headers=cluster.auth(who)) for process, who in racers])
     statuses = Counter(a.status_code for a in answers)
     assert statuses == {201: 1, 409: len(racers) - 1}, [a.text for a in answers]
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"overlap"}
-    rows = await query(cluster.url, "SELECT count(*) AS n FROM booking WHERE machine = $1 AND status = 'confirmed' "
-                                    "AND start_at = $2", cluster.ids["printer"],
-                       datetime.fromisoformat(body["start"]))
-    assert rows[0]["n"] == 1
+    rows = await query(cluster.url, "SELECT count(*) AS n FROM booking WHERE machine = $1 AND start_at < $3 "
+                                    "AND end_at > $2", cluster.ids["printer"],
+                       datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"]))
+    assert rows[0]["n"] == 1, "one booking of that slot in the database"
     return next(process for (process, _), a in zip(racers, answers, strict=True) if a.status_code == 201)
 
 
