@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -101,15 +102,28 @@ def _secret_key(var_dir: Path) -> str:
     # Development default: generated once and kept, so sessions survive a restart.
     key_file = var_dir / "secret_key"
     try:
-        if key_file.exists():
+        existing = key_file.exists()
+        if existing:
             stored = key_file.read_text().strip()
             if len(stored) >= MIN_SECRET_LENGTH:
                 return stored
         var_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
-        return key
+        # Written whole to a file of its own, then linked into place: of processes starting
+        # together on a new folder (serve and its worker, several serve), the first one's key
+        # is everybody's. Each writing its own would leave each process with a different key,
+        # and a session or a form of one refused by the others.
+        draft = var_dir / f".secret_key.{os.getpid()}"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            if existing:  # there was a key, too short to be used: replaced
+                os.replace(draft, key_file)
+            else:
+                with contextlib.suppress(FileExistsError):  # another process was first: its key
+                    os.link(draft, key_file)
+        finally:
+            draft.unlink(missing_ok=True)
+        return key_file.read_text().strip()
     except OSError as exc:
         raise ConfigError(
             f"Cannot keep a development secret key in {key_file} ({exc.strerror}). "

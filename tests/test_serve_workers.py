@@ -111,3 +111,26 @@ def _command(pid: int) -> str:
 def test_workers_must_be_a_sensible_number(tmp_path):
     result = run_cli("serve", "--workers", "0", url=f"sqlite:///{tmp_path / 'x.sqlite3'}", check=False)
     assert result.returncode == 2 and "1 to 64" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["worker", "listen"])
+def test_worker_and_listener_stop_cleanly_on_sigterm(tmp_path, mosquitto, command):
+    """systemd (and serve --workers) stop them with SIGTERM: they finish what they hold,
+    disconnect and close the database, and end with exit code 0 — not killed midway."""
+    url = f"sqlite:///{tmp_path / 'fabbooking.sqlite3'}"
+    run_cli("migrate", url=url)
+    env = {**os.environ, "FABBOOKING_DATABASE_URL": url, "FABBOOKING_VAR_DIR": str(tmp_path),
+           "FABBOOKING_MQTT_URL": mosquitto.url, "FABBOOKING_LISTENER": "on"}
+    log = tmp_path / f"{command}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "fabbooking", command], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        ready = "background jobs every" if command == "worker" else "Listening for machine usage"
+        _wait_for_log(log, lambda text: ready in text, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    text = log.read_text()
+    assert process.returncode == 0, text
+    assert "SIGTERM: stopping" in text and "Traceback" not in text, text

@@ -1,24 +1,38 @@
 """Running one async step of a command, with database and domain errors turned into
-sentences (CommandFailed) instead of tracebacks."""
+sentences (CommandFailed) instead of tracebacks; and, for the long-running ones (``worker``,
+``listen``), stopping on SIGTERM as on Ctrl-C."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import signal
 from collections.abc import Awaitable, Callable
 
 from fabbooking.errors import CommandFailed
 from fabbooking.settings import load_settings
 
 
-def run(coroutine_factory: Callable[[], Awaitable[object]]) -> object:
-    """Run an async step, turning database and domain errors into CommandFailed."""
+def run(coroutine_factory: Callable[[], Awaitable[object]], *, until_stopped: bool = False) -> object:
+    """Run an async step, turning database and domain errors into CommandFailed.
+
+    ``until_stopped``: a step that runs until the process is stopped. SIGTERM (what systemd
+    and ``serve --workers`` send) then cancels it, as Ctrl-C does, so that its ``finally``
+    blocks run — the listener finishes and acknowledges the batch in hand and disconnects,
+    a background job's transaction is rolled back, the pool is closed — and the command
+    ends normally (exit code 0) instead of being killed by the signal midway."""
     from fabbooking.errors import Refused
     from fabbooking.messages import pick_language, render
 
     async def guarded() -> object:
+        stopped = _stop_on_sigterm() if until_stopped else None
         try:
             return await coroutine_factory()
+        except asyncio.CancelledError:
+            if stopped is not None and stopped.is_set():
+                return None
+            raise
         except Refused as exc:
             language = pick_language(os.environ.get("LANG", "").replace("_", "-"))
             raise CommandFailed(render(exc.code, language, **exc.params)) from None
@@ -36,6 +50,22 @@ def run(coroutine_factory: Callable[[], Awaitable[object]]) -> object:
 
     _check_sqlite_opens()
     return asyncio.run(guarded())
+
+
+def _stop_on_sigterm() -> asyncio.Event:
+    """Cancel the running task on SIGTERM; the event says that it happened."""
+    task = asyncio.current_task()
+    assert task is not None
+    stopped = asyncio.Event()
+
+    def stop() -> None:
+        if not stopped.is_set():
+            logging.getLogger("fabbooking").info("SIGTERM: stopping")
+            stopped.set()
+            task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+    return stopped
 
 
 # PostgreSQL answered but would not let us in: connection exceptions (08...), wrong user or

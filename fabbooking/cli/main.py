@@ -195,7 +195,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     run(lambda: migrate(quiet=True))
     configure_logging(load_settings().log_format)
     log.info("Fabbooking worker: machine usage and the background jobs")
-    run(run_background)
+    run(run_background, until_stopped=True)
     return 0
 
 
@@ -242,7 +242,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         print("fabbooking listen: --partition and --share-group do not go together: listeners with "
               "--partition already share the work; drop --share-group", file=sys.stderr)
         return EXIT_USAGE
-    run(lambda: listen(listen_client_id(args), args.share_group, args.partition))
+    run(lambda: listen(listen_client_id(args), args.share_group, args.partition), until_stopped=True)
     return 0
 
 
