@@ -89,6 +89,8 @@ def test_from_the_search_to_a_booking_with_the_keyboard_alone(browser, live_serv
         cell = tab_until(page, lambda e: e["tag"] == "a" and "free" in e["cls"].split(), "a free hour")
         assert cell["label"].startswith("Libre : réserver Imprimante 3D"), cell
         page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"/machines/\d+/book\?start="))
+        page.wait_for_load_state()  # the form, not the schedule leaving, has the keyboard
         tab_until(page, lambda e: e["tag"] == "button" and e["text"] == "Confirmer la réservation",
                   "the confirm button")
         page.keyboard.press("Enter")
