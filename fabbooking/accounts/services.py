@@ -19,6 +19,8 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{2,40}$")
+# a name, one @, a domain with a dot: enough to catch a typo, not a proof the address works
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 SESSION_LIFETIME = timedelta(days=14)
 TOKEN_PREFIX = "fbk_"
 
@@ -51,6 +53,9 @@ def _check_new_account(new: NewAccount) -> None:
         raise Refused("invalid_input", problems=f"rôle inconnu « {new.role} »",
                       problems_en=f"unknown role “{new.role}”")
     check_password(new.password)
+    email = (new.email or "").strip()
+    if email and (len(email) > 254 or not EMAIL_PATTERN.match(email)):
+        raise Refused("invalid_email", email=email[:100])
 
 
 def check_password(password: str) -> None:
