@@ -174,7 +174,7 @@ class UserController(Controller):
     @delete("/me", status_code=204, responses=error_responses(401, 403, 409, 429))
     async def delete_me(self, data: JSONBody[DeletionConfirm], viewer: CurrentViewer, request: Request) -> None:
         """Delete my account (confirm with my password). My past bookings and machine use stay
-        in the figures under « ancien membre »; see docs/accounts.md for projects."""
+        in the figures under « ancien membre »; docs/architecture.md says what becomes of projects."""
         await deletion.delete_own_account(require_login(viewer), data.password, client_address(request))
 
     @get("/me", responses=error_responses(401))
