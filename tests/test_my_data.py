@@ -111,6 +111,8 @@ async def test_deleting_my_account_keeps_the_figures_and_leaves_nothing_personal
     assert await ProjectMember.select(ProjectMember.account, ProjectMember.role).where(
         ProjectMember.project == made["tabouret"]) == [{"account": world.ids["newbie"], "role": "owner"}]
     assert not await Project.exists().where(Project.created_by == world.ids["maker"])
+    found = await client.get("/api/v1/users?q=membre", headers=world.auth("admin"))
+    assert found.status_code == 200 and found.json() == []  # the desk finds no placeholder
     login = await client.post("/api/v1/auth/login", json={"username": "maker", "password": PASSWORD})
     assert login.status_code == 401
     again = await client.post("/api/v1/auth/signup", json={"username": "maker", "password": "bonjour123",

@@ -33,11 +33,12 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused
 
 FORMER_MEMBER = "Ancien membre"
+PLACEHOLDER_PREFIX = "ancien membre "
 
 
 def placeholder_username(account_id: int) -> str:
     """No one can sign up under it: a space is not allowed in usernames."""
-    return f"ancien membre {account_id}"
+    return f"{PLACEHOLDER_PREFIX}{account_id}"
 
 
 async def delete_own_account(viewer: Viewer, password: str, client: str, now: datetime | None = None) -> None:

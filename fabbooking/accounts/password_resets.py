@@ -46,6 +46,7 @@ async def ask_for_link(who: str, client: str, public_url: str) -> None:
     await PasswordReset.insert(PasswordReset(account=row["id"], digest=token_digest(token), created_at=now,
                                              expires_at=now + LINK_LIFETIME))
     await PasswordReset.delete().where(PasswordReset.expires_at < now)
+    await address_limit.prune(now)
     await reset_mail.send_reset_link(row, public_url.rstrip("/") + RESET_PATH + token)
 
 

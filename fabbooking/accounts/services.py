@@ -237,8 +237,11 @@ async def search_accounts(text: str, limit: int = 50, roles: tuple[str, ...] | N
     """Ids of accounts whose username or display name contains ``text`` (any case), of
     these ``roles`` only when given."""
     from fabbooking import database
+    from fabbooking.accounts.deletion import PLACEHOLDER_PREFIX
 
-    query = Account.select(Account.id).order_by(Account.username).limit(limit)
+    # the placeholders of deleted accounts are nobody to find
+    query = Account.select(Account.id).where(Account.username.not_like(PLACEHOLDER_PREFIX + "%")).order_by(
+        Account.username).limit(limit)
     if roles is not None:
         query = query.where(Account.role.is_in(list(roles)))
     needle = text.strip().lower()
