@@ -123,3 +123,38 @@ async def test_pages_without_email_point_to_the_desk(client, world):
     for path in ("/password/forgotten", "/password/reset/nothing-here"):
         text = (await client.get(path)).text
         assert "Pas d" in text and "peut changer votre mot de passe" in text and "accueil" in text
+
+
+async def test_the_desk_gives_a_maker_without_email_a_new_password(client, world):
+    await browser_login(client, "newbie")  # their phone, still logged in
+    phone = client.cookies.get("fabbooking_session")
+    client.cookies.clear()
+    await browser_login(client, "animator")
+    desk = f"/desk/atelier?maker={world.ids['newbie']}"
+    assert "en donner un nouveau" in (await client.get(desk)).text
+    url = f"/desk/atelier/accounts/{world.ids['newbie']}/password"
+    weak = await submit(client, url, {"password": "abc"}, page=desk)
+    assert weak.status_code == 422 and "au moins" in weak.text
+    done = await submit(client, url, {"password": "donne-au-comptoir"}, page=desk)
+    assert done.status_code == 303 and "done=password" in done.headers["location"]
+    assert "est changé" in (await client.get(done.headers["location"])).text
+    assert not await BrowserSession.exists().where(BrowserSession.token == phone)
+    client.cookies.clear()
+    assert (await client.post("/api/v1/auth/login", json={"username": "newbie",
+                                                          "password": "donne-au-comptoir"})).status_code == 200
+
+
+async def test_an_animator_cannot_change_a_staff_password_nor_a_maker_anyone(client, world):
+    await browser_login(client, "animator")
+    refused = await submit(client, f"/desk/atelier/accounts/{world.ids['admin']}/password",
+                           {"password": "prise-de-pouvoir"}, page="/desk/atelier")
+    assert refused.status_code == 404
+    client.cookies.clear()
+    await browser_login(client, "maker")
+    refused = await submit(client, f"/desk/atelier/accounts/{world.ids['newbie']}/password",
+                           {"password": "prise-de-pouvoir"}, page="/")
+    assert refused.status_code == 403
+    client.cookies.clear()
+    for who in ("admin", "newbie"):
+        assert (await client.post("/api/v1/auth/login", json={"username": who, "password": PASSWORD})).status_code == 200
+        client.cookies.clear()

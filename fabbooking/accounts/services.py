@@ -286,6 +286,26 @@ async def change_password(account_id: int, current: str, new: str, client: str,
         await BrowserSession.delete().where(others)
 
 
+async def set_password_at_desk(viewer: Viewer, account_id: int, new: str) -> None:
+    """The desk gives a person a new password (they forgot theirs, with or without e-mail):
+    animators for makers, admins for anyone. Every browser session of the account and any
+    reset link end; API tokens stay."""
+    from fabbooking import database
+    from fabbooking.accounts.tables import PasswordReset
+
+    if not viewer.is_staff_anywhere:
+        raise Refused("forbidden")
+    row = await Account.select(Account.role).where((Account.id == account_id) & Account.active.eq(True)).first()
+    if row is None or (row["role"] != Role.maker.value and not viewer.is_admin):
+        raise Refused.not_found(f"la personne n° {account_id}", f"person #{account_id}")
+    check_password(new)
+    password_hash = await passwords.hashed(new)
+    async with database.DB.transaction():
+        await Account.update({Account.password: password_hash}).where(Account.id == account_id)
+        await BrowserSession.delete().where(BrowserSession.user_id == account_id)
+        await PasswordReset.delete().where(PasswordReset.account == account_id)
+
+
 async def set_role(viewer: Viewer, account_id: int, role: str,
                    site_slugs: list[str] | tuple[str, ...] = ()) -> None:
     """A network admin changes someone's role and, for an animator, the sites they work at.
