@@ -121,3 +121,9 @@ def test_the_limit_is_a_few_an_hour_then_waits_and_at_most_so_many_a_day():
     spread = [now - timedelta(hours=2 * n + 2) for n in range(limit.per_day)]
     assert address_limit.wait_needed(spread, now, limit) == min(spread) + timedelta(days=1) - now
     assert address_limit.wait_needed(spread[:-1], now, limit) == timedelta(0)
+
+
+async def test_another_website_cannot_sign_a_visitor_up_and_in(client, world):
+    response = await client.post("/api/v1/auth/signup", json=body(), headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403 and response.json()["code"] == "cross_site"
+    assert not await Account.exists().where(Account.username == "nadia")
