@@ -10,7 +10,7 @@ import pytest
 from fabbooking.accounts import address_limit
 from fabbooking.accounts.tables import Account, AddressTry
 from fabbooking.training.tables import Qualification
-from tests.web_helpers import submit
+from tests.web_helpers import browser_login, submit
 
 pytestmark = pytest.mark.anyio
 
@@ -127,3 +127,9 @@ async def test_another_website_cannot_sign_a_visitor_up_and_in(client, world):
     response = await client.post("/api/v1/auth/signup", json=body(), headers={"Origin": "https://evil.example"})
     assert response.status_code == 403 and response.json()["code"] == "cross_site"
     assert not await Account.exists().where(Account.username == "nadia")
+
+
+async def test_someone_logged_in_is_sent_to_their_account_not_to_signup(client, world):
+    await browser_login(client, "maker")
+    response = await client.get("/signup")
+    assert response.status_code == 303 and response.headers["location"] == "/me/account"

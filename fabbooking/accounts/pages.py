@@ -39,7 +39,9 @@ class AccountPages(Controller):
     include_in_schema = False
 
     @get("/signup")
-    async def signup_form(self, request: Request, next: FromQuery[str] = "/") -> Template:
+    async def signup_form(self, request: Request, next: FromQuery[str] = "/") -> Response | Template:
+        if request.state.viewer.is_authenticated:  # already has an account: nothing to sign up for
+            return go(request, "/me/account")
         return _signup_page(request, {"next": next, "language": request.state.language})
 
     @post("/signup")
