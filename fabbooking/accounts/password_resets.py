@@ -63,6 +63,8 @@ async def use_link(token: str, new_password: str) -> int:
     from fabbooking import database
 
     check_password(new_password)
+    if not await link_works(token):  # before hashing: a made-up link costs no CPU
+        raise Refused("reset_link_invalid")
     password_hash = await passwords.hashed(new_password)
     async with database.write_transaction():
         spent = await PasswordReset.delete().where(
