@@ -25,6 +25,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "email_taken": 409,
     "slug_taken": 409,
     "too_many_attempts": 429,
+    "too_many_signups": 429,
+    "too_many_reset_requests": 429,
+    "wrong_password": 403,
+    "last_admin_cannot_leave": 409,
     "cross_site": 403,
     "json_only": 415,
 }

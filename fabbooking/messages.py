@@ -153,6 +153,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Cette adresse e-mail est déjà utilisée par un autre compte.",
         "This email address is already used by another account.",
     ),
+    "invalid_email": (
+        "L'adresse e-mail « {email} » n'est pas complète : elle s'écrit comme nom@exemple.fr. "
+        "Corrigez-la, ou laissez le champ vide : elle n'est pas obligatoire.",
+        "The e-mail address “{email}” is not complete: it looks like name@example.org. Correct "
+        "it, or leave the field empty: it is not required.",
+    ),
+    "rules_not_accepted": (
+        "Pour créer un compte, lisez les règles du réseau et cochez la case qui dit que vous les "
+        "acceptez.",
+        "To create an account, read the network's rules and tick the box saying you accept them.",
+    ),
+    "too_many_signups": (
+        "Trop de comptes ont été créés depuis cette connexion (ce réseau Wi-Fi ou cet appareil). "
+        "Réessayez dans {minutes} min, ou demandez à l'équipe d'un lieu du réseau : elle vous "
+        "crée un compte tout de suite.",
+        "Too many accounts were created from this connection (this Wi-Fi network or this "
+        "device). Try again in {minutes} min, or ask the team at any place of the network: "
+        "they will create an account for you at once.",
+    ),
+    "too_many_reset_requests": (
+        "Trop de demandes de nouveau mot de passe depuis cette connexion. Réessayez dans "
+        "{minutes} min, ou demandez à l'équipe d'un lieu du réseau.",
+        "Too many new-password requests from this connection. Try again in {minutes} min, or "
+        "ask the team at any place of the network.",
+    ),
+    "reset_link_sent": (
+        "Si ce compte a une adresse e-mail, un message vient d'y partir avec un lien pour "
+        "choisir un nouveau mot de passe (valable une heure, une seule fois).",
+        "If this account has an e-mail address, a message with a link to choose a new password "
+        "has just been sent to it (valid for an hour, once).",
+    ),
+    "reset_link_invalid": (
+        "Ce lien pour changer de mot de passe ne marche plus : il a déjà servi, ou il a plus "
+        "d'une heure. Demandez-en un nouveau, ou demandez à l'équipe d'un lieu du réseau.",
+        "This link to change your password no longer works: it was already used, or it is "
+        "more than an hour old. Ask for a new one, or ask the team at any place of the network.",
+    ),
+    "wrong_password": (
+        "Ce n'est pas votre mot de passe actuel. Vérifiez et réessayez.",
+        "This is not your current password. Check and try again.",
+    ),
+    "last_admin_cannot_leave": (
+        "Vous êtes le dernier administrateur du réseau : votre compte ne peut pas être "
+        "supprimé. Nommez d'abord une autre personne administrateur, puis recommencez.",
+        "You are the network's last admin: your account cannot be deleted. Make someone else "
+        "an admin first, then try again.",
+    ),
     "invalid_password": (
         "Ce mot de passe n'est pas accepté. Choisissez-en un autre.",
         "This password is not accepted. Choose another one.",

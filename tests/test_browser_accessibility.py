@@ -63,6 +63,9 @@ def test_anonymous_pages(browser, live_server, viewport):
             "machine": (machine, 200),
             "machine, next week": (f"{machine}?week={next_monday()}", 200),
             "login": ("/login?next=%2Fme%2Fbookings", 200),
+            "sign-up": ("/signup", 200),
+            "forgotten password": ("/password/forgotten", 200),
+            "a reset link that no longer works": ("/password/reset/used-or-expired", 410),
             "not found": ("/no/such/page", 404),
         })
 
@@ -81,6 +84,7 @@ def test_maker_pages(browser, live_server, viewport):
             "cancel confirmation": (cancel, 200),
             "my trainings": ("/me/trainings", 200),
             "my account": ("/me/account", 200),
+            "deleting my account": ("/me/account/delete", 200),
             "machine, logged in": (machine, 200),
         })
 

@@ -57,6 +57,8 @@ ANONYMOUS_BUDGETS = {
     "/machines": 2,  # machines with their sites, the sites' rules
     "/metrics": 0,  # counters in memory; the pool's gauges read the engine, not the database
     "/readyz": 1,  # SELECT 1
+    "/signup": 0,
+    "/password/forgotten": 0,
 }
 
 
@@ -164,3 +166,46 @@ async def test_the_desk_pages_keep_their_statement_budget(client, world):
     assert after == before, "a desk page issues more statements as the network grows"
     over = {t: (after[t], budget) for t, budget in DESK_BUDGETS.items() if after[t] > budget}
     assert not over, (over, after)
+
+
+async def test_signing_up_and_a_password_reset_keep_their_statement_budget(client, world, caplog):
+    """A sign-up: the address's limit (lock, count, record), the name, its look-alikes, the
+    account in a transaction, pruning old tries, the session, then the profile (3). A reset
+    request: the address's limit, the account, its recent links, the new link, pruning old
+    links and old tries; the link's page: one; using it: the link checked, then in one
+    transaction the link spent, the password, the other links, the sessions, the failed
+    logins."""
+    import logging
+    import re
+
+    from fabbooking.accounts.tables import Account
+
+    with counting_statements() as seen:
+        response = await client.post("/api/v1/auth/signup", json={"username": "nadia", "password": "bonjour123",
+                                                                  "accept_rules": True})
+    assert response.status_code == 201, response.text
+    assert len(seen) <= 12, seen.sql  # PostgreSQL: one more, the advisory lock
+    client.cookies.clear()
+    await Account.update({Account.email: "maker@example.org"}).where(Account.id == world.ids["maker"])
+    caplog.set_level(logging.INFO, logger="fabbooking.accounts.reset_mail")
+    with counting_statements() as seen:
+        response = await client.post("/api/v1/auth/password-reset", json={"who": "maker"})
+    assert response.status_code == 202 and len(seen) <= 8, seen.sql
+    token = re.search(r"/password/reset/([\w-]+)", caplog.text).group(1)
+    assert await _statements(client, f"/password/reset/{token}") <= 1
+    with counting_statements() as seen:
+        response = await client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new": "nouveau-mdp"})
+    assert response.status_code == 204 and len(seen) <= 7, seen.sql
+
+
+async def test_my_data_and_my_account_deletion_keep_their_statement_budget(client, world):
+    """The export: who, then nine statements whatever the amount of data; deleting: who, the
+    password's throttle, then a fixed number (the workshops to leave aside)."""
+    headers = world.auth("maker")
+    before = await _statements(client, "/api/v1/users/me/export", headers=headers)
+    await _grow(world)
+    after = await _statements(client, "/api/v1/users/me/export", headers=headers)
+    assert before == after <= 10
+    with counting_statements() as seen:
+        response = await client.request("DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=headers)
+    assert response.status_code == 204 and len(seen) <= 25, seen.sql

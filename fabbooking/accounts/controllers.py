@@ -6,13 +6,18 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
-from fabbooking.accounts import services
+from fabbooking.accounts import deletion, password_resets, personal_data, services, signup
 from fabbooking.accounts.schemas import (
     AccountIn,
     AccountOut,
     Credentials,
+    DeletionConfirm,
+    Notice,
     PasswordChange,
     QualificationOut,
+    ResetConfirm,
+    ResetRequest,
+    SignUpIn,
     TokenInfo,
     TokenOut,
     TokenRequest,
@@ -26,8 +31,9 @@ from fabbooking.api.auth import (
     set_session_cookie,
 )
 from fabbooking.api.cross_site import sent_with_token
-from fabbooking.api.errors import error_responses
+from fabbooking.api.errors import error_responses, request_language
 from fabbooking.errors import Refused
+from fabbooking.messages import render
 from fabbooking.network.tables import Staff
 from fabbooking.training.services import qualifications_of_many
 
@@ -109,6 +115,33 @@ class AuthController(Controller):
         set_session_cookie(response, token, request)
         return response
 
+    @post("/signup", status_code=201, responses=error_responses(409, 422, 429))
+    async def signup(self, data: JSONBody[SignUpIn], request: Request) -> Response[AccountOut]:
+        """Create my own maker account (no training yet; e-mail optional) and open a browser
+        session. `accept_rules` must be true. Sign-ups are limited per address: 429
+        `too_many_signups` with `Retry-After`."""
+        account_id = await signup.sign_up(signup.SignUp(
+            username=data.username, password=data.password, email=data.email, language=data.language,
+            rules_accepted=data.accept_rules), client_address(request))
+        response = Response(await account_out(account_id, with_private=True), status_code=201)
+        set_session_cookie(response, await services.open_session(account_id), request)
+        return response
+
+    @post("/password-reset", status_code=202, responses=error_responses(422, 429))
+    async def ask_for_reset(self, data: JSONBody[ResetRequest], request: Request) -> Notice:
+        """Ask for a link to choose a new password, sent to the account's e-mail. The answer
+        is the same whether the account exists, has an e-mail or not."""
+        from fabbooking.settings import load_settings
+
+        await password_resets.ask_for_link(data.who, client_address(request), load_settings().public_url)
+        return Notice(detail=render("reset_link_sent", request_language(request)))
+
+    @post("/password-reset/confirm", status_code=204, responses=error_responses(422))
+    async def confirm_reset(self, data: JSONBody[ResetConfirm]) -> None:
+        """Set a new password with the link's token (once, within the hour). Every browser
+        session of the account ends."""
+        await password_resets.use_link(data.token, data.new)
+
     @post("/logout", status_code=204)
     async def logout(self, request: Request) -> Response[None]:
         """Close the browser session."""
@@ -131,6 +164,18 @@ class UserController(Controller):
         keep = None if sent_with_token(request) else request.cookies.get(SESSION_COOKIE)
         await services.change_password(require_login(viewer).account_id, data.current, data.new,
                                        client_address(request), keep_session=keep)
+
+    @get("/me/export", responses=error_responses(401))
+    async def export(self, viewer: CurrentViewer) -> dict[str, Any]:
+        """Everything kept about me, as one JSON document: profile, bookings, trainings,
+        workshop registrations, projects, machine use during my bookings."""
+        return await personal_data.personal_data(require_login(viewer).account_id, datetime.now(UTC))
+
+    @delete("/me", status_code=204, responses=error_responses(401, 403, 409, 429))
+    async def delete_me(self, data: JSONBody[DeletionConfirm], viewer: CurrentViewer, request: Request) -> None:
+        """Delete my account (confirm with my password). My past bookings and machine use stay
+        in the figures under « ancien membre »; docs/architecture.md says what becomes of projects."""
+        await deletion.delete_own_account(require_login(viewer), data.password, client_address(request))
 
     @get("/me", responses=error_responses(401))
     async def me(self, viewer: CurrentViewer) -> AccountOut:

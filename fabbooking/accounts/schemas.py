@@ -68,3 +68,30 @@ class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
     display_name: Annotated[str, msgspec.Meta(max_length=120)] = ""
     language: Literal["fr", "en"] = "fr"
     sites: list[str] = []
+
+
+class SignUpIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new maker account, made by the person themselves."""
+
+    username: Username
+    password: Password
+    accept_rules: bool
+    email: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    language: Literal["fr", "en"] = "fr"
+
+
+class ResetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    who: Annotated[str, msgspec.Meta(min_length=1, max_length=255, description="A username or an e-mail.")]
+
+
+class ResetConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    new: Password
+
+
+class Notice(msgspec.Struct):
+    detail: str
+
+
+class DeletionConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    password: Password

@@ -19,6 +19,8 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused, is_unique_violation
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{2,40}$")
+# a name, one @, a domain with a dot: enough to catch a typo, not a proof the address works
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 SESSION_LIFETIME = timedelta(days=14)
 TOKEN_PREFIX = "fbk_"
 
@@ -51,6 +53,9 @@ def _check_new_account(new: NewAccount) -> None:
         raise Refused("invalid_input", problems=f"rôle inconnu « {new.role} »",
                       problems_en=f"unknown role “{new.role}”")
     check_password(new.password)
+    email = (new.email or "").strip()
+    if email and (len(email) > 254 or not EMAIL_PATTERN.match(email)):
+        raise Refused("invalid_email", email=email[:100])
 
 
 def check_password(password: str) -> None:
@@ -232,8 +237,11 @@ async def search_accounts(text: str, limit: int = 50, roles: tuple[str, ...] | N
     """Ids of accounts whose username or display name contains ``text`` (any case), of
     these ``roles`` only when given."""
     from fabbooking import database
+    from fabbooking.accounts.deletion import PLACEHOLDER_PREFIX
 
-    query = Account.select(Account.id).order_by(Account.username).limit(limit)
+    # the placeholders of deleted accounts are nobody to find
+    query = Account.select(Account.id).where(Account.username.not_like(PLACEHOLDER_PREFIX + "%")).order_by(
+        Account.username).limit(limit)
     if roles is not None:
         query = query.where(Account.role.is_in(list(roles)))
     needle = text.strip().lower()
@@ -276,6 +284,26 @@ async def change_password(account_id: int, current: str, new: str, client: str,
         if keep_session:
             others &= BrowserSession.token != keep_session
         await BrowserSession.delete().where(others)
+
+
+async def set_password_at_desk(viewer: Viewer, account_id: int, new: str) -> None:
+    """The desk gives a person a new password (they forgot theirs, with or without e-mail):
+    animators for makers, admins for anyone. Every browser session of the account and any
+    reset link end; API tokens stay."""
+    from fabbooking import database
+    from fabbooking.accounts.tables import PasswordReset
+
+    if not viewer.is_staff_anywhere:
+        raise Refused("forbidden")
+    row = await Account.select(Account.role).where((Account.id == account_id) & Account.active.eq(True)).first()
+    if row is None or (row["role"] != Role.maker.value and not viewer.is_admin):
+        raise Refused.not_found(f"la personne n° {account_id}", f"person #{account_id}")
+    check_password(new)
+    password_hash = await passwords.hashed(new)
+    async with database.DB.transaction():
+        await Account.update({Account.password: password_hash}).where(Account.id == account_id)
+        await BrowserSession.delete().where(BrowserSession.user_id == account_id)
+        await PasswordReset.delete().where(PasswordReset.account == account_id)
 
 
 async def set_role(viewer: Viewer, account_id: int, role: str,

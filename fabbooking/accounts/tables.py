@@ -55,3 +55,23 @@ class LoginFailure(Table, tablename="login_failure"):
     username = Varchar(length=100, index=True)
     client = Varchar(length=64, index=True)
     at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class PasswordReset(Table, tablename="password_reset"):
+    """A single-use link to choose a new password, sent to the account's e-mail. Only the
+    SHA-256 digest of its secret is kept; it opens nothing after ``expires_at`` or once used
+    (the row is deleted when used)."""
+
+    account = ForeignKey(Account, null=False, index=True, on_delete=OnDelete.cascade)
+    digest = Varchar(length=64, unique=True, secret=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+
+
+class AddressTry(Table, tablename="address_try"):
+    """A sign-up or a reset request from one address (``kind``), kept a day to limit how
+    many one address makes. Never linked to an account."""
+
+    kind = Varchar(length=20)
+    client = Varchar(length=64)
+    at = Timestamptz(default=TimestamptzNow(), index=True)

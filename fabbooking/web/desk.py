@@ -144,6 +144,20 @@ class DeskPages(Controller):
                                alerts={"person": fields_to_correct() if field else text})
         return go(request, section_url(slug, then or "person", account.id, done="account") + "#done")
 
+    @post("/desk/{slug:str}/accounts/{account_id:int}/password")
+    async def set_password(self, request: Request, slug: FromPath[str], account_id: FromPath[int],
+                           data: Form) -> Response | Template:
+        """A new password for a person who forgot theirs (the e-mail link is only for some)."""
+        site = await desk_site(request, slug)
+        try:
+            await accounts.set_password_at_desk(request.state.viewer, account_id, data.get("password", ""))
+        except Refused as refused:
+            if refused.code == "not_found":
+                raise
+            return await _desk(request, site, "person", maker_id=account_id, status=refused.status,
+                               alerts={"person": refusal_text(request, refused)})
+        return go(request, section_url(slug, "person", account_id, done="password") + "#done")
+
     @post("/desk/{slug:str}/bookings")
     async def book(self, request: Request, slug: FromPath[str], data: Form) -> Response | Template:
         site = await desk_site(request, slug)

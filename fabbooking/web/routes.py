@@ -9,6 +9,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.plugins.htmx import HTMXRequest
 from litestar.static_files import create_static_files_router
 
+from fabbooking.accounts.pages import AccountPages
 from fabbooking.web.context import resolve_viewer
 from fabbooking.web.desk import DeskPages
 from fabbooking.web.maker import MakerPages
@@ -22,7 +23,7 @@ from fabbooking.schedule import routes as schedule_routes  # noqa: E402
 from fabbooking.workshops import routes as workshops_routes  # noqa: E402
 
 PAGE_CONTROLLERS: list = [
-    PublicPages, MakerPages, ManagePages, DeskPages,
+    PublicPages, MakerPages, ManagePages, DeskPages, AccountPages,
     *projects_routes.PAGE_CONTROLLERS, *workshops_routes.PAGE_CONTROLLERS,
     *figures_routes.PAGE_CONTROLLERS, *schedule_routes.PAGE_CONTROLLERS,
 ]
