@@ -20,6 +20,7 @@ from fabbooking.bookings import services as bookings
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
+from fabbooking.notifications.addresses import reach
 from fabbooking.training import services as training
 from fabbooking.usage import services as usage
 from fabbooking.web.desk_forms import (
@@ -40,7 +41,7 @@ from fabbooking.web.rendering import fields_to_correct, go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 TODAY_PIECE = "_desk_today.html"
-PERSON_COLUMNS = (Account.id, Account.username, Account.display_name, Account.role)
+PERSON_COLUMNS = (Account.id, Account.username, Account.display_name, Account.role, Account.email)
 SEARCH_LIMIT = 20
 
 
@@ -120,6 +121,7 @@ async def _desk(request: Request, site: dict[str, Any], *, fragment: str = TODAY
         default_start=(start_now or clocks[0]).strftime("%H:%M") if clocks else "",
         person=person,
         qualifications=await training.qualifications_of(person["id"]) if person else [],
+        person_reach=await reach(person["id"], person["email"]) if person else None,
         search=search, found=await _people(request.state.viewer, search), trainings=await training.list_trainings(),
         closures=[c for c in calendar.closure_rows if c["end_date"] >= today],
         statuses=MACHINE_STATUSES, min_password=Account._min_password_length,

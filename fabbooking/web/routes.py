@@ -17,6 +17,7 @@ from fabbooking.web.public import PublicPages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 from fabbooking.figures import routes as figures_routes  # noqa: E402
+from fabbooking.notifications.pages import EmailPages, OutboxPage  # noqa: E402
 from fabbooking.projects import routes as projects_routes  # noqa: E402
 from fabbooking.schedule import routes as schedule_routes  # noqa: E402
 from fabbooking.workshops import routes as workshops_routes  # noqa: E402
@@ -24,7 +25,7 @@ from fabbooking.workshops import routes as workshops_routes  # noqa: E402
 PAGE_CONTROLLERS: list = [
     PublicPages, MakerPages, ManagePages, DeskPages,
     *projects_routes.PAGE_CONTROLLERS, *workshops_routes.PAGE_CONTROLLERS,
-    *figures_routes.PAGE_CONTROLLERS, *schedule_routes.PAGE_CONTROLLERS,
+    *figures_routes.PAGE_CONTROLLERS, *schedule_routes.PAGE_CONTROLLERS, EmailPages, OutboxPage,
 ]
 
 
