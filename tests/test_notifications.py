@@ -353,3 +353,51 @@ async def test_only_admins_see_the_outbox(client, world, mail_server):
     assert page.status_code == 200
     assert "maker@example.org" in page.text and "Confirmation de mes réservations" in page.text
     assert "à réessayer" in page.text and "451 4.3.0 Try again later" in page.text
+
+
+# --- TLS: STARTTLS with a login, and TLS from the first byte --------------------------------
+
+@pytest.mark.parametrize("scheme", ["smtp", "smtps"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+async def test_the_mail_server_is_reached_over_tls_with_a_login(world, db, tmp_path, monkeypatch, scheme):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from fabbooking.settings import parse_smtp_url
+    from tests.conftest import free_port
+    from tests.mail_support import Inbox, self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # the client trusts this certificate, as it would a real one
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        encrypted = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+        logins.append((auth_data.login, auth_data.password, encrypted))
+        return AuthResult(success=auth_data.password == b"p@ss:word")
+
+    inbox, port = Inbox(), free_port()
+    if scheme == "smtp":
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                                authenticator=authenticator, auth_required=True)
+    else:
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context,
+                                # aiosmtpd offers AUTH over implicit TLS only so (the test checks it is TLS)
+                                authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        await give_address(world.ids["maker"], "maker@example.org")
+        await enqueue(Notice(world.ids["maker"], "workshop_cancelled", {
+            "workshop": "Soudure", "workshop_id": 1, "site": "Atelier", "timezone": "Europe/Paris",
+            "start_at": datetime.now(UTC), "end_at": datetime.now(UTC)}))
+        server = parse_smtp_url(f"{scheme}://fab%40lab:p%40ss%3Aword@127.0.0.1:{port}")
+        done = await drain(datetime.now(UTC), server=server)
+    finally:
+        controller.stop()
+    assert done.sent == 1, await Outbox.select(Outbox.last_error)
+    assert logins == [(b"fab@lab", b"p@ss:word", True)]
+    assert [m["Subject"] for m in inbox.received] == ["Atelier annulé : Soudure"]

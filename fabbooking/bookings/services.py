@@ -169,9 +169,10 @@ async def _book(
                         start_at=start, end_at=end, note=note.strip()[:2000],
                         purpose=purpose.value)
             ).returning(Booking.id)
-            from fabbooking.notifications import events
+            if not for_workshop:
+                from fabbooking.notifications import events
 
-            await events.booking_confirmed(rows[0]["id"], maker, now)
+                await events.booking_confirmed(rows[0]["id"], maker, now)
     except Exception as exc:
         if is_overlap_violation(exc):
             raise Refused("overlap") from None
