@@ -401,3 +401,31 @@ async def test_the_mail_server_is_reached_over_tls_with_a_login(world, db, tmp_p
     assert done.sent == 1, await Outbox.select(Outbox.last_error)
     assert logins == [(b"fab@lab", b"p@ss:word", True)]
     assert [m["Subject"] for m in inbox.received] == ["Atelier annulé : Soudure"]
+
+
+async def test_an_address_given_when_the_account_is_made_gets_only_the_proving_link(client, world, mail_server):
+    response = await client.post("/api/v1/users", headers=world.auth("animator"), json={
+        "username": "nouvelle", "password": "secret123", "email": "Nouvelle@Example.org", "language": "en"})
+    assert response.status_code == 201, response.text
+    account_id = response.json()["id"]
+    await qualify(account_id, world.ids["print"])
+    response = await client.post("/api/v1/bookings", headers=world.auth("animator"), json=booking_body(
+        world.ids["printer"], maker_id=account_id))
+    assert response.status_code == 201, response.text  # no confirmation: the address is not proved yet
+    await drain(datetime.now(UTC), server=mail_server.server)
+    [message] = mail_server.inbox.received
+    assert message["To"] == "nouvelle@example.org" and message["Subject"] == "Confirm your e-mail address"
+    assert "/me/notifications/verify?t=" in message.get_body(("plain",)).get_content()
+
+
+async def test_sent_messages_are_forgotten_after_a_month_unsent_ones_are_kept(world, db):
+    from fabbooking.notifications.sending import forget_old_messages
+
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=31), now - timedelta(days=29)
+    common = {"account": world.ids["maker"], "address": "m@example.org", "kind": "booking_confirmed",
+              "subject": "s", "text_body": "t", "html_body": "h"}
+    await Outbox.insert(Outbox(**common, created_at=old, sent_at=old), Outbox(**common, created_at=recent, sent_at=recent),
+                        Outbox(**common, created_at=old, attempts=3), Outbox(**common, created_at=old, attempts=12))
+    assert await forget_old_messages(now) == 2
+    assert sorted(r["attempts"] for r in await Outbox.select(Outbox.attempts)) == [0, 3]

@@ -73,12 +73,19 @@ async def remind_tomorrow(now: datetime) -> None:
         log.info("booking reminders written: %d", written)
 
 
+async def forget_sent_mail(now: datetime) -> None:
+    from fabbooking.notifications.sending import forget_old_messages
+
+    await forget_old_messages(now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("no-show-sweep", sweep_no_shows),
     Job("forget-message-keys", forget_message_keys),
     Job("forget-idempotency-answers", forget_idempotency_answers),
     Job("booking-reminders", remind_tomorrow),
     Job("send-mail", send_mail, each_process=True),
+    Job("forget-sent-mail", forget_sent_mail),
 )
 
 

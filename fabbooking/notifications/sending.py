@@ -35,6 +35,7 @@ MAX_ATTEMPTS = 12
 FIRST_WAIT = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
 SMTP_TIMEOUT_S = 30.0
+KEPT = timedelta(days=30)  # sent or given-up messages hold personal data: forgotten after this
 
 
 def wait_after(attempts: int) -> timedelta:
@@ -181,3 +182,11 @@ async def drain(now: datetime, server: SmtpServer | None = None, use_smtp: bool 
             Outbox.id.is_in([r["id"] for r in rows]) & Outbox.sent_at.is_null()
             & (Outbox.claimed_until == now + LEASE))
     return Drained(sent=sent, failed=failed)
+
+
+async def forget_old_messages(now: datetime) -> int:
+    """Delete the messages sent, or given up, more than KEPT ago; how many."""
+    gone = await Outbox.delete().where(
+        (Outbox.created_at < now - KEPT) & (Outbox.sent_at.is_not_null() | (Outbox.attempts >= MAX_ATTEMPTS))
+    ).returning(Outbox.id)
+    return len(gone)
