@@ -171,8 +171,12 @@ async def test_the_day_before_reminder_is_written_once(world, db, mail_server):
         start_at=tomorrow.replace(hour=9), end_at=tomorrow.replace(hour=10),
         created_at=evening - timedelta(days=2)))
     assert await events.enqueue_reminders((evening - timedelta(hours=2)).astimezone(UTC)) == 0  # 16:00: not yet
-    assert await events.enqueue_reminders(evening.astimezone(UTC)) == 1
-    assert await events.enqueue_reminders((evening + timedelta(minutes=1)).astimezone(UTC)) == 0
+    from fabbooking.network.tables import Site
+
+    await Site.update({Site.reminder_hour: 19}).where(Site.id == world.ids["atelier"])  # the site's own hour
+    assert await events.enqueue_reminders(evening.astimezone(UTC)) == 0  # 18:00: not yet either
+    assert await events.enqueue_reminders((evening + timedelta(hours=1)).astimezone(UTC)) == 1
+    assert await events.enqueue_reminders((evening + timedelta(hours=1, minutes=1)).astimezone(UTC)) == 0
     await drain(datetime.now(UTC), server=mail_server.server)
     [message] = mail_server.inbox.received
     assert message["Subject"].startswith("Rappel : Printer demain")
@@ -429,3 +433,19 @@ async def test_sent_messages_are_forgotten_after_a_month_unsent_ones_are_kept(wo
                         Outbox(**common, created_at=old, attempts=3), Outbox(**common, created_at=old, attempts=12))
     assert await forget_old_messages(now) == 2
     assert sorted(r["attempts"] for r in await Outbox.select(Outbox.attempts)) == [0, 3]
+
+
+async def test_a_mail_server_that_is_down_refuses_no_booking_and_is_tried_again_later(client, world):
+    from fabbooking.settings import SmtpServer
+    from tests.conftest import free_port
+
+    await give_address(world.ids["maker"], "maker@example.org")
+    response = await client.post("/api/v1/bookings", headers=world.auth("maker"), json=booking_body(world.ids["printer"]))
+    assert response.status_code == 201
+    now = datetime.now(UTC)
+    down = SmtpServer(host="127.0.0.1", port=free_port(), implicit_tls=False)  # nobody listens there
+    assert (await drain(now, server=down)).failed == 1
+    row = await Outbox.select(Outbox.attempts, Outbox.next_try_at, Outbox.last_error, Outbox.claimed_until).first()
+    assert row["attempts"] == 1 and "ConnectionRefusedError" in row["last_error"]
+    assert row["next_try_at"] == now + timedelta(minutes=1) and row["claimed_until"] is None
+    assert (await drain(now + timedelta(seconds=30), server=down)).failed == 0  # not due yet

@@ -18,7 +18,7 @@ from fabbooking.prepared import Prepared
 from fabbooking.training.tables import Training
 
 SITE_FIELDS = ("name", "kind", "neighbourhood", "address", "timezone", "description",
-               "no_show_grace_minutes", *RULE_NAMES)
+               "no_show_grace_minutes", "reminder_hour", *RULE_NAMES)
 UNAVAILABLE = ("maintenance", "out_of_order")  # the machine statuses its bookers are told of
 MACHINE_FIELDS = ("name", "kind", "status", "description", "specs", "required_training",
                   *RULE_NAMES)

@@ -12,7 +12,6 @@ from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.notifications.outbox import Notice, enqueue, recipients
 from fabbooking.notifications.tables import Outbox
 
-REMINDER_AT = time(17, 0)  # site-local time from which the day-before reminders are written
 FRESH = timedelta(hours=3)  # a booking made less than this before the reminder gets none
 
 _BOOKING_FACTS = (
@@ -20,6 +19,7 @@ _BOOKING_FACTS = (
     Booking.machine.name.as_alias("machine"), Booking.machine.status.as_alias("machine_status"),
     Booking.machine.site.name.as_alias("site"), Booking.machine.site.address.as_alias("site_address"),
     Booking.machine.site.timezone.as_alias("timezone"),
+    Booking.machine.site.reminder_hour.as_alias("reminder_hour"),
 )
 
 
@@ -74,7 +74,7 @@ async def machine_unavailable(machine_id: int, status: str, now: datetime) -> No
 
 async def enqueue_reminders(now: datetime) -> int:
     """Write, once per booking, the reminder of the bookings that start tomorrow (the site's
-    day), from REMINDER_AT on the day before."""
+    day), from the site's ``reminder_hour`` on the day before."""
     rows = await Booking.select(*_BOOKING_FACTS, Booking.created_at).where(
         (Booking.status == BookingStatus.confirmed.value) & (Booking.purpose == BookingPurpose.maker.value)
         & (Booking.start_at > now) & (Booking.start_at < now + timedelta(hours=48)))
@@ -83,7 +83,7 @@ async def enqueue_reminders(now: datetime) -> int:
         zone = ZoneInfo(row["timezone"])
         local_now = now.astimezone(zone)
         if (row["start_at"].astimezone(zone).date() == local_now.date() + timedelta(days=1)
-                and local_now.time() >= REMINDER_AT and row["created_at"] < now - FRESH):
+                and local_now.time() >= time(row["reminder_hour"]) and row["created_at"] < now - FRESH):
             due.append(row)
     if not due:
         return 0

@@ -5,6 +5,7 @@ address they proved is theirs, who did not turn that kind of message off."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from fabbooking.accounts.tables import Account
 from fabbooking.notifications.kinds import kind as kind_named
 from fabbooking.notifications.rendering import render
 from fabbooking.notifications.tables import MutedKind, Outbox, VerifiedAddress
+
+log = logging.getLogger("fabbooking.mail")
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,14 @@ async def enqueue(*notices: Notice, people: dict[int, Person] | None = None) -> 
         address = person.email if spec.needs_verified else (notice.address or person.email)
         if not address:
             continue
-        subject, text, html = render(spec, person.language, {
-            **notice.context, "person": person.name, "public_url": public_url,
-            "settings_url": f"{public_url}/me/notifications",
-        })
+        try:
+            subject, text, html = render(spec, person.language, {
+                **notice.context, "person": person.name, "public_url": public_url,
+                "settings_url": f"{public_url}/me/notifications",
+            })
+        except Exception:  # noqa: BLE001 - a message that cannot be written never refuses the change
+            log.exception("e-mail %s to account %d could not be written", spec.name, notice.account_id)
+            continue
         rows.append(Outbox(account=notice.account_id, address=address, language=person.language,
                            kind=spec.name, subject=subject, text_body=text, html_body=html, ics=notice.ics,
                            dedupe_key=notice.key))
