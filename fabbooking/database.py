@@ -28,6 +28,7 @@ APPS = [
     "fabbooking.workshops.piccolo_app",
     "fabbooking.jobs.piccolo_app",
     "fabbooking.idempotency.piccolo_app",
+    "fabbooking.notifications.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

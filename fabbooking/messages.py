@@ -84,6 +84,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "votre créneau.",
         "This machine needs {minutes} minutes between two bookings. Move your slot.",
     ),
+    # e-mail (notifications)
+    "address_link_invalid": (
+        "Ce lien de vérification ne correspond pas à votre adresse e-mail actuelle. Demandez un "
+        "nouveau lien depuis « Mes e-mails ».",
+        "This verification link does not match your current e-mail address. Ask for a new link "
+        "from \"My e-mails\".",
+    ),
+    "address_link_expired": (
+        "Ce lien de vérification a plus de {days} jours : il ne marche plus. Demandez un nouveau "
+        "lien depuis « Mes e-mails ».",
+        "This verification link is more than {days} days old and no longer works. Ask for a new "
+        "link from \"My e-mails\".",
+    ),
+    "unknown_message_kind": (
+        "Ce type de message n'existe pas. Rechargez la page et cochez les cases proposées.",
+        "This kind of message does not exist. Reload the page and tick the boxes shown.",
+    ),
     "already_cancelled": (
         "Cette réservation est déjà annulée.",
         "This booking is already cancelled.",

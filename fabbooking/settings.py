@@ -224,6 +224,8 @@ def load_settings() -> Settings:
     job_tick_seconds()
     db_timeout_s()
     demo_live()
+    smtp_url()
+    mail_from()
     return Settings(
         database=database_url(),
         secret_key=_secret_key(var_dir),
@@ -288,3 +290,80 @@ def demo_live() -> str:
             "'fabbooking serve' runs on the data of 'fabbooking demo' with its embedded broker."
         )
     return value
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    implicit_tls: bool  # smtps://: TLS from the first byte; smtp://: STARTTLS when offered
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+
+def parse_smtp_url(raw: str) -> SmtpServer:
+    """``smtp://user:password@host:587`` (STARTTLS when the server offers it) or
+    ``smtps://user:password@host:465`` (implicit TLS). The user and password may be left
+    out, and are URL-decoded (write ``@`` as ``%40``)."""
+    from urllib.parse import unquote
+
+    url = raw.strip()
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme not in ("smtp", "smtps"):
+        problem = "it must start with smtp:// or smtps://"
+    elif not parts.hostname:
+        problem = "it names no mail server"
+    else:
+        try:
+            port = parts.port
+        except ValueError:
+            problem = "its port is not a number"
+    if problem:
+        raise ConfigError(
+            f"FABBOOKING_SMTP_URL={_hide_password(url)[:120]!r} is not understood ({problem}). "
+            "Write it like smtp://user:password@mail.example.org:587 (STARTTLS) or "
+            "smtps://user:password@mail.example.org:465, or leave it unset: e-mails are then "
+            "written to the log."
+        )
+    implicit = parts.scheme == "smtps"
+    return SmtpServer(
+        host=parts.hostname or "", port=port or (465 if implicit else 587), implicit_tls=implicit,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def smtp_url() -> SmtpServer | None:
+    """FABBOOKING_SMTP_URL, checked; None (unset): e-mails are written to the log."""
+    raw = os.environ.get("FABBOOKING_SMTP_URL", "").strip()
+    return parse_smtp_url(raw) if raw else None
+
+
+def mail_from() -> str:
+    """FABBOOKING_MAIL_FROM: the sender of every e-mail, like
+    ``Fabbooking <fabbooking@example.org>``; by default no-reply at the public address's host."""
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    raw = os.environ.get("FABBOOKING_MAIL_FROM", "").strip()
+    if not raw:
+        host = urlsplit(public_url()).hostname or "localhost"
+        return f"Fabbooking <no-reply@{host}>"
+    name, address = parseaddr(raw)
+    local, _, domain = address.partition("@")
+    try:
+        Address(display_name=name, username=local, domain=domain)
+        ok = bool(local and "." in domain or domain == "localhost") and "\n" not in raw
+    except (ValueError, IndexError):
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"FABBOOKING_MAIL_FROM={raw[:120]!r} is not an e-mail address. Write it like "
+            "fabbooking@example.org or 'Fabbooking <fabbooking@example.org>'."
+        )
+    return raw

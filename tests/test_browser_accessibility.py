@@ -85,6 +85,8 @@ def test_maker_pages(browser, live_server, viewport):
             "my trainings": ("/me/trainings", 200),
             "my account": ("/me/account", 200),
             "deleting my account": ("/me/account/delete", 200),
+            "my e-mails": ("/me/notifications", 200),
+            "my e-mails, link sent": ("/me/notifications?done=sent", 200),
             "machine, logged in": (machine, 200),
         })
 

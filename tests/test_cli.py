@@ -184,7 +184,11 @@ async def test_token_create_for_unknown_username(db):
     ({"FABBOOKING_OPEN_DATA_MIN_COUNT": "zero"}, "FABBOOKING_OPEN_DATA_MIN_COUNT='zero' is not understood"),
     ({"FABBOOKING_METRICS_ALLOW": "10.0.0.0/8,lan"}, "FABBOOKING_METRICS_ALLOW: 'lan' is not an address or a network"),
     ({"FABBOOKING_LOG_FORMAT": "xml"}, "FABBOOKING_LOG_FORMAT='xml' is not understood. Use text"),
-], ids=["mysql", "sqlite-no-path", "short-secret", "http-mqtt", "open-data-threshold", "metrics-allow", "log-format"])
+    ({"FABBOOKING_SMTP_URL": "mail.example.org:587"}, "must start with smtp:// or smtps://"),
+    ({"FABBOOKING_SMTP_URL": "smtp://u:hunter2@mail.example.org:five"}, "its port is not a number"),
+    ({"FABBOOKING_MAIL_FROM": "Fabbooking"}, "FABBOOKING_MAIL_FROM='Fabbooking' is not an e-mail address"),
+], ids=["mysql", "sqlite-no-path", "short-secret", "http-mqtt", "open-data-threshold", "metrics-allow", "log-format",
+        "smtp-scheme", "smtp-port", "mail-from"])
 @pytest.mark.parametrize("command", [("migrate",), ("token", "create", "--username", "x")],
                          ids=["migrate", "token"])
 def test_bad_configuration_is_explained(tmp_path, env, says, command):

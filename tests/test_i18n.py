@@ -17,11 +17,11 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 def source_messages() -> set[str]:
     found: set[str] = set()
-    for folder, method, options in (
-        ("fabbooking", "python", {}),
-        ("templates", "jinja2", {"extensions": "jinja2.ext.i18n"}),
+    for folder, method, options, pattern in (
+        ("fabbooking", "python", {}, "**.py"),
+        ("templates", "jinja2", {"extensions": "jinja2.ext.i18n"}, "**.html"),
+        ("templates", "jinja2", {"extensions": "jinja2.ext.i18n"}, "**.txt"),  # e-mails
     ):
-        pattern = "**.py" if method == "python" else "**.html"
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / folder, method_map=[(pattern, method)], options_map={pattern: options},
             keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},

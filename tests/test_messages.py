@@ -35,6 +35,7 @@ RULE_CODES = [
 PARAMS: dict[str, dict[str, object]] = {
     "notice_too_short": {"minutes": 120},
     "too_far_ahead": {"days": 30},
+    "address_link_expired": {"days": 7},
     "not_on_slot_grid": {"minutes": 15},
     "too_short": {"minutes": 30},
     "too_long": {"minutes": 240},

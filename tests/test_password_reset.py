@@ -4,7 +4,6 @@ exists; people without an e-mail are sent to the desk."""
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -20,13 +19,13 @@ LINK = re.compile(r"http://127\.0\.0\.1:8000(/password/reset/[\w-]+)")
 
 
 @pytest.fixture
-def sent(caplog):
-    """The reset links written to the log, as paths."""
-    caplog.set_level(logging.INFO, logger="fabbooking.accounts.reset_mail")
+def sent():
+    """The reset links written to the e-mail outbox, as paths, oldest first."""
+    from fabbooking.notifications.tables import Outbox
 
-    def links() -> list[str]:
-        return [m.group(1) for r in caplog.records if r.name == "fabbooking.accounts.reset_mail"
-                for m in [LINK.search(r.getMessage())] if m]
+    async def links() -> list[str]:
+        rows = await Outbox.select(Outbox.text_body).where(Outbox.kind == "password_reset").order_by(Outbox.id)
+        return [m.group(1) for r in rows for m in [LINK.search(r["text_body"])] if m]
     return links
 
 
@@ -44,7 +43,7 @@ async def test_the_answer_is_the_same_whether_the_account_exists_or_has_an_email
     assert {a.status_code for a in answers} == {200}
     texts = {re.search(r'<div class="notice ok"[^>]*>(.*?)</div>', a.text, re.S).group(1) for a in answers}
     assert len(texts) == 1 and "Si ce compte a une adresse e-mail" in texts.pop()
-    assert len(sent()) == 2  # the maker, by username and by e-mail; nobody else gets anything
+    assert len(await sent()) == 2  # the maker, by username and by e-mail; nobody else gets anything
     await AddressTry.delete(force=True)  # a fresh allowance for the API's turn
     api = [await client.post("/api/v1/auth/password-reset", json={"who": who}) for who in ("newbie", "personne")]
     assert [a.status_code for a in api] == [202, 202] and api[0].json() == api[1].json()
@@ -53,7 +52,7 @@ async def test_the_answer_is_the_same_whether_the_account_exists_or_has_an_email
 async def test_only_the_digest_of_the_link_is_kept_and_it_expires_in_an_hour(client, world, sent):
     await _with_email(world)
     await _ask(client, "maker")
-    token = sent()[0].rsplit("/", 1)[1]
+    token = (await sent())[0].rsplit("/", 1)[1]
     [row] = await PasswordReset.select()
     assert row["digest"] == token_digest(token) and token not in str(row)
     lifetime = datetime.fromisoformat(str(row["expires_at"])) - datetime.fromisoformat(str(row["created_at"]))
@@ -66,7 +65,7 @@ async def test_the_logged_link_sets_a_new_password_once_and_ends_every_session(c
     other_session = client.cookies.get("fabbooking_session")
     client.cookies.clear()
     await _ask(client, "maker")
-    [link] = sent()
+    [link] = await sent()
     form = await client.get(link)
     assert form.status_code == 200 and "Nouveau mot de passe" in form.text
     assert form.headers["Referrer-Policy"] == "no-referrer"
@@ -90,7 +89,7 @@ async def test_the_logged_link_sets_a_new_password_once_and_ends_every_session(c
 async def test_an_expired_link_opens_nothing(client, world, sent):
     await _with_email(world)
     await _ask(client, "maker")
-    [link] = sent()
+    [link] = await sent()
     await PasswordReset.update({PasswordReset.expires_at: datetime.now(UTC) - timedelta(seconds=1)}).where(
         PasswordReset.account == world.ids["maker"])
     page = await client.get(link)
@@ -103,7 +102,7 @@ async def test_an_expired_link_opens_nothing(client, world, sent):
 async def test_a_weak_new_password_is_refused_and_the_link_still_works(client, world, sent):
     await _with_email(world)
     await _ask(client, "maker")
-    [link] = sent()
+    [link] = await sent()
     weak = await submit(client, link, {"new": "abc", "again": "abc"}, page="/")
     assert weak.status_code == 422 and "au moins" in weak.text
     api = await client.post("/api/v1/auth/password-reset/confirm",
@@ -116,7 +115,7 @@ async def test_asking_again_and_again_sends_a_few_links_then_waits(client, world
     answers = [await client.post("/api/v1/auth/password-reset", json={"who": "maker"}) for _ in range(6)]
     assert [a.status_code for a in answers[:5]] == [202] * 5
     assert answers[5].status_code == 429 and answers[5].json()["code"] == "too_many_reset_requests"
-    assert len(sent()) == 3  # at most three links an hour fill the person's mailbox
+    assert len(await sent()) == 3  # at most three links an hour fill the person's mailbox
 
 
 async def test_pages_without_email_point_to_the_desk(client, world):

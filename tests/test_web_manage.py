@@ -109,13 +109,13 @@ async def test_admin_changes_a_sites_details_and_booking_rules(client, world):
     form = {**SITE_FORM, "name": "Atelier du centre", "kind": "fablab", "description": "Au rez-de-chaussée.",
             "slot_minutes": "30", "min_minutes": "30", "max_minutes": "180", "max_days_ahead": "14",
             "min_notice_minutes": "60", "cancel_deadline_minutes": "120", "max_future_bookings": "2",
-            "buffer_minutes": "10", "no_show_grace_minutes": "25"}
+            "buffer_minutes": "10", "no_show_grace_minutes": "25", "reminder_hour": "18"}
     saved = await submit(client, "/manage/sites/atelier", form)
     assert saved.status_code == 303 and saved.headers["location"] == "/manage/sites/atelier?done=saved"
     site = await Site.select().where(Site.slug == "atelier").first()
     assert (site["name"], site["kind"], site["slot_minutes"], site["max_minutes"], site["buffer_minutes"],
-            site["cancel_deadline_minutes"], site["no_show_grace_minutes"]) == (
-        "Atelier du centre", "fablab", 30, 180, 10, 120, 25)
+            site["cancel_deadline_minutes"], site["no_show_grace_minutes"], site["reminder_hour"]) == (
+        "Atelier du centre", "fablab", 30, 180, 10, 120, 25, 18)
 
     wrong = await submit(client, "/manage/sites/atelier", {**form, "name": "Autre nom", "slot_minutes": "0",
                                                            "max_minutes": "20"})

@@ -47,7 +47,8 @@ async def ask_for_link(who: str, client: str, public_url: str) -> None:
                                              expires_at=now + LINK_LIFETIME))
     await PasswordReset.delete().where(PasswordReset.expires_at < now)
     await address_limit.prune(now)
-    await reset_mail.send_reset_link(row, public_url.rstrip("/") + RESET_PATH + token)
+    await reset_mail.send_reset_link(row, public_url.rstrip("/") + RESET_PATH + token,
+                                     minutes=int(LINK_LIFETIME.total_seconds() // 60))
 
 
 async def link_works(token: str) -> bool:

@@ -1,18 +1,24 @@
-"""Sending the password-reset link: the one place that will hand it to the e-mail outbox.
+"""Sending the password-reset link, through the e-mail outbox (``fabbooking/notifications``).
 
-Until the outbox (``fabbooking/notifications``) is connected here, the link is written to
-the log at INFO, so an operator can pass it on and tests can follow it.
+The link goes to the account's own address, in the person's language; it answers what the
+person has just asked for, like the link that proves an address, so it is neither optional
+nor held back until the address is proved (the address is the account's, not the asker's).
+The link is never written to the log by this module: without ``FABBOOKING_SMTP_URL`` the
+outbox writes the message where operators read it, as every other message.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-log = logging.getLogger("fabbooking.accounts.reset_mail")
+from fabbooking.notifications.kinds import N_, Kind, add_kind
+from fabbooking.notifications.outbox import Notice, enqueue
+
+KIND = "password_reset"
+add_kind(Kind(KIND, N_("Lien pour changer mon mot de passe"), N_("Changer votre mot de passe Fabbooking"),
+              optional=False, needs_verified=False))
 
 
-async def send_reset_link(account: dict[str, Any], link: str) -> None:
-    """Send ``link`` to ``account`` (a row with ``id``, ``username``, ``email``, ``language``),
-    in the account's language."""
-    log.info("password reset link for account %s (%s): %s", account["id"], account["email"], link)
+async def send_reset_link(account: dict[str, Any], link: str, minutes: int = 60) -> None:
+    """Write the message holding ``link`` for ``account`` (a row with ``id`` and ``email``)."""
+    await enqueue(Notice(account["id"], KIND, {"link": link, "minutes": minutes}, address=account["email"]))

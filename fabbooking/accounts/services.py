@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fabbooking.accounts import passwords, throttle, usernames
 from fabbooking.accounts.identify import token_digest
@@ -116,6 +116,11 @@ async def create_account(new: NewAccount, created_by: Viewer | None = None) -> A
             await account.save()
             for site in sites:
                 await Staff.insert(Staff(site=site.id, account=account.id))
+            if email:
+                from fabbooking.notifications.addresses import ask_for_proof
+
+                # nothing else is sent to the address before its owner opens this link
+                await ask_for_proof(account.id, datetime.now(UTC))
     except Exception as exc:
         if is_unique_violation(exc):
             raise Refused("username_taken", username=username) from None

@@ -189,6 +189,10 @@ async def _book(
                         start_at=start, end_at=end, note=note.strip()[:2000],
                         purpose=purpose.value)
             ).returning(Booking.id)
+            if not for_workshop:
+                from fabbooking.notifications import events
+
+                await events.booking_confirmed(rows[0]["id"], maker, now)
     except Exception as exc:
         if is_overlap_violation(exc):
             raise Refused("overlap") from None
@@ -233,11 +237,16 @@ async def cancel(viewer: Viewer, booking_id: int, now: datetime) -> dict[str, An
     )
     if refusal:
         raise Refused.because(refusal)
-    changed = await Booking.update(
-        {Booking.status: BookingStatus.cancelled.value, Booking.cancelled_at: now,
-         Booking.cancelled_by: viewer.account_id}
-    ).where((Booking.id == booking_id) & (Booking.status == BookingStatus.confirmed.value)
-            ).returning(Booking.id)
+    async with database.write_transaction():
+        changed = await Booking.update(
+            {Booking.status: BookingStatus.cancelled.value, Booking.cancelled_at: now,
+             Booking.cancelled_by: viewer.account_id}
+        ).where((Booking.id == booking_id) & (Booking.status == BookingStatus.confirmed.value)
+                ).returning(Booking.id)
+        if changed and row["maker"] != viewer.account_id:
+            from fabbooking.notifications import events
+
+            await events.bookings_ended("booking_cancelled", [booking_id])
     if not changed:
         raise Refused("already_cancelled")
     return await _booking_row(booking_id)

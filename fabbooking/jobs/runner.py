@@ -34,6 +34,9 @@ RUNS_KEPT = timedelta(days=2)
 class Job:
     name: str
     run: Callable[[datetime], Awaitable[object]]
+    # True: every process runs it each tick, outside any transaction (it shares its work out
+    # itself, like the mail drain's leases, and may be slow without holding a lock)
+    each_process: bool = False
 
 
 async def sweep_no_shows(now: datetime) -> None:
@@ -56,10 +59,33 @@ async def forget_idempotency_answers(now: datetime) -> None:
     await forget_old_answers(now)
 
 
+async def send_mail(now: datetime) -> None:
+    from fabbooking.notifications.sending import drain
+
+    await drain(now)
+
+
+async def remind_tomorrow(now: datetime) -> None:
+    from fabbooking.notifications.events import enqueue_reminders
+
+    written = await enqueue_reminders(now)
+    if written:
+        log.info("booking reminders written: %d", written)
+
+
+async def forget_sent_mail(now: datetime) -> None:
+    from fabbooking.notifications.sending import forget_old_messages
+
+    await forget_old_messages(now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("no-show-sweep", sweep_no_shows),
     Job("forget-message-keys", forget_message_keys),
     Job("forget-idempotency-answers", forget_idempotency_answers),
+    Job("booking-reminders", remind_tomorrow),
+    Job("send-mail", send_mail, each_process=True),
+    Job("forget-sent-mail", forget_sent_mail),
 )
 
 
@@ -95,7 +121,10 @@ async def run_tick(jobs: Sequence[Job], now: datetime, every: float) -> None:
     tick = tick_of(now, every)
     for job in jobs:
         try:
-            if await run_if_first(job, tick, now):
+            if job.each_process:
+                await job.run(now)
+                metrics.job_runs.labels(job.name).inc()
+            elif await run_if_first(job, tick, now):
                 metrics.job_runs.labels(job.name).inc()
                 log.debug("job %s ran for tick %d", job.name, tick)
         except Exception:  # noqa: BLE001 - one failing job must not stop the others; next tick retries

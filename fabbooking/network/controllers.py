@@ -43,7 +43,7 @@ async def site_out(site: dict[str, Any]) -> SiteOut:
         neighbourhood=site["neighbourhood"], address=site["address"],
         timezone=site["timezone"], description=site["description"],
         rules=_rules_out(BookingRules().overridden_by({n: site[n] for n in RULE_NAMES})),
-        no_show_grace_minutes=site["no_show_grace_minutes"],
+        no_show_grace_minutes=site["no_show_grace_minutes"], reminder_hour=site["reminder_hour"],
         opening_hours=[OpeningPeriodIO(o["weekday"], o["opens"], o["closes"]) for o in opening],
         closures=[ClosureOut(c["id"], c["start_date"], c["end_date"], c["reason"]) for c in closures],
     )

@@ -55,6 +55,7 @@ class SiteOut(msgspec.Struct):
     description: str
     rules: RulesOut
     no_show_grace_minutes: int
+    reminder_hour: int
     opening_hours: list[OpeningPeriodIO] = []
     closures: list[ClosureOut] = []
 
@@ -78,6 +79,8 @@ class SitePatch(SiteRulesIn, forbid_unknown_fields=True, omit_defaults=True):
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
     description: Annotated[str, msgspec.Meta(max_length=5000)] | msgspec.UnsetType = msgspec.UNSET
     no_show_grace_minutes: Annotated[int, msgspec.Meta(ge=0, le=240)] | msgspec.UnsetType = msgspec.UNSET
+    # the site's local hour (0-23) from which the day-before e-mail reminders are sent
+    reminder_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] | msgspec.UnsetType = msgspec.UNSET
 
 
 class SiteIn(SitePatch, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,7 +18,8 @@ from fabbooking.prepared import Prepared
 from fabbooking.training.tables import Training
 
 SITE_FIELDS = ("name", "kind", "neighbourhood", "address", "timezone", "description",
-               "no_show_grace_minutes", *RULE_NAMES)
+               "no_show_grace_minutes", "reminder_hour", *RULE_NAMES)
+UNAVAILABLE = ("maintenance", "out_of_order")  # the machine statuses its bookers are told of
 MACHINE_FIELDS = ("name", "kind", "status", "description", "specs", "required_training",
                   *RULE_NAMES)
 
@@ -247,7 +248,13 @@ async def update_machine(viewer: Viewer, machine_id: int, values: dict[str, Any]
         await _check_training(values["required_training"])
     changes = _only(values, MACHINE_FIELDS)
     if changes:
-        await Machine.update(changes).where(Machine.id == machine_id)
+        async with database.write_transaction():
+            await Machine.update(changes).where(Machine.id == machine_id)
+            status = getattr(changes.get("status"), "value", changes.get("status"))
+            if status in UNAVAILABLE and status != machine["status"]:
+                from fabbooking.notifications import events
+
+                await events.machine_unavailable(machine_id, status, datetime.now(UTC))
     return await get_machine(machine_id)
 
 

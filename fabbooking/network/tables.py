@@ -63,6 +63,7 @@ class Site(Table, tablename="site"):
     max_future_bookings = SmallInt(default=3)
     buffer_minutes = SmallInt(default=0)
     no_show_grace_minutes = SmallInt(default=15)
+    reminder_hour = SmallInt(default=17)  # local hour from which the day-before e-mail reminders go
 
 
 class OpeningPeriod(Table, tablename="opening_period"):

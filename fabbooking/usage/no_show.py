@@ -35,6 +35,11 @@ async def release_no_shows(now: datetime) -> list[int]:
             (Booking.id == booking["id"]) & (Booking.status == "confirmed")
         ).returning(Booking.id)
         released += [row["id"] for row in changed]
+    if released:
+        from fabbooking.notifications import events
+
+        # in the job's transaction: the messages exist only if the release is committed
+        await events.bookings_ended("booking_no_show", released)
     return released
 
 

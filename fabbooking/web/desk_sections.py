@@ -16,6 +16,7 @@ from fabbooking.bookings.availability import free_intervals
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
+from fabbooking.notifications.addresses import reach
 from fabbooking.training import services as training
 from fabbooking.usage import services as usage
 from fabbooking.web.desk_forms import (
@@ -62,7 +63,7 @@ def midnight(day: date, tz: ZoneInfo) -> datetime:
 async def person(account_id: int | None) -> dict[str, Any] | None:
     if account_id is None:
         return None
-    return await Account.select(*PERSON_COLUMNS).where(
+    return await Account.select(*PERSON_COLUMNS, Account.email).where(
         (Account.id == account_id) & Account.active.eq(True)
     ).first()
 
@@ -110,6 +111,7 @@ async def people(viewer: Viewer, search: str) -> list[dict[str, Any]]:
 
 async def finding(viewer: Viewer, search: str, chosen: dict[str, Any] | None) -> dict[str, Any]:
     return {"search": search, "found": await people(viewer, search),
+            "person_reach": await reach(chosen["id"], chosen["email"]) if chosen else None,
             "qualifications": await training.qualifications_of(chosen["id"]) if chosen else [],
             "min_password": Account._min_password_length}
 

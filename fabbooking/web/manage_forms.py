@@ -63,7 +63,11 @@ NO_SHOW_GRACE = Rule(
     "no_show_grace_minutes", N_("Délai avant de libérer une réservation où personne n'est venu"),
     N_("en minutes après le début, de 0 à 240 ; seulement pour les machines qui signalent leur usage"),
     0, 240)
-SITE_RULES = (*RULES, NO_SHOW_GRACE)
+# Only a site has it: when the day-before e-mail reminders of its bookings go.
+REMINDER_HOUR = Rule(
+    "reminder_hour", N_("Heure des rappels par e-mail, la veille d'une réservation"),
+    N_("une heure de la journée, de 0 à 23 ; 17 : les rappels partent la veille à partir de 17 h"), 0, 23)
+SITE_RULES = (*RULES, NO_SHOW_GRACE, REMINDER_HOUR)
 
 
 def slugify(text: str) -> str:

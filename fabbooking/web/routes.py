@@ -18,6 +18,7 @@ from fabbooking.web.public import PublicPages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 from fabbooking.figures import routes as figures_routes  # noqa: E402
+from fabbooking.notifications.pages import EmailPages, OutboxPage  # noqa: E402
 from fabbooking.projects import routes as projects_routes  # noqa: E402
 from fabbooking.schedule import routes as schedule_routes  # noqa: E402
 from fabbooking.workshops import routes as workshops_routes  # noqa: E402
@@ -25,7 +26,7 @@ from fabbooking.workshops import routes as workshops_routes  # noqa: E402
 PAGE_CONTROLLERS: list = [
     PublicPages, MakerPages, ManagePages, DeskPages, AccountPages,
     *projects_routes.PAGE_CONTROLLERS, *workshops_routes.PAGE_CONTROLLERS,
-    *figures_routes.PAGE_CONTROLLERS, *schedule_routes.PAGE_CONTROLLERS,
+    *figures_routes.PAGE_CONTROLLERS, *schedule_routes.PAGE_CONTROLLERS, EmailPages, OutboxPage,
 ]
 
 

@@ -67,10 +67,17 @@ async def seats(workshop_id: int) -> list[rules.Seat]:
 
 
 async def move_up(workshop_id: int, capacity: int | None) -> list[int]:
+    """Inside the write transaction: the oldest waiting people take the free places, and are
+    told so by e-mail."""
     ids = rules.moving_up(capacity, await seats(workshop_id))
     if ids:
-        await Registration.update({Registration.status: RegistrationStatus.registered.value}
-                                  ).where(Registration.id.is_in(ids))
+        promoted = await Registration.update({Registration.status: RegistrationStatus.registered.value}
+                                             ).where(Registration.id.is_in(ids)).returning(Registration.account)
+        people = [r["account"] for r in promoted if r["account"] is not None]
+        if people:
+            from fabbooking.notifications import events
+
+            await events.workshop_news("workshop_promoted", await workshop_row(workshop_id), people)
     return ids
 
 
@@ -113,6 +120,12 @@ async def register(viewer: Viewer, workshop_id: int, now: datetime,
             workshop=workshop_id, account=viewer.account_id if name is None else None,
             name=(name or "").strip(), status=status, created_at=datetime.now(UTC),
         )).returning(Registration.id)
+        if name is None:
+            from fabbooking.notifications import events
+
+            await events.workshop_news(
+                "workshop_registered" if status == RegistrationStatus.registered.value else "workshop_waitlisted",
+                row, [viewer.account_id])
     return await registration_row(rows[0]["id"])
 
 

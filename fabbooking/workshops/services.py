@@ -404,9 +404,13 @@ async def cancel_workshop(viewer: Viewer, workshop_id: int, now: datetime) -> di
         await Workshop.update({Workshop.status: WorkshopStatus.cancelled.value}).where(
             Workshop.id == workshop_id)
         await _release_holds(viewer, workshop_id, now)
-        await Registration.update({Registration.status: RegistrationStatus.cancelled.value,
-                                   Registration.cancelled_at: now}).where(
-            (Registration.workshop == workshop_id) & Registration.status.is_in(list(ACTIVE)))
+        told = await Registration.update({Registration.status: RegistrationStatus.cancelled.value,
+                                          Registration.cancelled_at: now}).where(
+            (Registration.workshop == workshop_id) & Registration.status.is_in(list(ACTIVE))
+        ).returning(Registration.account)
+        from fabbooking.notifications import events
+
+        await events.workshop_news("workshop_cancelled", row, [r["account"] for r in told if r["account"]])
     return await get_workshop(viewer, workshop_id)
 
 
