@@ -39,3 +39,25 @@ async def test_allow_names_every_method_of_an_address(client, world):
     page = await client.delete(f"/machines/{world.ids['printer']}")
     assert page.status_code == 405 and "<html" in page.text.lower()
     assert set(page.headers["allow"].split(", ")) == {"GET", "OPTIONS"}
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("2026-03-14T09:00:00+01:00", None), ("2026-03-14T09:00:00 01:00", None),  # « + » decoded as a space
+    ("2026-03-14T09:00Z", None), ("2026-03-14T09:00:00.5-05:30", None),
+    ("2026-03-14T09:00:00", "naive_datetime"), ("2026-03-14", "naive_datetime"),
+    ("0", "invalid_datetime"), ("0000-01-01T00:00Z", "invalid_datetime"), (" 2026-03-14T09:00Z", "invalid_datetime"),
+    ("20260314T0900+0100", "invalid_datetime"),  # Python reads it; the document does not say so
+    ("2026-02-30T09:00Z", "invalid_datetime"),  # the pattern allows it; the calendar does not
+])
+def test_the_moments_the_document_describes_are_those_the_api_reads(text, code):
+    import re
+
+    from fabbooking.api.moments import MOMENT_PATTERN, parse_moment
+    from fabbooking.errors import Refused
+
+    if code is None:
+        assert re.match(MOMENT_PATTERN, text) and parse_moment("start", text).tzinfo is not None
+        return
+    with pytest.raises(Refused) as refused:
+        parse_moment("start", text)
+    assert refused.value.code == code

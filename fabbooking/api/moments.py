@@ -11,7 +11,7 @@ from fabbooking.errors import Refused
 # document gets it as ``schema_extra`` only: a pattern enforced by Litestar would replace our
 # sentence « écrivez-la comme … » with its own. A space stands for the « + » of an offset
 # that URL decoding turned into one.
-MOMENT_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
+MOMENT_PATTERN = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
                   r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+ -]([01][0-9]|2[0-3]):[0-5][0-9])$")
 MOMENT_SCHEMA = {"pattern": MOMENT_PATTERN}
 OPTIONAL_MOMENT_SCHEMA = {"pattern": f"^$|{MOMENT_PATTERN}"}  # where it may be left out, empty is left out

@@ -50,7 +50,7 @@ class MonthlyFiguresOut(msgspec.Struct):
 
 
 # for the document only: a pattern Litestar enforced would replace our sentence with its own
-MONTH = {"pattern": r"^([0-9]{4}-(0[1-9]|1[0-2]))?$"}  # empty: the default
+MONTH = {"pattern": r"^((19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2]))?$"}  # empty: the default; 1900 to 9999
 FROM = QueryParameter(name="from", default=None, description="First month, YYYY-MM (default: 12 months ending at `to`)",
                       schema_extra=MONTH)
 TO = QueryParameter(name="to", default=None, description="Last month, YYYY-MM (default: last month)", schema_extra=MONTH)
