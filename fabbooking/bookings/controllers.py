@@ -16,6 +16,7 @@ from fabbooking.bookings.schemas import (
     BookingOut,
     IntervalOut,
 )
+from fabbooking.ids import MAX_ID
 
 START = Parameter(description="ISO 8601 with an offset, e.g. 2026-03-14T09:00:00+01:00", schema_extra=MOMENT_SCHEMA)
 END = Parameter(description="ISO 8601 with an offset; at most 62 days after start", schema_extra=MOMENT_SCHEMA)
@@ -63,7 +64,7 @@ class BookingController(Controller):
         self,
         viewer: CurrentViewer,
         mine: FromQuery[bool] = False,
-        machine: int | None = Parameter(default=None, description="Machine id"),
+        machine: int | None = Parameter(default=None, ge=1, le=MAX_ID, description="Machine id"),
         site: str | None = Parameter(default=None, description="Site slug"),
         start: str | None = Parameter(default=None, description=START.description, schema_extra=OPTIONAL_MOMENT_SCHEMA),
         end: str | None = Parameter(default=None, description=END.description, schema_extra=OPTIONAL_MOMENT_SCHEMA),
