@@ -8,6 +8,7 @@ import os
 from litestar import Litestar, Request, Response, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (
@@ -19,6 +20,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.plugins.htmx import HTMXPlugin
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
 
 from fabbooking import __version__, database
 from fabbooking.accounts.controllers import AuthController, UserController
@@ -28,6 +31,7 @@ from fabbooking.api.cross_site import refuse_cross_site_writes
 from fabbooking.api.docs_page import SwaggerPage
 from fabbooking.api.errors import UNAVAILABLE
 from fabbooking.api.hostile_input import DropNulCharacters, refuse_impossible_ids
+from fabbooking.api.schema_truth import tell_the_truth
 from fabbooking.bookings.controllers import AvailabilityController, BookingController
 from fabbooking.figures import routes as figures_routes
 from fabbooking.network.controllers import MachineController, SiteController
@@ -68,6 +72,27 @@ async def _demo_banner() -> None:
     from fabbooking.usage.demo_live import note_demo_banner
 
     await note_demo_banner(embedded_broker=not load_settings().mqtt_url)
+
+
+async def allow_every_method(message: Message, scope: Scope) -> None:
+    """An OPTIONS answer's `Allow` names every method of its address: Litestar's own names
+    only those of the handler group it was made for (`OPTIONS, POST` at /api/v1/machines)."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    template = scope.get("path_template")  # type: ignore[typeddict-item]
+    methods = _methods_by_route(scope["app"]).get(template) if template else None
+    if methods:
+        MutableScopeHeaders.from_message(message)["Allow"] = methods
+
+
+_METHODS: dict[int, dict[str, str]] = {}
+
+
+def _methods_by_route(app: Litestar) -> dict[str, str]:
+    if id(app) not in _METHODS:
+        _METHODS[id(app)] = {route.path_format: ", ".join(sorted(route.methods))
+                             for route in app.routes if isinstance(route, HTTPRoute)}
+    return _METHODS[id(app)]
 
 
 @get("/healthz", include_in_schema=False)
@@ -118,7 +143,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         middleware=[DropNulCharacters()],
-        before_send=[add_security_headers],
+        before_send=[add_security_headers, allow_every_method],
         plugins=[HTMXPlugin()],
         dependencies={"viewer": Provide(provide_viewer)},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -139,6 +164,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
     )
     document_input_errors_as_422(app)
     document_unavailable_as_503(app)
+    tell_the_truth(app)
     app.asgi_handler = RequestObserver(app.asgi_handler)
     return app
 

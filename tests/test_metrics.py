@@ -72,6 +72,20 @@ async def test_requests_are_counted_by_route_template_never_by_path(client, worl
     assert not any(re.search(r"/machines/\d", r) or "/no/such" in r for r in routes), routes
 
 
+async def test_a_method_nobody_uses_is_counted_as_other_and_answered_405(client, world):
+    """Any word can be sent as a method; it is counted under OTHER (it recursed without end: a 500)."""
+    before = await scrape(client)
+    for method in ("TRACE", "BREW"):
+        response = await client.request(method, "/api/v1/trainings")
+        assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+        assert set(response.headers["allow"].split(", ")) == {"GET", "OPTIONS", "POST"}
+    after = await scrape(client)
+    def others(samples) -> float:
+        return sum(v for (name, labels), v in samples.items()
+                   if name == "fabbooking_http_requests_total" and ("method", "OTHER") in labels)
+    assert others(after) - others(before) == 2
+
+
 async def test_bookings_made_and_refused_are_counted_by_code(client, world):
     before = await scrape(client)
     body = booking_body(world.ids["printer"], days_ahead=3)

@@ -80,8 +80,11 @@ def http_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
     status = exc.status_code
     if status == 404:
         return _body(request, 404, "not_found", what_fr="cette adresse", what_en="this address")
-    if status == 405:
-        return _body(request, 405, "method_not_allowed")
+    if status == 405:  # `Allow` names the methods this address answers (RFC 9110)
+        response = _body(request, 405, "method_not_allowed")
+        if allowed := allowed_methods(exc):
+            response.set_header("Allow", allowed)
+        return response
     if status == 401:
         return _body(request, 401, "not_authenticated")
     if status == 403:
@@ -93,6 +96,11 @@ def http_handler(request: Request, exc: HTTPException) -> Response[ErrorBody]:
     if status >= 500:
         return server_error_handler(request, exc)
     return _body(request, status, "http_error", status=status)
+
+
+def allowed_methods(exc: HTTPException) -> str | None:
+    """The `Allow` header Litestar's router gives a 405 (our handlers build their own answer)."""
+    return next((value for name, value in (exc.headers or {}).items() if name.lower() == "allow"), None)
 
 
 def unavailable_handler(request: Request, exc: Exception) -> Response[ErrorBody]:

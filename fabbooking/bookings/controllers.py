@@ -8,7 +8,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.api.idempotency import IdempotencyKey, answer_once
-from fabbooking.api.moments import now, parse_moment
+from fabbooking.api.moments import MOMENT_SCHEMA, OPTIONAL_MOMENT_SCHEMA, now, parse_moment
 from fabbooking.bookings import services
 from fabbooking.bookings.schemas import (
     AvailabilityOut,
@@ -16,9 +16,10 @@ from fabbooking.bookings.schemas import (
     BookingOut,
     IntervalOut,
 )
+from fabbooking.ids import MAX_ID
 
-START = Parameter(description="ISO 8601 with an offset, e.g. 2026-03-14T09:00:00+01:00")
-END = Parameter(description="ISO 8601 with an offset; at most 62 days after start")
+START = Parameter(description="ISO 8601 with an offset, e.g. 2026-03-14T09:00:00+01:00", schema_extra=MOMENT_SCHEMA)
+END = Parameter(description="ISO 8601 with an offset; at most 62 days after start", schema_extra=MOMENT_SCHEMA)
 
 
 def booking_out(row: dict[str, Any]) -> BookingOut:
@@ -63,10 +64,10 @@ class BookingController(Controller):
         self,
         viewer: CurrentViewer,
         mine: FromQuery[bool] = False,
-        machine: int | None = Parameter(default=None, description="Machine id"),
+        machine: int | None = Parameter(default=None, ge=1, le=MAX_ID, description="Machine id"),
         site: str | None = Parameter(default=None, description="Site slug"),
-        start: str | None = Parameter(default=None, description=START.description),
-        end: str | None = Parameter(default=None, description=END.description),
+        start: str | None = Parameter(default=None, description=START.description, schema_extra=OPTIONAL_MOMENT_SCHEMA),
+        end: str | None = Parameter(default=None, description=END.description, schema_extra=OPTIONAL_MOMENT_SCHEMA),
         past_page: int = Parameter(default=0, ge=0, le=100_000, description=(
             "Without start and end: which page of past bookings (50 a page, newest first) "
             "follows the upcoming ones; from page 1 on, only past bookings are listed")),

@@ -45,7 +45,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """« 2026-11 »; ValueError for anything else."""
-        match = _MONTH.match(text.strip())
+        match = _MONTH.match(text)
         if not match:
             raise ValueError(text)
         year, month = int(match.group(1)), int(match.group(2))

@@ -62,7 +62,10 @@ def count_request(method: str, route: str, status: int, seconds: float) -> None:
     children = _request_series.get(key)
     if children is None:
         if method not in HTTP_METHODS:  # any word can be sent as a method: keep the series few
-            return count_request("OTHER", route, status, seconds)
+            method = "OTHER"
+            key = (method, route, status)
+        children = _request_series.get(key)
+    if children is None:
         children = _request_series[key] = (http_requests.labels(method, route, str(status)),
                                            http_duration.labels(method, route))
     children[0].inc()

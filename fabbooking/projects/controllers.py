@@ -243,11 +243,12 @@ class ProjectController(Controller):
 
     @get("/{slug:str}/export.json", responses=error_responses(404),
          response_description="The project as a JSON file (attachment).")
-    async def export_json(self, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
+    async def export_json(self, slug: FromPath[str], viewer: CurrentViewer) -> Response[dict[str, Any]]:
         """Title, text, steps, media URLs, licence, credits and machine time."""
-        return export_json(await gallery.project_details(viewer, slug))
+        # its body is that JSON object, already encoded: the schema says « object », not « string »
+        return export_json(await gallery.project_details(viewer, slug))  # type: ignore[return-value]
 
-    @get("/{slug:str}/export.wiki", responses=error_responses(404),
+    @get("/{slug:str}/export.wiki", responses=error_responses(404), media_type="text/plain",
          response_description="MediaWiki wikitext (text/plain attachment).")
     async def export_wiki(self, slug: FromPath[str], viewer: CurrentViewer) -> Response[bytes]:
         """MediaWiki wikitext for a local wiki such as Wiki-Brest, with licence and credits."""

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, delete, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fabbooking.api.auth import CurrentViewer, require_login
 from fabbooking.api.errors import error_responses
-from fabbooking.api.moments import now, parse_moment
+from fabbooking.api.moments import MOMENT_SCHEMA, now, parse_moment
 from fabbooking.errors import Refused
 from fabbooking.usage import services
 from fabbooking.usage.schemas import (
@@ -51,6 +53,10 @@ def plan_out(row: dict) -> MaintenancePlanOut:
                               hours_since=row["hours_since"], due=row["due"])
 
 
+Moment = Annotated[str, QueryParameter(description="ISO 8601 with an offset, e.g. 2026-03-14T09:00:00+01:00",
+                                      schema_extra=MOMENT_SCHEMA)]
+
+
 def _range(start: str, end: str):
     begin, finish = parse_moment("start", start), parse_moment("end", end)
     if finish <= begin:
@@ -74,8 +80,8 @@ class MachineUsageController(Controller):
             run_hours=row["run_hours"], jobs=row["jobs"])
 
     @get("/usage", responses=error_responses(401, 404, 422))
-    async def usage(self, machine_id: FromPath[int], viewer: CurrentViewer, start: FromQuery[str],
-                    end: FromQuery[str]) -> list[UsageSessionOut]:
+    async def usage(self, machine_id: FromPath[int], viewer: CurrentViewer, start: Moment,
+                    end: Moment) -> list[UsageSessionOut]:
         """Usage sessions started in [start, end): all for the site's team, one's own for a maker."""
         begin, finish = _range(start, end)
         return [session_out(r) for r in await services.machine_usage(viewer, machine_id, begin, finish)]
@@ -116,7 +122,7 @@ class UsageController(Controller):
     tags = ["usage"]
 
     @get("/usage", responses=error_responses(401, 403, 404, 422))
-    async def usage(self, viewer: CurrentViewer, start: FromQuery[str], end: FromQuery[str],
+    async def usage(self, viewer: CurrentViewer, start: Moment, end: Moment,
                     site: FromQuery[str | None] = None) -> list[UsageSessionOut]:
         """Usage sessions of a site (its animators) or of the whole network (admins)."""
         begin, finish = _range(start, end)

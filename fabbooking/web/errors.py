@@ -90,7 +90,10 @@ def http_handler(request: Request, exc: HTTPException) -> Response:
         413: _("Ce que vous envoyez est trop gros. Revenez à la page précédente et envoyez une "
                "photo ou un fichier plus léger, ou en plusieurs fois."),
     }
-    return error_page(request, status, messages.get(status, _("Revenez à la page précédente et réessayez.")))
+    page = error_page(request, status, messages.get(status, _("Revenez à la page précédente et réessayez.")))
+    if status == 405 and (allowed := api.allowed_methods(exc)):
+        page.headers["Allow"] = allowed
+    return page
 
 
 def server_error_handler(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.api.idempotency import IdempotencyKey, answer_once
-from fabbooking.api.moments import now, parse_moment
+from fabbooking.api.moments import OPTIONAL_MOMENT_SCHEMA, now, parse_moment
 from fabbooking.workshops import registrations, services
 from fabbooking.workshops.rules import HeadCount
 from fabbooking.workshops.schemas import (
@@ -30,8 +30,9 @@ from fabbooking.workshops.schemas import (
     WorkshopPatch,
 )
 
-From = Annotated[str | None, QueryParameter(name="from", description="ISO 8601 with an offset; default: now")]
-To = Annotated[str | None, QueryParameter(name="to", description="ISO 8601 with an offset")]
+From = Annotated[str | None, QueryParameter(name="from", description="ISO 8601 with an offset; default: now",
+                                            schema_extra=OPTIONAL_MOMENT_SCHEMA)]
+To = Annotated[str | None, QueryParameter(name="to", description="ISO 8601 with an offset", schema_extra=OPTIONAL_MOMENT_SCHEMA)]
 SiteSlug = Annotated[str | None, QueryParameter(description="Site slug")]
 
 
