@@ -154,6 +154,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Seule l'équipe d'un lieu peut réserver pour quelqu'un d'autre.",
         "Only a place's team can book for someone else.",
     ),
+    "invalid_username": (
+        "Ce nom d'utilisateur ne convient pas : il doit faire 2 à 40 caractères, lettres, chiffres "
+        "et . - _ @ + seulement (pas d'espace). Par exemple : lea.martin",
+        "This username will not do: it must be 2 to 40 characters, only letters, digits and "
+        ". - _ @ + (no space). For example: lea.martin",
+    ),
     "username_taken": (
         "Le nom d'utilisateur « {username} » est déjà pris. Choisissez-en un autre.",
         "The username “{username}” is already taken. Choose another one.",

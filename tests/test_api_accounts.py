@@ -98,7 +98,7 @@ async def test_admin_creates_an_animator_for_a_site(client, world):
     ("body", "status", "code"),
     [
         ({"username": "maker", "password": "secret123"}, 409, "username_taken"),
-        ({"username": "x y", "password": "secret123"}, 422, "invalid_input"),
+        ({"username": "x y", "password": "secret123"}, 422, "invalid_username"),
         ({"username": "short", "password": "123"}, 422, "password_too_short"),
         ({"username": "site", "password": "secret123", "sites": ["nowhere"]}, 404, "not_found"),
     ],

@@ -56,7 +56,7 @@ async def test_login_page_and_header_link_to_signup_for_visitors(client, world):
     ({"email": "nadia@exemple"}, 422, "invalid_email", "nom@exemple.fr"),
     ({"email": "nadia exemple.fr"}, 422, "invalid_email", "pas complète"),
     ({"accept_rules": False}, 422, "rules_not_accepted", "règles du réseau"),
-    ({"username": "a b"}, 422, "invalid_input", "pas d'espace"),
+    ({"username": "a b"}, 422, "invalid_username", "pas d'espace"),
 ])
 async def test_a_refused_signup_says_why_and_writes_nothing(client, world, change, status, code, words):
     before = await Account.count()

@@ -23,6 +23,7 @@ ACCOUNT_REFUSAL_FIELDS = {
     "username_taken": "new-username",
     "username_look_alike": "new-username",
     "invalid_input": "new-username",
+    "invalid_username": "new-username",
     "password_too_short": "new-password",
     "password_too_long": "new-password",
     "invalid_password": "new-password",
