@@ -212,3 +212,16 @@ async def test_the_schedule_offers_to_wait_when_nothing_is_free(client, world):
     page = await client.get(f"/schedule?site=atelier&kind=laser_cutter&day={day()}")
     assert "Aucun créneau libre" in page.text
     assert "/me/waiting-list/new?site=atelier&amp;kind=laser_cutter" in page.text
+
+
+async def test_a_cancelled_workshop_tells_those_waiting_for_its_machine(client, world):
+    from tests.workshops_support import plan_body
+
+    response = await client.post("/api/v1/workshops", headers=world.auth("animator"),
+                                 json=plan_body(machine_ids=[world.ids["printer"]], days=2))
+    assert response.status_code == 201, response.text
+    await waiting_person(world, "alice")
+    await wait_for(client, world, "alice", machine_id=world.ids["printer"], start="15:00", end="16:00")
+    cancelled = await client.post(f"/api/v1/workshops/{response.json()['id']}/cancel", headers=world.auth("animator"))
+    assert cancelled.status_code == 200, cancelled.text
+    assert await told() == ["alice@example.org"]
