@@ -43,6 +43,7 @@ from fabbooking.settings import load_settings
 from fabbooking.training.controllers import QualificationController, TrainingController
 from fabbooking.usage.controllers import MachineUsageController, UsageController
 from fabbooking.usage.runtime import UsageRuntime
+from fabbooking.waiting.controllers import WaitingListController
 from fabbooking.web.context import add_security_headers
 from fabbooking.web.errors import EXCEPTION_HANDLERS
 from fabbooking.web.routes import static_router, web_router
@@ -129,7 +130,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
             TrainingController, QualificationController, BookingController,
             AvailabilityController, MachineUsageController, UsageController,
             *projects_routes.API_CONTROLLERS, *workshops_routes.API_CONTROLLERS,
-            *figures_routes.API_CONTROLLERS,
+            *figures_routes.API_CONTROLLERS, WaitingListController,
         ],
         before_request=_api_edge,
     )

@@ -29,6 +29,7 @@ APPS = [
     "fabbooking.jobs.piccolo_app",
     "fabbooking.idempotency.piccolo_app",
     "fabbooking.notifications.piccolo_app",
+    "fabbooking.waiting.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

@@ -257,6 +257,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "courte.",
         "The requested period is too long ({days} days at most). Ask for a shorter period.",
     ),
+    # waiting list
+    "wish_needs_machine_or_kind": (
+        "Dites quelle machine vous attendez : une machine précise, ou un type de machine dans un lieu.",
+        "Say which machine you are waiting for: one machine, or a kind of machine at a place.",
+    ),
+    "wish_unknown_kind": (
+        "Le type de machine « {kind} » n'existe pas. Choisissez parmi : {kinds}.",
+        "There is no kind of machine “{kind}”. Choose one of: {kinds}.",
+    ),
+    "wish_machine_elsewhere": (
+        "Cette machine n'est pas au lieu « {site} ». Choisissez une machine de ce lieu, ou ne donnez pas de lieu.",
+        "This machine is not at “{site}”. Choose a machine of that place, or give no place.",
+    ),
+    "too_many_wishes": (
+        "Vous attendez déjà {count} créneaux. Retirez-en un dans « Mes réservations » avant d'en demander un autre.",
+        "You are already waiting for {count} slots. Remove one in “My bookings” before asking for another.",
+    ),
     # generic
     "not_found": (
         "Nous n'avons pas trouvé {what}. Vérifiez le lien ou revenez à la liste.",

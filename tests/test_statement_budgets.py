@@ -90,7 +90,9 @@ async def test_a_bearer_token_is_one_statement(client, world):
 
 async def test_a_makers_pages_keep_their_statement_budget(client, world):
     await browser_login(client, "maker")
-    budgets = {"/": 6, f"/machines/{world.ids['printer']}": 5, "/me/bookings": 4,
+    budgets = {"/": 6, f"/machines/{world.ids['printer']}": 5,
+               "/me/bookings": 5,  # who, the bookings (2), the sites' timezones, the slots I wait for
+               f"/me/waiting-list/new?machine={world.ids['printer']}": 2,  # who, the machine
                "/schedule?trained=1": 6,  # the schedule: who, then 4 as above, and their trainings
                "/me/notifications": 4}  # who, the address, whether it is proved, the muted kinds
     before = {path: await _statements(client, path) for path in budgets}
@@ -106,6 +108,31 @@ async def test_my_bookings_api_keeps_its_statement_budget(client, world):
     await _grow(world)
     after = await _statements(client, "/api/v1/bookings?mine=true", headers=headers)
     assert before == after <= 3  # who, upcoming, the latest past
+
+
+async def test_the_waiting_list_keeps_its_statement_budget(client, world):
+    """Asking: who, the machine, then in the transaction how many I wait for and the insert,
+    and the row to answer with. Listing: who, my wishes. A cancellation nobody waits for
+    costs one statement more (the look-up of who waits)."""
+    headers = world.auth("maker")
+    day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    counts = []
+    for _round in range(2):
+        with counting_statements() as seen:
+            response = await client.post("/api/v1/waiting-list", headers=headers, json={
+                "machine_id": world.ids["printer"], "day": day, "start": "09:00", "end": "12:00"})
+        assert response.status_code == 201, response.text
+        with counting_statements() as listing:
+            assert (await client.get("/api/v1/waiting-list", headers=headers)).status_code == 200
+        counts.append((len(seen), len(listing)))
+        await _grow(world, sites=1, machines=1)
+    assert counts[0] == counts[1], counts
+    assert counts[0][0] <= 7 and counts[0][1] <= 2, counts
+    booking = await client.post("/api/v1/bookings", headers=headers, json=booking_body(world.ids["printer"], 5))
+    with counting_statements() as seen:
+        response = await client.post(f"/api/v1/bookings/{booking.json()['id']}/cancel", headers=headers)
+    assert response.status_code == 200, response.text
+    assert len(seen) <= 9, seen.sql
 
 
 async def test_booking_keeps_its_statement_budget(client, world):

@@ -247,6 +247,10 @@ async def cancel(viewer: Viewer, booking_id: int, now: datetime) -> dict[str, An
             from fabbooking.notifications import events
 
             await events.bookings_ended("booking_cancelled", [booking_id])
+        if changed:
+            from fabbooking.waiting.services import on_slot_freed
+
+            await on_slot_freed(row["machine"], row["start_at"], row["end_at"], now)
     if not changed:
         raise Refused("already_cancelled")
     return await _booking_row(booking_id)

@@ -32,6 +32,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          N_("Réservation libérée : %(machine)s, %(when)s")),
     Kind("machine_unavailable", N_("Machine en panne ou en maintenance pendant ma réservation"),
          N_("%(machine)s n'est plus disponible")),
+    Kind("slot_freed", N_("Une machine que j'attends s'est libérée"),
+         N_("Libre : %(machine)s, %(when)s")),
     Kind("workshop_registered", N_("Inscription à un atelier confirmée"),
          N_("Inscription confirmée : %(workshop)s")),
     Kind("workshop_waitlisted", N_("Inscription sur la liste d'attente d'un atelier"),

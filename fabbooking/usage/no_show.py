@@ -18,7 +18,7 @@ async def release_no_shows(now: datetime) -> list[int]:
     if not watched:
         return []
     candidates = await Booking.select(
-        Booking.id, Booking.machine, Booking.start_at,
+        Booking.id, Booking.machine, Booking.start_at, Booking.end_at,
         Booking.machine.site.no_show_grace_minutes.as_alias("grace"),
     ).where(
         (Booking.status == "confirmed") & (Booking.purpose == BookingPurpose.maker.value)
@@ -34,7 +34,12 @@ async def release_no_shows(now: datetime) -> list[int]:
         changed = await Booking.update({Booking.status: "no_show"}).where(
             (Booking.id == booking["id"]) & (Booking.status == "confirmed")
         ).returning(Booking.id)
-        released += [row["id"] for row in changed]
+        if changed:
+            from fabbooking.waiting.services import on_slot_freed
+
+            released.append(booking["id"])
+            # the rest of the slot, to those waiting for it, in the same transaction
+            await on_slot_freed(booking["machine"], booking["start_at"], booking["end_at"], now)
     if released:
         from fabbooking.notifications import events
 

@@ -23,6 +23,7 @@ from fabbooking.network import services as network
 from fabbooking.projects import attachments as projects
 from fabbooking.training.services import qualifications_of
 from fabbooking.usage import services as usage
+from fabbooking.waiting import services as waiting
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
 from fabbooking.web.rendering import go, page, refusal_text, with_retry_after
@@ -169,8 +170,9 @@ class MakerPages(Controller):
                       key=lambda b: b["start_at"], reverse=True)
         older = sum(b["end_at"] <= now for b in past) == PAST_SHOWN
         timezones = await _site_timezones()
+        wishes = [] if page_number else await waiting.my_wishes(viewer, now)
         return page(request, "my_bookings.html", upcoming=upcoming, past=past, done=done,
-                    timezones=timezones, page_number=page_number, older=older)
+                    timezones=timezones, page_number=page_number, older=older, wishes=wishes)
 
     @get("/me/bookings/{booking_id:int}/cancel")
     async def cancel_form(self, request: Request, booking_id: FromPath[int]) -> Template:

@@ -21,12 +21,14 @@ from fabbooking.figures import routes as figures_routes  # noqa: E402
 from fabbooking.notifications.pages import EmailPages, OutboxPage  # noqa: E402
 from fabbooking.projects import routes as projects_routes  # noqa: E402
 from fabbooking.schedule import routes as schedule_routes  # noqa: E402
+from fabbooking.waiting.pages import WaitingPages  # noqa: E402
 from fabbooking.workshops import routes as workshops_routes  # noqa: E402
 
 PAGE_CONTROLLERS: list = [
     PublicPages, MakerPages, ManagePages, DeskPages, AccountPages,
     *projects_routes.PAGE_CONTROLLERS, *workshops_routes.PAGE_CONTROLLERS,
     *figures_routes.PAGE_CONTROLLERS, *schedule_routes.PAGE_CONTROLLERS, EmailPages, OutboxPage,
+    WaitingPages,
 ]
 
 

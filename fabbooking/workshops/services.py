@@ -244,10 +244,15 @@ async def _release_holds(viewer: Viewer, workshop_id: int, now: datetime,
         query = query.where(WorkshopMachine.machine.is_in(machine_ids or [-1]))
     held = [r["booking"] for r in await query]
     if held:
-        await Booking.update({Booking.status: BookingStatus.cancelled.value,
-                              Booking.cancelled_at: now, Booking.cancelled_by: viewer.account_id}
-                             ).where(Booking.id.is_in(held)
-                                     & (Booking.status == BookingStatus.confirmed.value))
+        freed = await Booking.update({Booking.status: BookingStatus.cancelled.value,
+                                      Booking.cancelled_at: now, Booking.cancelled_by: viewer.account_id}
+                                     ).where(Booking.id.is_in(held)
+                                             & (Booking.status == BookingStatus.confirmed.value)
+                                             ).returning(Booking.machine, Booking.start_at, Booking.end_at)
+        from fabbooking.waiting.services import on_slot_freed
+
+        for hold in freed:  # the machine is free again: those waiting for it are told
+            await on_slot_freed(hold["machine"], hold["start_at"], hold["end_at"], now)
 
 
 async def _set_animators(workshop_id: int, animator_ids: tuple[int, ...]) -> None:
