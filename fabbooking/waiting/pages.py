@@ -73,7 +73,9 @@ class WaitingPages(Controller):
         try:
             await services.ask_to_be_told(viewer, _read(data), datetime.now(UTC))
         except Refused as refused:
-            return await _form_page(request, data, status=refused.status, error=refusal_text(request, refused))
+            # shown again as sent: every field the form has, even one a script left out
+            fields = {name: data.get(name, "") for name in ("machine", "site", "kind", "day", "start", "end")}
+            return await _form_page(request, fields, status=refused.status, error=refusal_text(request, refused))
         return go(request, "/me/bookings?done=waiting#waiting")
 
     @post("/me/waiting-list/{wish_id:int}/withdraw")
