@@ -83,6 +83,31 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock", metavar="MOMENT",
+        help="run the tests as if it were MOMENT (ISO 8601 with its offset, e.g. 2026-12-31T23:30:00+01:00); "
+             "time still passes from there. Only for tests that run in this process: servers started "
+             "as other processes keep the real clock.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    moment = config.getoption("--clock", default=None)
+    if moment:
+        import time_machine
+
+        config.stash[CLOCK] = time_machine.travel(datetime.fromisoformat(moment), tick=True)
+        config.stash[CLOCK].start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if CLOCK in config.stash:
+        config.stash[CLOCK].stop()
+
+
+CLOCK = pytest.StashKey[object]()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.function):
