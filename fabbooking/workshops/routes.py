@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fabbooking.workshops.controllers import WorkshopController
 from fabbooking.workshops.pages import WorkshopPages
+from fabbooking.workshops.series_api import WorkshopSeriesController
 
-API_CONTROLLERS: list = [WorkshopController]
+API_CONTROLLERS: list = [WorkshopController, WorkshopSeriesController]
 PAGE_CONTROLLERS: list = [WorkshopPages]
