@@ -45,7 +45,7 @@ class RegistrationStatus(str, Enum):
     cancelled = "cancelled"
 
 
-class WorkshopSeries(Table, tablename="workshop_series"):
+class WorkshopSeries(Table, tablename="recurring_workshop"):  # not « workshop_series »: the name of workshop.series's index
     """A workshop planned every week, every other week or on chosen days: each date is a
     Workshop of its own (moved or cancelled alone) that names its series."""
 

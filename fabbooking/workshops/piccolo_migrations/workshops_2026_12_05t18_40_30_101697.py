@@ -37,7 +37,7 @@ class Site(Table, tablename="site", schema=None):
     )
 
 
-class WorkshopSeries(Table, tablename="workshop_series", schema=None):
+class WorkshopSeries(Table, tablename="recurring_workshop", schema=None):
     id = Serial(
         null=False,
         primary_key=True,
@@ -50,9 +50,9 @@ class WorkshopSeries(Table, tablename="workshop_series", schema=None):
     )
 
 
-ID = "2026-12-05T18:38:04:635056"
+ID = "2026-12-05T18:40:30:101697"
 VERSION = "1.38.0"
-DESCRIPTION = "workshop_series: recurring workshops, each date a workshop naming its series"
+DESCRIPTION = "recurring_workshop: a series of workshops, each date a workshop naming its series"
 
 
 async def forwards():
@@ -62,14 +62,14 @@ async def forwards():
 
     manager.add_table(
         class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         schema=None,
         columns=None,
     )
 
     manager.add_column(
         table_class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         column_name="site",
         db_column_name="site",
         column_class_name="ForeignKey",
@@ -93,7 +93,7 @@ async def forwards():
 
     manager.add_column(
         table_class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         column_name="title",
         db_column_name="title",
         column_class_name="Varchar",
@@ -115,7 +115,7 @@ async def forwards():
 
     manager.add_column(
         table_class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         column_name="frequency",
         db_column_name="frequency",
         column_class_name="Varchar",
@@ -137,7 +137,7 @@ async def forwards():
 
     manager.add_column(
         table_class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         column_name="until",
         db_column_name="until",
         column_class_name="Date",
@@ -158,7 +158,7 @@ async def forwards():
 
     manager.add_column(
         table_class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         column_name="created_by",
         db_column_name="created_by",
         column_class_name="ForeignKey",
@@ -182,7 +182,7 @@ async def forwards():
 
     manager.add_column(
         table_class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -203,7 +203,7 @@ async def forwards():
 
     manager.add_column(
         table_class_name="WorkshopSeries",
-        tablename="workshop_series",
+        tablename="recurring_workshop",
         column_name="cancelled_at",
         db_column_name="cancelled_at",
         column_class_name="Timestamptz",
