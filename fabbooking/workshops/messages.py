@@ -184,10 +184,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Nothing was saved: every date is in conflict. Change the time or the machines.",
     ),
     "series_changed_meanwhile": (
-        "Rien n'a été enregistré : pendant l'enregistrement, la machine « {machine} » a été "
-        "prise le {day}. {reason} Revérifiez l'aperçu de la série, puis recommencez.",
-        "Nothing was saved: while saving, the machine “{machine}” was taken on {day}. "
-        "{reason} Check the series' preview again, then start over.",
+        "Rien n'a été enregistré : entre l'aperçu et l'enregistrement, la machine "
+        "« {machine} » a cessé d'être libre le {day}. {reason} Revérifiez l'aperçu de la "
+        "série, puis recommencez.",
+        "Nothing was saved: between the preview and saving, the machine “{machine}” stopped "
+        "being free on {day}. {reason} Check the series' preview again, then start over.",
     ),
 }
 

@@ -122,6 +122,7 @@ class WorkshopOut(msgspec.Struct):
     notes: str | None = None
     animators: list[AnimatorOut] | None = None
     attendance: list[HeadCountOut] | None = None
+    series_id: int | None = None  # the recurring workshop it is a date of (site's team only)
 
 
 class RegistrationOut(msgspec.Struct):

@@ -229,6 +229,10 @@ async def plan_series(viewer: Viewer, site_slug: str, draft: SeriesDraft, on_con
     return await get_series(viewer, series_id, now)
 
 
+def series_not_found(series_id: int) -> Refused:
+    return Refused.not_found(f"la série d'ateliers n° {series_id}", f"workshop series #{series_id}")
+
+
 async def _series_for_staff(viewer: Viewer, series_id: int) -> dict[str, Any]:
     """The series, for its site's team only: anybody else is told it does not exist."""
     if not viewer.is_authenticated:
@@ -239,8 +243,7 @@ async def _series_for_staff(viewer: Viewer, series_id: int) -> dict[str, Any]:
         WorkshopSeries.site.timezone.as_alias("site_timezone"),
     ).where(WorkshopSeries.id == series_id).first() if is_id(series_id) else None
     if row is None or not viewer.is_staff_of(row["site"]):
-        raise Refused.not_found(f"la série d'ateliers n° {series_id}",
-                                f"workshop series #{series_id}")
+        raise series_not_found(series_id)
     return row
 
 
