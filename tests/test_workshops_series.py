@@ -162,6 +162,22 @@ async def test_a_booking_made_between_preview_and_writing_undoes_the_whole_serie
     assert await Booking.count().where(Booking.status == "confirmed") == 1  # the maker's
 
 
+async def test_the_databases_overlap_guard_still_refuses_what_the_checks_would_miss(year, monkeypatch):
+    animator = await viewer_for(year.ids["animator"])
+    maker = await viewer_for(year.ids["maker"])
+    third = local_moment(17, "15:00")
+
+    async def checks_that_miss(preview, kept, now):
+        await bookings.book(maker, year.ids["printer"], third, third + timedelta(hours=1), utc_now())
+
+    monkeypatch.setattr(series, "_still_free", checks_that_miss)
+    with pytest.raises(Refused) as refused:
+        await series.plan_series(animator, "atelier", _draft(year), "skip", utc_now())
+    assert refused.value.code == "series_overlap_meanwhile" and refused.value.status == 409
+    assert await Workshop.count() == 0 and await WorkshopSeries.count() == 0
+    assert await Booking.count().where(Booking.purpose == "workshop") == 0
+
+
 async def test_a_series_and_a_booking_racing_for_one_slot_exactly_one_wins(year):
     animator = await viewer_for(year.ids["animator"])
     maker = await viewer_for(year.ids["maker"])

@@ -190,6 +190,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Nothing was saved: between the preview and saving, the machine “{machine}” stopped "
         "being free on {day}. {reason} Check the series' preview again, then start over.",
     ),
+    "series_overlap_meanwhile": (
+        "Rien n'a été enregistré : une des machines a été réservée entre l'aperçu et "
+        "l'enregistrement. Revérifiez l'aperçu de la série, puis recommencez.",
+        "Nothing was saved: one of the machines was booked between the preview and saving. "
+        "Check the series' preview again, then start over.",
+    ),
 }
 
 # Plausible values of each message's parameters, named as the code that raises them names them

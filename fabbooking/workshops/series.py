@@ -4,8 +4,10 @@ Each date is a workshop of its own whose machines are held through the booking r
 any planned workshop (so it is moved or cancelled alone with the workshop's own services).
 Before anything is written, the conflicts of every date are read at once — one query for
 the bookings of the whole span, however many dates — and listed; the animator then plans
-all or nothing, or skips the conflicting dates. Writing is one transaction: a booking made
-meanwhile that takes one of the slots undoes the whole series.
+all or nothing, or skips the conflicting dates. Writing is one transaction: the booking
+rules run again on the machines locked, then one multi-row insert per table; a booking made
+meanwhile that takes one of the slots undoes the whole series, and the database's overlap
+protection stays the last word.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from fabbooking.bookings.rules import (
 )
 from fabbooking.bookings.services import INACTIVE
 from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
-from fabbooking.errors import Refused
+from fabbooking.errors import Refused, is_overlap_violation
 from fabbooking.ids import is_id
 from fabbooking.messages import render
 from fabbooking.network.services import MachinePlace, get_site, require_staff, site_places, zone
+from fabbooking.network.tables import Machine
+from fabbooking.observability import metrics
 from fabbooking.workshops import recurrence, rules
 from fabbooking.workshops.access import raise_if
 from fabbooking.workshops.recurrence import Frequency, Occurrence
@@ -38,9 +42,7 @@ from fabbooking.workshops.registrations import ACTIVE, lock_seats
 from fabbooking.workshops.services import (
     WorkshopDraft,
     _check_team_and_machines,
-    _hold_machines,
-    _insert,
-    _set_animators,
+    _columns,
     _who,
     check_draft,
 )
@@ -48,6 +50,7 @@ from fabbooking.workshops.tables import (
     Registration,
     RegistrationStatus,
     Workshop,
+    WorkshopAnimator,
     WorkshopMachine,
     WorkshopSeries,
     WorkshopStatus,
@@ -207,26 +210,81 @@ async def plan_series(viewer: Viewer, site_slug: str, draft: SeriesDraft, on_con
     kept = [d.occurrence for d in preview.free]
     if not kept:
         raise Refused("series_nothing_left", status=409)
-    workshop, site, names = preview.workshop, preview.site, preview.machine_names
+    try:
+        series_id = await _write(viewer, preview, draft, kept, now)
+    except Exception as exc:
+        if is_overlap_violation(exc):  # the database's own guarantee, should the checks miss
+            raise Refused("series_overlap_meanwhile", status=409) from None
+        raise
+    metrics.bookings_created.labels(BookingPurpose.workshop.value).inc(
+        len(kept) * len(preview.workshop.machine_ids))
+    return await get_series(viewer, series_id, now)
+
+
+async def _still_free(preview: SeriesPreview, kept: list[Occurrence], now: datetime) -> None:
+    """Inside the write transaction, the machines locked: the booking rules again, on what
+    the database holds now. A slot taken (or a rule changed) since the preview refuses the
+    whole series."""
+    machine_ids = list(preview.workshop.machine_ids)
+    if not machine_ids:
+        return
+    if database.is_postgres():  # in id order, as every writer takes them: no deadlock
+        await Machine.select(Machine.id).where(Machine.id.is_in(machine_ids)).order_by(
+            Machine.id).lock_rows()
+    places = {p.machine_id: p for p in await site_places(preview.site)}
+    margin = timedelta(minutes=max(places[m].facts.rules.buffer_minutes for m in machine_ids))
+    bookings = await _bookings_near(machine_ids, kept, margin)
+    for occurrence in kept:
+        request = BookingRequest(occurrence.starts_at, occurrence.ends_at, now, by_staff=True)
+        for machine_id in machine_ids:
+            name = preview.machine_names[machine_id]
+            conflict = _conflict(places[machine_id], name, request,
+                                 [b for b in bookings if b["machine"] == machine_id])
+            if conflict:
+                raise Refused("series_changed_meanwhile", status=409, day=occurrence.day,
+                              machine=name, reason_fr=conflict.reason_fr,
+                              reason_en=conflict.reason_en)
+
+
+async def _write(viewer: Viewer, preview: SeriesPreview, draft: SeriesDraft,
+                 kept: list[Occurrence], now: datetime) -> int:
+    """The series, its workshops, their animators and holds, as one multi-row insert each
+    (a handful of statements whatever the number of dates), in one transaction."""
+    workshop, site = preview.workshop, preview.site
+    values = {column._meta.name: value for column, value in _columns(workshop).items()
+              if column._meta.name not in ("starts_at", "ends_at")}
+    note = f"Atelier : {workshop.title}"[:2000]
     async with database.write_transaction():
+        await _still_free(preview, kept, now)
         series_id = (await WorkshopSeries.insert(WorkshopSeries(
             site=site["id"], title=workshop.title.strip(), frequency=Frequency(draft.frequency).value,
-            until=draft.until if draft.frequency != Frequency.dates else None,
+            until=draft.until if draft.frequency != Frequency.dates.value else None,
             created_by=viewer.account_id)).returning(WorkshopSeries.id))[0]["id"]
-        for occurrence in kept:
-            one = replace(workshop, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at)
-            workshop_id = await _insert(viewer, site["id"], one, WorkshopStatus.planned, None,
-                                        series_id=series_id)
-            await _set_animators(workshop_id, one.animator_ids)
-            try:
-                await _hold_machines(viewer, workshop_id, one.title, names, one.machine_ids,
-                                     one.starts_at, one.ends_at, now)
-            except Refused as refused:
-                raise Refused("series_changed_meanwhile", status=409, day=occurrence.day,
-                              reason_fr=refused.params.get("reason_fr", ""),
-                              reason_en=refused.params.get("reason_en", ""),
-                              machine=refused.params.get("machine", "")) from None
-    return await get_series(viewer, series_id, now)
+        await Workshop.insert(*[Workshop(
+            site=site["id"], status=WorkshopStatus.planned.value, created_by=viewer.account_id,
+            series=series_id, starts_at=o.starts_at, ends_at=o.ends_at, **values) for o in kept])
+        # each workshop found by its start (the dates of a series are distinct days)
+        workshops = {r["starts_at"]: r["id"] for r in await Workshop.select(
+            Workshop.id, Workshop.starts_at).where(Workshop.series == series_id)}
+        ids = [workshops[o.starts_at] for o in kept]
+        await WorkshopAnimator.insert(*[WorkshopAnimator(workshop=w, account=a)
+                                        for w in ids for a in workshop.animator_ids])
+        if workshop.machine_ids:
+            await Booking.insert(*[Booking(
+                machine=m, maker=viewer.account_id, booked_by=viewer.account_id,
+                start_at=o.starts_at, end_at=o.ends_at, note=note,
+                purpose=BookingPurpose.workshop.value)
+                for o in kept for m in workshop.machine_ids])
+            holds = {(r["machine"], r["start_at"]): r["id"] for r in await Booking.select(
+                Booking.id, Booking.machine, Booking.start_at).where(
+                Booking.machine.is_in(list(workshop.machine_ids))
+                & Booking.start_at.is_in([o.starts_at for o in kept])
+                & (Booking.status == BookingStatus.confirmed.value))}
+            await WorkshopMachine.insert(*[
+                WorkshopMachine(workshop=workshops[o.starts_at], machine=m,
+                                booking=holds[(m, o.starts_at)])
+                for o in kept for m in workshop.machine_ids])
+    return series_id
 
 
 def series_not_found(series_id: int) -> Refused:
