@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import date, timedelta
 
 import pytest
 
@@ -135,3 +136,40 @@ def test_workshop_pages_have_no_axe_violations(browser, live_server, viewport):
         page.get_by_role("button", name="Enregistrer l'atelier").click()
         violations = browser_support.axe_violations(page)
         assert not violations, browser_support.describe_violations(violations)
+
+
+def test_animator_plans_a_recurring_workshop_on_a_phone(browser, live_server):
+    """The form, the preview of every date and its conflicts, then the series' page, on a
+    small phone, and axe finds nothing on any of them (axe needs JavaScript; the same forms
+    without it: tests/test_workshops_series_pages.py)."""
+    context = browser.new_context(viewport=SMALL_PHONE, locale="fr-FR")
+    try:
+        page = context.new_page()
+        login(page, live_server, "gwen")
+        title = f"Atelier régulier {uuid.uuid4().hex[:5]}"
+        first = date.today() + timedelta(days=3)
+        first += timedelta(days=(2 - first.weekday()) % 7)  # a Wednesday: the site is open
+        page.goto(f"{live_server}/desk/{SITE}/workshops")
+        page.locator("main").get_by_role("link", name="Prévoir un atelier régulier").click()
+        problems = browser_support.axe_violations(page)
+        page.get_by_label("Titre").fill(title)
+        page.get_by_label("Premier atelier").fill(first.isoformat())
+        page.get_by_role("radio", name="Chaque semaine").check()
+        page.get_by_label("Jusqu'au").fill((first + timedelta(weeks=3)).isoformat())
+        page.get_by_role("checkbox", name="Imprimante 3D Prusa MK4 n° 2").check()
+        page.get_by_role("button", name="Voir les dates et les conflits").click()
+
+        expect(page.get_by_role("heading", level=1)).to_have_text("Vérifier les dates")
+        expect(page.locator("#series-summary")).to_contain_text("Rien n'est encore enregistré")
+        expect(page.locator("table.series-dates tbody tr")).to_have_count(4)
+        problems += browser_support.axe_violations(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"]
+        plan = page.get_by_role("button", name=re.compile("Prévoir les 4 ateliers|Sauter les dates"))
+        plan.first.click()
+
+        expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+        expect(page.get_by_role("status")).to_contain_text("La série est prévue")
+        problems += browser_support.axe_violations(page)
+        assert not problems, browser_support.describe_violations(problems)
+    finally:
+        context.close()

@@ -10,6 +10,7 @@ import pytest
 
 from fabbooking.accounts.services import issue_token
 from fabbooking.bookings.tables import Booking
+from fabbooking.network.tables import Site
 from tests.conftest import PARIS, PASSWORD, World, booking_body, make_machine, make_site
 from tests.statements import counting_statements
 from tests.web_helpers import browser_login
@@ -252,3 +253,44 @@ async def test_the_outbox_page_keeps_its_statement_budget(client, world):
                                  subject="s", text_body="t", html_body="h") for _ in range(30)])
     after = await _statements(client, "/manage/outbox")
     assert before == after <= 2
+
+
+def _series_body(weeks: int, machine_ids: list[int], hour: int = 14, **extra) -> dict:
+    begin = (datetime.now(PARIS) + timedelta(days=3)).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return {"site": "atelier", "title": "Atelier du mercredi", "start": begin.isoformat(),
+            "end": (begin + timedelta(hours=2)).isoformat(), "frequency": "weekly",
+            "until": (begin + timedelta(weeks=weeks - 1)).date().isoformat(),
+            "machine_ids": machine_ids, **extra}
+
+
+async def test_a_recurring_workshops_preview_and_page_keep_their_statement_budget(client, world):
+    """The preview: who, the site, the team and the machines named (three), every machine's
+    rules and calendar (two), then the bookings around every date at once (one) — the same
+    for 4 dates as for 52, however many bookings the machines have. Planning: the preview,
+    then the checks again and one multi-row insert per table. The series' page: who, the
+    site, the series, its workshops."""
+    await Site.update({Site.max_days_ahead: 366}).where(Site.id == world.ids["atelier"])
+    machines = [world.ids["printer"], world.ids["laser"]]
+    counts = []
+    for weeks in (4, 52):
+        with counting_statements() as seen:
+            response = await client.post("/api/v1/workshops/series", headers=world.auth("animator"),
+                                         json=_series_body(weeks, machines, dry_run=True))
+        assert response.status_code == 200, response.text
+        assert len(response.json()["dates"]) == weeks
+        counts.append(len(seen))
+        await _grow(world, sites=1, machines=1)
+    assert counts[0] == counts[1] <= 8, counts
+    written = []
+    for weeks, hour in ((4, 10), (52, 17)):
+        with counting_statements() as seen:
+            planned = await client.post("/api/v1/workshops/series", headers=world.auth("animator"),
+                                        json=_series_body(weeks, machines, hour=hour))
+        assert planned.status_code == 201, planned.text
+        assert len(planned.json()["dates"]) == weeks
+        written.append(len(seen))
+    # planning: the preview, then one multi-row insert per table, whatever the number of dates
+    assert written[0] == written[1] <= 22, written
+    await browser_login(client, "animator")
+    page = f"/desk/atelier/workshops/series/{planned.json()['id']}"
+    assert await _statements(client, page) <= 4  # session, the site, the series, its workshops

@@ -53,6 +53,7 @@ def workshop_out(viewer: Viewer, row: dict[str, Any]) -> WorkshopOut:
         if staff and "animators" in row else None,
         attendance=[HeadCountOut(a["audience"], a["head_count"], a["first_timers"])
                     for a in row["attendance"]] if staff and "attendance" in row else None,
+        series_id=row.get("series") if staff else None,
     )
 
 

@@ -139,6 +139,63 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Cette inscription est déjà annulée.",
         "This registration is already cancelled.",
     ),
+    "series_frequency_unknown": (
+        "Choisissez comment l'atelier revient : chaque semaine, toutes les deux semaines ou "
+        "à des dates choisies.",
+        "Choose how the workshop comes back: every week, every other week or on chosen dates.",
+    ),
+    "series_no_dates": (
+        "Choisissez au moins une date pour la série.",
+        "Choose at least one date for the series.",
+    ),
+    "series_until_needed": (
+        "Indiquez jusqu'à quelle date l'atelier revient.",
+        "Give the date until which the workshop comes back.",
+    ),
+    "series_until_before_start": (
+        "La date de fin de la série est avant le premier atelier. Vérifiez les deux dates.",
+        "The series ends before its first workshop. Check both dates.",
+    ),
+    "series_too_many": (
+        "Une série compte au plus {limit} ateliers. Choisissez une date de fin plus proche.",
+        "A series has {limit} workshops at most. Choose an earlier end date.",
+    ),
+    "series_too_long": (
+        "Une série s'étend sur {days} jours au plus. Choisissez une date de fin plus proche.",
+        "A series spans {days} days at most. Choose an earlier end date.",
+    ),
+    "series_date_in_past": (
+        "Le {day} est déjà passé. Gardez seulement des dates à venir.",
+        "{day} is already over. Keep only dates to come.",
+    ),
+    "series_on_conflict_unknown": (
+        "Choisissez quoi faire des dates en conflit : tout ou rien, ou les sauter.",
+        "Choose what to do with the conflicting dates: all or nothing, or skip them.",
+    ),
+    "series_conflicts": (
+        "Rien n'a été enregistré : {count} date(s) en conflit ({days}). Regardez l'aperçu, "
+        "puis sautez ces dates ou changez l'heure ou les machines.",
+        "Nothing was saved: {count} date(s) in conflict ({days}). Look at the preview, then "
+        "skip those dates or change the time or the machines.",
+    ),
+    "series_nothing_left": (
+        "Rien n'a été enregistré : toutes les dates sont en conflit. Changez l'heure ou les "
+        "machines.",
+        "Nothing was saved: every date is in conflict. Change the time or the machines.",
+    ),
+    "series_changed_meanwhile": (
+        "Rien n'a été enregistré : entre l'aperçu et l'enregistrement, la machine "
+        "« {machine} » a cessé d'être libre le {day}. {reason} Revérifiez l'aperçu de la "
+        "série, puis recommencez.",
+        "Nothing was saved: between the preview and saving, the machine “{machine}” stopped "
+        "being free on {day}. {reason} Check the series' preview again, then start over.",
+    ),
+    "series_overlap_meanwhile": (
+        "Rien n'a été enregistré : une des machines a été réservée entre l'aperçu et "
+        "l'enregistrement. Revérifiez l'aperçu de la série, puis recommencez.",
+        "Nothing was saved: one of the machines was booked between the preview and saving. "
+        "Check the series' preview again, then start over.",
+    ),
 }
 
 # Plausible values of each message's parameters, named as the code that raises them names them
@@ -166,4 +223,12 @@ EXAMPLE_PARAMS: dict[str, dict[str, object]] = {
     "registration_name_too_long": {"limit": 150},
     "too_many_animators": {"limit": 20},
     "too_many_machines": {"limit": 50},
+    "series_too_many": {"limit": 52},
+    "series_too_long": {"days": 366},
+    "series_date_in_past": {"day": "2027-01-06"},
+    "series_conflicts": {"count": 2, "days_fr": "06/01/2027, 13/01/2027",
+                         "days_en": "2027-01-06, 2027-01-13"},
+    "series_changed_meanwhile": {
+        "machine": "Prusa MK4", "day": "2027-01-06",
+        "reason_fr": "Ce créneau est déjà réservé.", "reason_en": "This slot is already booked."},
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fabbooking.workshops.controllers import WorkshopController
 from fabbooking.workshops.pages import WorkshopPages
+from fabbooking.workshops.series_api import WorkshopSeriesController
+from fabbooking.workshops.series_pages import WorkshopSeriesPages
 
-API_CONTROLLERS: list = [WorkshopController]
-PAGE_CONTROLLERS: list = [WorkshopPages]
+API_CONTROLLERS: list = [WorkshopController, WorkshopSeriesController]
+PAGE_CONTROLLERS: list = [WorkshopPages, WorkshopSeriesPages]

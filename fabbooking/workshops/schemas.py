@@ -4,7 +4,7 @@ than people, an unknown audience)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -122,6 +122,7 @@ class WorkshopOut(msgspec.Struct):
     notes: str | None = None
     animators: list[AnimatorOut] | None = None
     attendance: list[HeadCountOut] | None = None
+    series_id: int | None = None  # the recurring workshop it is a date of (site's team only)
 
 
 class RegistrationOut(msgspec.Struct):
@@ -143,3 +144,65 @@ class MyRegistrationOut(msgspec.Struct):
     end: datetime
     workshop_status: str
     status: str
+
+
+class SeriesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A workshop planned again and again at the site ``site``. ``start`` and ``end`` are
+    the first workshop's (for ``dates``: only their local times count); every date keeps the
+    same local times, across the daylight-saving changes. ``frequency``: ``weekly``,
+    ``fortnightly`` (until ``until``, included) or ``dates`` (the days of ``dates``). At most
+    52 workshops over a year. ``dry_run``: only list every date and its conflicts.
+    ``on_conflict``: ``refuse`` (all or nothing) or ``skip`` (leave out the dates in
+    conflict)."""
+
+    site: str
+    title: str
+    start: Moment
+    end: Moment
+    frequency: Annotated[str, msgspec.Meta(description="weekly | fortnightly | dates")]
+    until: date | None = None
+    dates: list[date] = msgspec.field(default_factory=list)
+    dry_run: bool = False
+    on_conflict: Annotated[str, msgspec.Meta(description="refuse | skip")] = "refuse"
+    theme: str = ""
+    description: str = ""
+    public: bool = True
+    registration: bool = False
+    capacity: int | None = None
+    notes: str = ""
+    animator_ids: list[int] = msgspec.field(default_factory=list)
+    machine_ids: list[int] = msgspec.field(default_factory=list)
+
+
+class ConflictOut(msgspec.Struct):
+    """Why a machine cannot be held on that date: taken (``holder`` says by whom: a
+    person's name or a workshop) or refused by a booking rule (``code``, ``detail``)."""
+
+    machine_id: int
+    machine_name: str
+    code: str
+    detail: str
+    holder: str | None
+    booking_id: int | None
+
+
+class SeriesDateOut(msgspec.Struct):
+    day: date
+    start: datetime
+    end: datetime
+    conflicts: list[ConflictOut] = msgspec.field(default_factory=list)
+    workshop_id: int | None = None  # once planned
+    status: str | None = None
+
+
+class SeriesOut(msgspec.Struct):
+    """A preview (``id`` null: nothing written) or a planned series and its workshops."""
+
+    id: int | None
+    site: str
+    title: str
+    frequency: str
+    until: date | None
+    cancelled_at: datetime | None
+    dates: list[SeriesDateOut]
+    conflicting_dates: int = 0

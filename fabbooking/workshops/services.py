@@ -292,10 +292,10 @@ def _columns(draft: WorkshopDraft) -> dict:
 
 
 async def _insert(viewer: Viewer, site_id: int, draft: WorkshopDraft, status: WorkshopStatus,
-                  logged_at: datetime | None) -> int:
+                  logged_at: datetime | None, series_id: int | None = None) -> int:
     values = {column._meta.name: value for column, value in _columns(draft).items()}
     rows = await Workshop.insert(Workshop(site=site_id, status=status.value, logged_at=logged_at,
-                                          created_by=viewer.account_id, **values)
+                                          created_by=viewer.account_id, series=series_id, **values)
                                  ).returning(Workshop.id)
     return rows[0]["id"]
 

@@ -7,6 +7,7 @@ from enum import Enum
 
 from piccolo.columns import (
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     Text,
@@ -44,6 +45,19 @@ class RegistrationStatus(str, Enum):
     cancelled = "cancelled"
 
 
+class WorkshopSeries(Table, tablename="recurring_workshop"):  # not « workshop_series »: the name of workshop.series's index
+    """A workshop planned every week, every other week or on chosen days: each date is a
+    Workshop of its own (moved or cancelled alone) that names its series."""
+
+    site = ForeignKey(Site, null=False, index=True, on_delete=OnDelete.restrict)
+    title = Varchar(length=200)
+    frequency = Varchar(length=20)  # recurrence.Frequency
+    until = Date(null=True, default=None)  # the last day planned (weekly, fortnightly)
+    created_by = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+    cancelled_at = Timestamptz(null=True, default=None)  # every date to come was cancelled
+
+
 class Workshop(Table, tablename="workshop"):
     site = ForeignKey(Site, null=False, index=True, on_delete=OnDelete.restrict)
     title = Varchar(length=200)
@@ -59,6 +73,8 @@ class Workshop(Table, tablename="workshop"):
     created_by = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
     logged_at = Timestamptz(null=True, default=None)
+    series = ForeignKey(WorkshopSeries, null=True, default=None, index=True,
+                        on_delete=OnDelete.set_null)
 
 
 class WorkshopAnimator(Table, tablename="workshop_animator"):
