@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from fabbooking.bookings.tables import Booking
 from fabbooking.network.tables import Closure, Machine
-from tests.conftest import booking_body, local_slot, make_account, qualify
+from tests.conftest import PARIS, booking_body, local_slot, make_account, qualify
 
 pytestmark = pytest.mark.anyio
 
@@ -81,7 +81,7 @@ async def test_refusal_is_in_english_when_asked(client, world):
 
 
 async def test_booking_during_a_closure_is_refused(client, world):
-    day = date.today() + timedelta(days=2)
+    day = datetime.now(PARIS).date() + timedelta(days=2)  # the site's day, as the booking's
     await Closure.insert(Closure(site=world.ids["atelier"], start_date=day, end_date=day,
                                  reason="inventaire"))
     response = await book(client, world, days_ahead=2)
@@ -286,21 +286,33 @@ async def test_availability_accepts_a_plus_sign_lost_in_the_query_string(client,
     assert response.status_code == 200, response.text
 
 
+def _next_last_sunday(month: int) -> date:
+    """The next last Sunday of ``month`` (March or October: Europe's clock changes) that is
+    at least two days away, whatever today is."""
+    today = datetime.now(UTC).date()
+    for year in (today.year, today.year + 1):
+        last = date(year, month + 1, 1) - timedelta(days=1)
+        sunday = last - timedelta(days=(last.weekday() - 6) % 7)
+        if sunday > today + timedelta(days=1):
+            return sunday
+    raise AssertionError("unreachable")
+
+
 async def test_booking_across_daylight_saving_change_is_stored_in_utc(client, world):
-    """Last Sunday of October 2027 in Paris: 10:00 local is 09:00 UTC (CET, +01:00)."""
+    """The last Sunday of October in Paris: 10:00 local is 09:00 UTC (CET, +01:00)."""
     await Machine.update({Machine.max_days_ahead: 800}).where(Machine.id == world.ids["printer"])
-    body = {"machine_id": world.ids["printer"], "start": "2027-10-31T10:00:00+01:00",
-            "end": "2027-10-31T11:00:00+01:00"}
+    october = _next_last_sunday(10).isoformat()
+    body = {"machine_id": world.ids["printer"], "start": f"{october}T10:00:00+01:00",
+            "end": f"{october}T11:00:00+01:00"}
     response = await client.post("/api/v1/bookings", json=body, headers=world.auth("maker"))
     assert response.status_code == 201, response.text
-    assert response.json()["start"] == "2027-10-31T09:00:00Z"
-    # last Sunday of March 2027: 10:00 local is 08:00 UTC (CEST, +02:00)
-    body = {"machine_id": world.ids["printer"], "start": "2027-03-28T08:00:00Z",
-            "end": "2027-03-28T09:00:00Z"}
+    assert response.json()["start"] == f"{october}T09:00:00Z"
+    # the last Sunday of March: 10:00 local is 08:00 UTC (CEST, +02:00)
+    march = _next_last_sunday(3).isoformat()
+    body = {"machine_id": world.ids["printer"], "start": f"{march}T08:00:00Z", "end": f"{march}T09:00:00Z"}
     response = await client.post("/api/v1/bookings", json=body, headers=world.auth("maker"))
     assert response.status_code == 201, response.text
     # 07:30 local that day (05:30 UTC) is before opening
-    body = {"machine_id": world.ids["printer"], "start": "2027-03-28T05:30:00Z",
-            "end": "2027-03-28T06:30:00Z"}
+    body = {"machine_id": world.ids["printer"], "start": f"{march}T05:30:00Z", "end": f"{march}T06:30:00Z"}
     response = await client.post("/api/v1/bookings", json=body, headers=world.auth("maker"))
     assert response.json()["code"] == "outside_opening_hours"
