@@ -216,8 +216,9 @@ async def _hold_machines(viewer: Viewer, workshop_id: int, title: str, names: di
                          machine_ids: tuple[int, ...], start: datetime, end: datetime,
                          now: datetime) -> None:
     """Hold each machine through the booking rules. Runs inside the caller's transaction:
-    one refusal undoes every hold and the workshop itself."""
-    for machine_id in machine_ids:
+    one refusal undoes every hold and the workshop itself. In id order, as a series and
+    every other writer lock machines: two workshops sharing machines cannot deadlock."""
+    for machine_id in sorted(machine_ids):
         try:
             booking = await bookings.book(viewer, machine_id, start, end, now,
                                           note=f"Atelier : {title}"[:2000],
