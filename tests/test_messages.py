@@ -33,6 +33,9 @@ RULE_CODES = [
 
 # Plausible values for each message's parameters, named as the code that raises it names them.
 PARAMS: dict[str, dict[str, object]] = {
+    "wish_unknown_kind": {"kind": "robot", "kinds": "3d_printer, laser_cutter"},
+    "wish_machine_elsewhere": {"site": "bellevue"},
+    "too_many_wishes": {"count": 20},
     "notice_too_short": {"minutes": 120},
     "too_far_ahead": {"days": 30},
     "address_link_expired": {"days": 7},
