@@ -51,9 +51,10 @@ def sent_with_token(request: Request) -> bool:
 
 
 def allowed_origins(request: Request) -> set[str]:
-    from fabbooking.settings import load_settings
+    from fabbooking.settings import public_url
 
-    own = {_origin(str(request.base_url)), _origin(load_settings().public_url)}
+    # the public address alone, not every setting parsed again on each write
+    own = {_origin(str(request.base_url)), _origin(public_url())}
     return {origin for origin in own if origin}
 
 

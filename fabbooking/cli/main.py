@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="do not record machine usage in this process (run 'fabbooking listen' instead)")
     serve.add_argument("--workers", type=_workers, default=1,
                        help="web processes sharing the port (default 1); with more than one, the "
-                       "listener and the no-show sweeper run once, in a 'fabbooking worker' beside them")
+                       "listener and the background jobs run once, in a 'fabbooking worker' beside them")
 
     commands.add_parser("worker", help="the usage listener and the background jobs (no-show sweep…), without the web app")
 

@@ -77,14 +77,12 @@ async def prove(token: str, now: datetime) -> dict[str, Any]:
     account = await Account.select(Account.id, Account.email).where(Account.id == account_id).first()
     if account is None or not same_address(account["email"], address):
         raise Refused("address_link_invalid", status=400)
-    await VerifiedAddress.insert(VerifiedAddress(account=account_id, address=account["email"], verified_at=now)
-                                 ).on_conflict(target=VerifiedAddress.account, action="DO UPDATE",
-                                               values=[VerifiedAddress.address, VerifiedAddress.verified_at])
+    await mark_proved(account_id, account["email"], now)
     return account
 
 
 async def mark_proved(account_id: int, address: str, now: datetime) -> None:
-    """For the demo and tests: record an address as proved without the link."""
+    """Record an address as proved (by its link; the demo and tests call it directly)."""
     await VerifiedAddress.insert(VerifiedAddress(account=account_id, address=address, verified_at=now)
                                  ).on_conflict(target=VerifiedAddress.account, action="DO UPDATE",
                                                values=[VerifiedAddress.address, VerifiedAddress.verified_at])

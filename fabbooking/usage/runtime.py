@@ -9,7 +9,6 @@ import logging
 import os
 
 from fabbooking.jobs.runner import run_jobs_forever
-from fabbooking.observability.logs import configure_logging
 from fabbooking.settings import load_settings
 from fabbooking.usage.broker_url import BrokerAddress, broker_address
 from fabbooking.usage.demo_live import play_demo_machines
@@ -59,7 +58,6 @@ async def run_background() -> None:
     """``fabbooking worker``: the runtime alone, until the process is stopped."""
     from fabbooking import database
 
-    configure_logging(load_settings().log_format)
     await database.start_serving_pool(max_size=4)
     runtime = UsageRuntime()
     await runtime.start()
