@@ -63,3 +63,21 @@ def test_a_taken_embedded_broker_port_is_reported_clearly(tmp_path):
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--mqtt-port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_client_subscribing_while_another_connects_breaks_neither():
+    """amqtt walks every subscription, awaiting, while a client connects; a subscription
+    made meanwhile ended that client's session (a demo printer had to reconnect in CI)."""
+    from fabbooking.usage.embedded_broker import start_embedded_broker
+
+    broker = await start_embedded_broker(free_port())
+    try:
+        broker._subscriptions["fabbooking/a/+"] = []
+        walked = []
+        for topic_filter in broker._subscriptions:  # as amqtt's connection handler does
+            walked.append(topic_filter)
+            broker._subscriptions["fabbooking/b/+"] = []  # another client subscribes meanwhile
+        assert walked == ["fabbooking/a/+"]
+        assert set(broker._subscriptions) == {"fabbooking/a/+", "fabbooking/b/+"}
+    finally:
+        await broker.shutdown()

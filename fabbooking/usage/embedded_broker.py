@@ -17,6 +17,16 @@ def check_port_free(port: int, host: str = "127.0.0.1") -> None:
         )
 
 
+class _SubscriptionsSnapshotOnIteration(dict):
+    """amqtt 0.12 loops over its subscriptions with an await inside the loop (when a client
+    connects, to send it retained messages); another client subscribing meanwhile then broke
+    the connecting client's session ("dictionary changed size during iteration") and it had to
+    reconnect. Iterating over a snapshot of the topic filters keeps both clients working."""
+
+    def __iter__(self):
+        return iter(list(self.keys()))
+
+
 async def start_embedded_broker(port: int):
     import logging
 
@@ -29,5 +39,6 @@ async def start_embedded_broker(port: int):
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     })
+    broker._subscriptions = _SubscriptionsSnapshotOnIteration()
     await broker.start()
     return broker
