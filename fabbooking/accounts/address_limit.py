@@ -11,13 +11,12 @@ Addresses are kept a day, never linked to an account.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fabbooking.accounts import throttle
 from fabbooking.accounts.tables import AddressTry
-from fabbooking.errors import Refused
+from fabbooking.stored_moments import aware
 
 DAY = timedelta(days=1)
 
@@ -48,16 +47,6 @@ def wait_needed(moments: list[datetime], now: datetime, limit: AddressLimit) -> 
     return wait
 
 
-def _aware(value: datetime | str) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def refusal(wait: timedelta, limit: AddressLimit) -> Refused:
-    seconds = max(1, math.ceil(wait.total_seconds()))
-    return Refused(limit.refusal_code, retry_after=seconds, minutes=math.ceil(seconds / 60))
-
-
 async def record_try(client: str, limit: AddressLimit) -> int:
     """Count one more from ``client`` against ``limit`` and record it, in one locked step;
     or refuse it with Refused(limit.refusal_code) and ``retry_after`` seconds. The id of the
@@ -71,9 +60,9 @@ async def record_try(client: str, limit: AddressLimit) -> int:
         now = datetime.now(UTC)
         rows = await AddressTry.select(AddressTry.at).where(
             (AddressTry.client == client) & (AddressTry.kind == limit.kind) & (AddressTry.at > now - DAY))
-        wait = wait_needed([_aware(row["at"]) for row in rows], now, limit)
+        wait = wait_needed([aware(row["at"]) for row in rows], now, limit)
         if wait > timedelta(0):
-            raise refusal(wait, limit)
+            raise throttle.refusal(wait, limit.refusal_code)
         inserted = await AddressTry.insert(AddressTry(kind=limit.kind, client=client, at=now)).returning(AddressTry.id)
     return inserted[0]["id"]
 

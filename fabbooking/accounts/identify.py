@@ -13,6 +13,7 @@ from typing import Any
 
 from fabbooking.accounts.tables import Account, BrowserSession
 from fabbooking.accounts.viewer import Viewer
+from fabbooking.stored_moments import as_datetime, aware
 
 SESSION_EXTENSION = timedelta(days=1)  # a session used within a day of its expiry lives a day more
 
@@ -45,7 +46,7 @@ def _viewer(rows: list[dict[str, Any]]) -> Viewer | None:
 async def viewer_for_token(token: str) -> Viewer | None:
     """The active account an API token belongs to, or None (also once the token expired)."""
     rows = await Account.raw(_BY_TOKEN, token_digest(token))
-    if rows and rows[0]["expires_at"] is not None and _aware(rows[0]["expires_at"]) <= datetime.now(UTC):
+    if rows and rows[0]["expires_at"] is not None and aware(rows[0]["expires_at"]) <= datetime.now(UTC):
         return None
     return _viewer(rows)
 
@@ -59,20 +60,10 @@ async def viewer_for_session(token: str) -> Viewer | None:
     if not rows:
         return None
     now = datetime.now()  # piccolo_api keeps session times as naive local times
-    expiry, hard_limit = _naive(rows[0]["expiry_date"]), _naive(rows[0]["max_expiry_date"])
+    expiry, hard_limit = as_datetime(rows[0]["expiry_date"]), as_datetime(rows[0]["max_expiry_date"])
     if not (expiry > now and hard_limit > now):
         return None
     if expiry - now < SESSION_EXTENSION:
         await BrowserSession.update({BrowserSession.expiry_date: expiry + SESSION_EXTENSION}).where(
             BrowserSession.id == rows[0]["session_id"])
     return _viewer(rows)
-
-
-def _aware(value: datetime | str) -> datetime:
-    moment = _naive(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _naive(value: datetime | str) -> datetime:
-    # A raw query on SQLite gives the stored text; PostgreSQL gives a datetime.
-    return datetime.fromisoformat(value) if isinstance(value, str) else value

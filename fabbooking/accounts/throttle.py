@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from fabbooking.accounts.tables import LoginFailure
 from fabbooking.errors import Refused
+from fabbooking.stored_moments import aware
 
 WINDOW = timedelta(hours=1)  # failures older than this are forgotten
 FIRST_DELAY = timedelta(seconds=30)
@@ -66,15 +67,10 @@ def address_key(client: str) -> str:
     return str(address)
 
 
-def _aware(value: datetime | str) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def refusal(wait: timedelta) -> Refused:
+def refusal(wait: timedelta, code: str = "too_many_attempts") -> Refused:
+    """Refused with the wait in whole seconds (Retry-After) and minutes (the sentence)."""
     seconds = max(1, math.ceil(wait.total_seconds()))
-    minutes = math.ceil(seconds / 60)
-    return Refused("too_many_attempts", retry_after=seconds, minutes=minutes)
+    return Refused(code, retry_after=seconds, minutes=math.ceil(seconds / 60))
 
 
 async def record_try(username: str, client: str) -> None:
@@ -88,7 +84,7 @@ async def record_try(username: str, client: str) -> None:
         now = datetime.now(UTC)
         rows = await LoginFailure.select(LoginFailure.username, LoginFailure.at).where(
             (LoginFailure.client == client) & (LoginFailure.at > now - WINDOW))
-        moments = [(row["username"], _aware(row["at"])) for row in rows]
+        moments = [(row["username"], aware(row["at"])) for row in rows]
         wait = wait_needed([at for who, at in moments if who == username], [at for _, at in moments], now)
         if wait > timedelta(0):
             raise refusal(wait)

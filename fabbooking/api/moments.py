@@ -32,9 +32,5 @@ def parse_moment(name: str, value: str) -> datetime:
         raise Refused("invalid_datetime", field=name) from None
 
 
-def utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
 def now() -> datetime:
     return datetime.now(UTC)
