@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fabbooking.accounts import passwords, throttle
+from fabbooking.accounts.services import confirm_password
 from fabbooking.accounts.tables import (
     Account,
     ApiToken,
@@ -50,11 +50,7 @@ async def delete_own_account(viewer: Viewer, password: str, client: str, now: da
     row = await Account.select(Account.username, Account.password).where(Account.id == account_id).first()
     if row is None:
         raise Refused("not_authenticated")
-    address = throttle.address_key(client)
-    await throttle.record_try(row["username"], address)
-    if not await passwords.matches(password, row["password"]):
-        raise Refused("wrong_password")
-    await throttle.forget(row["username"], address)
+    await confirm_password(row, password, client, "wrong_password")
     moment = now or datetime.now(UTC)
     await _leave_workshops(viewer, moment)
     files = await _erase(account_id, row["username"], moment)

@@ -128,7 +128,6 @@ async def check_login(username: str, password: str, client: str) -> int:
     """The account id for these credentials, or Refused. Tries are throttled per username
     and address and per address (see ``throttle``), across processes."""
     username = normalise_username(username)[:100]
-    client = throttle.address_key(client)
     await throttle.record_try(username, client)
     account_id = await _password_is_right(username, password)
     if account_id is not None:
@@ -261,6 +260,15 @@ async def set_language(account_id: int, language: str) -> None:
         await Account.update({Account.language: language}).where(Account.id == account_id)
 
 
+async def confirm_password(row: dict, password: str, client: str, refusal_code: str) -> None:
+    """The account's own password, asked again before a change that matters (``row`` holds
+    its username and hash); wrong guesses are throttled as logins are."""
+    await throttle.record_try(row["username"], client)
+    if not await passwords.matches(password, row["password"]):
+        raise Refused(refusal_code)
+    await throttle.forget(row["username"], client)
+
+
 async def change_password(account_id: int, current: str, new: str, client: str,
                           keep_session: str | None = None) -> None:
     """Change one's own password; the current one must be given, and guessing it is
@@ -270,11 +278,7 @@ async def change_password(account_id: int, current: str, new: str, client: str,
     row = await Account.select(Account.username, Account.password).where(Account.id == account_id).first()
     if row is None:
         raise Refused("not_authenticated")
-    client = throttle.address_key(client)
-    await throttle.record_try(row["username"], client)
-    if not await passwords.matches(current, row["password"]):
-        raise Refused("bad_credentials")
-    await throttle.forget(row["username"], client)
+    await confirm_password(row, current, client, "bad_credentials")
     check_password(new)
     from fabbooking import database
 

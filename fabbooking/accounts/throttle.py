@@ -78,6 +78,7 @@ async def record_try(username: str, client: str) -> None:
     with Refused("too_many_attempts") and ``retry_after`` seconds."""
     from fabbooking import database
 
+    client = address_key(client)
     async with database.write_transaction():  # SQLite: one writer at a time
         if database.is_postgres():  # every count below is of this address: lock it alone
             await LoginFailure.raw("SELECT pg_advisory_xact_lock(hashtext({}))", "login:" + client)
@@ -93,6 +94,7 @@ async def record_try(username: str, client: str) -> None:
 
 async def forget(username: str, client: str) -> None:
     """The password was right: this username's failures from this address no longer count."""
+    client = address_key(client)
     await LoginFailure.delete().where((LoginFailure.username == username) & (LoginFailure.client == client))
 
 
