@@ -4,7 +4,7 @@ the chosen person (``maker``) travels from one to the next in the links and form
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from fabbooking.bookings.rules import RULE_NAMES, BookingRules
 from fabbooking.errors import Refused
 from fabbooking.network import services as network
 from fabbooking.notifications.addresses import reach
+from fabbooking.schedule.day import day_bounds
 from fabbooking.training import services as training
 from fabbooking.usage import services as usage
 from fabbooking.web.desk_forms import (
@@ -56,10 +57,6 @@ def chosen_section(name: str | None, default: str = "person") -> str:
     return name if name in SECTIONS else default
 
 
-def midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz)
-
-
 async def person(account_id: int | None) -> dict[str, Any] | None:
     if account_id is None:
         return None
@@ -86,15 +83,15 @@ async def _machines_with_states(slug: str) -> list[dict[str, Any]]:
 
 async def today(viewer, site: dict[str, Any], tz: ZoneInfo, now: datetime, today: date) -> dict[str, Any]:
     """Today's machines, their states and bookings first; then what the machines reported."""
-    rows = await bookings.list_bookings(viewer, site_slug=site["slug"], start=midnight(today, tz),
-                                        end=midnight(today + timedelta(days=1), tz))
+    day_start, day_end = day_bounds(today, tz)
+    rows = await bookings.list_bookings(viewer, site_slug=site["slug"], start=day_start, end=day_end)
     by_machine: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         if row["status"] != "cancelled":
             by_machine.setdefault(row["machine"], []).append(row)
     return {"machines": await _machines_with_states(site["slug"]), "today_bookings": by_machine,
             "maintenance_due": await usage.due_maintenance(site["id"]),
-            "walk_ins": await usage.walk_ins(site["id"], midnight(today, tz), now)}
+            "walk_ins": await usage.walk_ins(site["id"], day_start, now)}
 
 
 async def people(viewer: Viewer, search: str) -> list[dict[str, Any]]:
@@ -132,7 +129,7 @@ async def booking_for_someone(site: dict[str, Any], tz: ZoneInfo, now: datetime,
     if machine is not None:
         place = await network.machine_place(machine["id"])
         rules = place.facts.rules
-        begin, end = midnight(chosen_day, tz).astimezone(UTC), midnight(chosen_day + timedelta(days=1), tz).astimezone(UTC)
+        begin, end = day_bounds(chosen_day, tz)
         busy = await bookings.busy_intervals(machine["id"], begin, end)
         stretches = free_stretches(free_intervals(begin, end, now, place.facts, busy), tz, rules)
         opening = [(p.opens, p.closes) for p in place.facts.opening if p.weekday == chosen_day.weekday()]
