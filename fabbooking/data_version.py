@@ -38,10 +38,16 @@ class DataVersionRead(QueryString):
 
 
 async def current() -> Hashable | None:
+    from fabbooking.outage import OUTAGE, is_database_unavailable
+
+    if OUTAGE.down_since is not None:  # known to be down: the request meets it once, not twice
+        return None
     engine = database.DB
     try:
         rows = await engine.run_querystring(DataVersionRead(_POSTGRES))
-    except Exception:  # noqa: BLE001 - no mark; the page's own queries will meet the problem
+    except Exception as exc:  # noqa: BLE001 - no mark; the page's own queries meet the problem
+        if is_database_unavailable(exc):
+            OUTAGE.noticed(exc)
         return None
     if not rows:
         return None
