@@ -197,7 +197,8 @@ class PageCache:
         if viewer is None:  # the session is to be extended: a write, the app does it
             await self.app(scope, receive, send)
             return
-        key = self._key(scope, asked, viewer)
+        language = self._language(scope, asked, viewer)
+        key = self._key(scope, asked, viewer, language)
         page = self.shelf.drawer(generation).pages.get(key)
         if page is not None:
             self.hits += 1
@@ -206,7 +207,7 @@ class PageCache:
             return
         self.misses += 1
         scope[VIEWER_FOUND] = viewer  # type: ignore[literal-required]
-        await self._render_and_keep(scope, receive, send, asked, generation, key)
+        await self._render_and_keep(scope, receive, send, asked, generation, key, language)
 
     def _kept_route(self, path: str) -> bool:
         return self.routes.fullmatch(path) is not None
@@ -236,14 +237,22 @@ class PageCache:
             return None
         return viewer or ANONYMOUS
 
-    def _key(self, scope: Scope, asked: Asked, viewer: Viewer) -> Hashable:
+    @staticmethod
+    def _language(scope: Scope, asked: Asked, viewer: Viewer) -> str:
+        """The page's language, as the app chooses it (fabbooking.web.context.resolve_viewer;
+        a page is kept only if the app chose the same)."""
         query: bytes = scope.get("query_string", b"")
         asked_language = None
         if b"lang" in query:
             asked_language = next((v for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
                                    if k == "lang"), None)
-        language = choose_language(asked_language, asked.cookies.get(LANGUAGE_COOKIE), viewer.language,
-                                   asked.headers.get(b"accept-language", b"").decode("latin-1"))
+        accept = asked.headers.get(b"accept-language")
+        return choose_language(asked_language, asked.cookies.get(LANGUAGE_COOKIE), viewer.language,
+                               accept.decode("latin-1") if accept is not None else None)
+
+    @staticmethod
+    def _key(scope: Scope, asked: Asked, viewer: Viewer, language: str) -> Hashable:
+        query: bytes = scope.get("query_string", b"")
         headers = asked.headers
         return ("page", scope["path"], query, headers.get(b"host"), scope.get("scheme"), language, viewer,
                 *(headers.get(name) for name in _HTMX), banner_shown())
@@ -283,7 +292,7 @@ class PageCache:
     # --- a page rendered by the app, kept when it may be ----------------------------------
 
     async def _render_and_keep(self, scope: Scope, receive: Receive, send: Send, asked: Asked,
-                               generation: Hashable, key: Hashable) -> None:
+                               generation: Hashable, key: Hashable, language: str) -> None:
         start: dict[str, Any] | None = None
         chunks: list[bytes] = []
         complete = False
@@ -303,6 +312,8 @@ class PageCache:
         handler = scope.get("route_handler")
         if handler is None or not handler.opt.get("page_cache"):
             return
+        if scope.get("state", {}).get("language") != language:  # type: ignore[attr-defined]
+            return  # the app read the request otherwise than _language did: not kept
         page = self._page(scope, start, b"".join(chunks), asked)
         if page is not None and (await self._still(generation)):
             self.shelf.keep(generation, key, page)
