@@ -218,3 +218,23 @@ async def test_the_cache_can_be_turned_off(monkeypatch):
 
     monkeypatch.setenv("FABBOOKING_PAGE_CACHE", "off")
     assert not isinstance(create_app(use_pool=False, run_usage=False).asgi_handler.app, PageCache)
+
+
+async def test_visitors_asking_a_page_being_rendered_wait_for_it(client, app, world, db):
+    """When the minute turns or something changed, 32 visitors of the same page make one
+    rendering, not 32; each still gets their own token."""
+    import asyncio
+
+    import httpx
+
+    async def visit() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as fresh:
+            return await fresh.get("/sites/atelier")
+
+    misses = kept(app).misses
+    pages = await asyncio.gather(*(visit() for _ in range(8)))
+    assert all(page.status_code == 200 for page in pages)
+    assert len({TOKEN_IN_PAGE.sub("", page.text) for page in pages}) == 1
+    assert len({page.cookies["fabbooking_csrf"] for page in pages}) == 8
+    if db.kind == "sqlite":  # (PostgreSQL's cluster may move meanwhile)
+        assert kept(app).misses == misses + 1

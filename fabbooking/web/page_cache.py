@@ -22,6 +22,7 @@ no cookie but the CSRF one. FABBOOKING_PAGE_CACHE=off turns it off.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import zlib
 from collections import OrderedDict
@@ -183,6 +184,7 @@ class PageCache:
         self._csrf_cookie = csrf.cookie_name
         self._cookie_before, self._cookie_after = self._cookie_template(csrf)
         self.hits = self.misses = 0
+        self._rendering: dict[tuple[Hashable, Hashable], asyncio.Future[Page | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or not self._kept_route(scope["path"]):
@@ -205,9 +207,25 @@ class PageCache:
             scope["path_template"] = page.path_template  # type: ignore[typeddict-unknown-key]
             await self._serve(page, asked, send)
             return
-        self.misses += 1
-        scope[VIEWER_FOUND] = viewer  # type: ignore[literal-required]
-        await self._render_and_keep(scope, receive, send, asked, generation, key, language)
+        # The same page asked while it is being rendered (32 visitors when the minute turns)
+        # waits for that rendering: same generation, so it is as valid for them.
+        rendering = self._rendering.get((generation, key))
+        if rendering is not None:
+            page = await asyncio.shield(rendering)
+            if page is not None:
+                self.hits += 1
+                scope["path_template"] = page.path_template  # type: ignore[typeddict-unknown-key]
+                await self._serve(page, asked, send)
+                return
+            await self._render_and_keep(scope, receive, send, asked, viewer, generation, key, language)
+            return
+        rendering = self._rendering[generation, key] = asyncio.get_running_loop().create_future()
+        page = None
+        try:
+            page = await self._render_and_keep(scope, receive, send, asked, viewer, generation, key, language)
+        finally:
+            del self._rendering[generation, key]
+            rendering.set_result(page)
 
     def _kept_route(self, path: str) -> bool:
         return self.routes.fullmatch(path) is not None
@@ -291,8 +309,11 @@ class PageCache:
 
     # --- a page rendered by the app, kept when it may be ----------------------------------
 
-    async def _render_and_keep(self, scope: Scope, receive: Receive, send: Send, asked: Asked,
-                               generation: Hashable, key: Hashable, language: str) -> None:
+    async def _render_and_keep(self, scope: Scope, receive: Receive, send: Send, asked: Asked, viewer: Viewer,
+                               generation: Hashable, key: Hashable, language: str) -> Page | None:
+        """The app's answer, sent; the page, if it may be kept (and then kept)."""
+        self.misses += 1
+        scope[VIEWER_FOUND] = viewer  # type: ignore[literal-required]
         start: dict[str, Any] | None = None
         chunks: list[bytes] = []
         complete = False
@@ -308,17 +329,20 @@ class PageCache:
 
         await self.app(scope, receive, seen_send)
         if start is None or not complete or start["status"] != 200:
-            return
+            return None
         handler = scope.get("route_handler")
         if handler is None or not handler.opt.get("page_cache"):
-            return
+            return None
         if scope.get("state", {}).get("language") != language:  # type: ignore[attr-defined]
-            return  # the app read the request otherwise than _language did: not kept
+            return None  # the app read the request otherwise than _language did: not kept
         page = self._page(scope, start, b"".join(chunks), asked)
-        if page is not None and (await self._still(generation)):
-            self.shelf.keep(generation, key, page)
+        if page is None or not self._still(generation):
+            return None
+        self.shelf.keep(generation, key, page)
+        return page
 
-    async def _still(self, generation: Hashable) -> bool:
+    @staticmethod
+    def _still(generation: Hashable) -> bool:
         """The minute has not turned while the page was rendered (it would show the next one's)."""
         return int(datetime.now(UTC).timestamp()) // 60 == generation[1]  # type: ignore[index]
 
