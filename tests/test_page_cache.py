@@ -238,3 +238,35 @@ async def test_visitors_asking_a_page_being_rendered_wait_for_it(client, app, wo
     assert len({page.cookies["fabbooking_csrf"] for page in pages}) == 8
     if db.kind == "sqlite":  # (PostgreSQL's cluster may move meanwhile)
         assert kept(app).misses == misses + 1
+
+
+def test_kept_pages_are_bounded_and_only_the_last_versions_kept():
+    from fabbooking.web.page_cache import GENERATIONS_KEPT, Page, Shelf
+
+    def page(size: int) -> Page:
+        return Page("/", (), (b"x" * size,), (b"",), size)
+
+    shelf = Shelf(max_pages=3, max_bytes=1000)
+    shelf.drawer("v1")
+    for n in range(5):
+        shelf.keep("v1", n, page(100))
+    assert shelf.pages == 3 and set(shelf.drawer("v1").pages) == {2, 3, 4}  # the oldest went first
+    shelf.keep("v1", "big", page(900))
+    assert shelf.bytes <= 1000 and "big" in shelf.drawer("v1").pages
+    for version in range(GENERATIONS_KEPT + 1):
+        shelf.drawer(f"w{version}")
+    assert shelf.pages == 0 and shelf.bytes == 0  # v1's pages went with their version
+    shelf.keep("v1", "late", page(10))  # rendered under a version no longer kept: dropped
+    assert shelf.pages == 0
+
+
+def test_a_kept_page_is_compressed_with_each_visitors_token():
+    import zlib
+
+    from fabbooking.web.page_cache import Page, _deflated, gzipped
+
+    pieces = (b"<html>" * 200 + b'value="', b'"><form value="', b'">' + b"</p>" * 300)
+    page = Page("/", (), pieces, _deflated(pieces), 0)
+    for token in (b"a" * 128, b"0123456789abcdef" * 8):
+        body = token.join(pieces)
+        assert zlib.decompress(gzipped(page, token, body), 16 + zlib.MAX_WBITS) == body
