@@ -39,13 +39,14 @@ from fabbooking.observability.endpoint import metrics_endpoint
 from fabbooking.observability.requests import RequestObserver
 from fabbooking.outage import database_answers
 from fabbooking.projects import routes as projects_routes
-from fabbooking.settings import load_settings
+from fabbooking.settings import load_settings, page_cache_on
 from fabbooking.training.controllers import QualificationController, TrainingController
 from fabbooking.usage.controllers import MachineUsageController, UsageController
 from fabbooking.usage.runtime import UsageRuntime
 from fabbooking.waiting.controllers import WaitingListController
 from fabbooking.web.context import add_security_headers
 from fabbooking.web.errors import EXCEPTION_HANDLERS
+from fabbooking.web.page_cache import PageCache, kept_routes, route_pattern
 from fabbooking.web.routes import static_router, web_router
 from fabbooking.web.templating import template_config
 from fabbooking.workshops import routes as workshops_routes
@@ -166,8 +167,16 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
     document_input_errors_as_422(app)
     document_unavailable_as_503(app)
     tell_the_truth(app)
-    app.asgi_handler = RequestObserver(app.asgi_handler)
+    app.asgi_handler = RequestObserver(with_page_cache(app))
     return app
+
+
+def with_page_cache(app: Litestar):
+    """The app's handler, behind the kept pages of its routes marked ``opt=CACHED``
+    (unless FABBOOKING_PAGE_CACHE=off)."""
+    if not page_cache_on() or app.csrf_config is None:
+        return app.asgi_handler
+    return PageCache(app.asgi_handler, app.csrf_config, route_pattern(kept_routes(app)))
 
 
 def document_unavailable_as_503(app: Litestar) -> None:

@@ -224,6 +224,7 @@ def load_settings() -> Settings:
     job_tick_seconds()
     db_timeout_s()
     demo_live()
+    page_cache_on()
     smtp_url()
     mail_from()
     return Settings(
@@ -274,6 +275,19 @@ def check_open_data_min_count() -> None:
     from fabbooking.figures.suppression import min_count
 
     min_count()
+
+
+def page_cache_on() -> bool:
+    """FABBOOKING_PAGE_CACHE: ``on`` (unset) keeps the rendered pages until anything they
+    show changes (fabbooking.web.page_cache); ``off`` renders every page anew."""
+    value = os.environ.get("FABBOOKING_PAGE_CACHE", "").strip().lower() or "on"
+    if value not in ("on", "off"):
+        raise ConfigError(
+            f"FABBOOKING_PAGE_CACHE={os.environ['FABBOOKING_PAGE_CACHE'][:40]!r} is not understood. Use on "
+            "(the default: a page is rendered again only once something it shows has changed) or "
+            "off (every page rendered anew)."
+        )
+    return value == "on"
 
 
 DEMO_LIVE_CHOICES = ("on", "off", "auto")

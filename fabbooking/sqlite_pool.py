@@ -15,6 +15,7 @@ read sees every commit made before it, by any connection or process.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from typing import Any
 
@@ -30,6 +31,14 @@ from piccolo.engine.sqlite import (
 # only adds threads fighting for the GIL).
 POOL_SIZE = 8
 _WRITES = frozenset({"insert", "update", "delete"})
+_READER_SERIALS = itertools.count(1)
+
+
+class _Reader(sqlite3.Connection):
+    """The event loop's quick-read connection, numbered: ``PRAGMA data_version`` counts per
+    connection, so its values mean something only beside the connection that read them."""
+
+    serial: int
 
 
 class PooledSQLiteTransaction(SQLiteTransaction):
@@ -170,12 +179,30 @@ class PooledSQLiteEngine(SQLiteEngine):
     # holding the loop.
 
     def _open_reader(self) -> sqlite3.Connection:
-        reader = sqlite3.connect(**{**self.connection_kwargs, "timeout": 0}, check_same_thread=False)
+        reader = sqlite3.connect(**{**self.connection_kwargs, "timeout": 0}, check_same_thread=False,
+                                 factory=_Reader)
+        reader.serial = next(_READER_SERIALS)
         reader.row_factory = dict_factory
         reader.execute("PRAGMA query_only = 1")
         return reader
 
+    # ``PRAGMA data_version`` on the quick-read connection (it never writes) changes whenever
+    # any other connection, of this process or another, has committed since it last asked:
+    # fabbooking.data_version reads it so, with the connection's number. Busy: no answer.
+
+    def _data_version(self) -> list[dict[str, Any]]:
+        reader = self._per_loop(self._readers, self._open_reader)
+        try:
+            rows = reader.execute("PRAGMA data_version").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return []
+        return [{"data_version": rows[0]["data_version"], "connection": reader.serial}]
+
     async def run_querystring(self, querystring, in_pool: bool = False):
+        if getattr(querystring, "data_version", False):
+            return self._data_version()
         if getattr(querystring, "quick", False) and self.current_transaction.get() is None:
             sql, args = querystring.compile_string(engine_type="sqlite")
             reader = self._per_loop(self._readers, self._open_reader)

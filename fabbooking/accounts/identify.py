@@ -56,14 +56,25 @@ async def viewer_for_session(token: str) -> Viewer | None:
     close to its expiry is extended (never past its hard limit), as piccolo_api does."""
     if "\x00" in token:
         return None
-    rows = await Account.raw(_BY_SESSION, token)
+    rows = await session_rows(token)
+    viewer, extend = session_viewer_at(rows, datetime.now())
+    if extend:
+        await BrowserSession.update({BrowserSession.expiry_date: as_datetime(rows[0]["expiry_date"]) + SESSION_EXTENSION}
+                                    ).where(BrowserSession.id == rows[0]["session_id"])
+    return viewer
+
+
+async def session_rows(token: str) -> list[dict[str, Any]]:
+    """The session's account and the sites it works at: what ``session_viewer_at`` reads."""
+    return await Account.raw(_BY_SESSION, token)
+
+
+def session_viewer_at(rows: list[dict[str, Any]], now: datetime) -> tuple[Viewer | None, bool]:
+    """Who the session's rows name at ``now`` (a naive local time, as piccolo_api keeps
+    session times), and whether the session is to be extended first."""
     if not rows:
-        return None
-    now = datetime.now()  # piccolo_api keeps session times as naive local times
+        return None, False
     expiry, hard_limit = as_datetime(rows[0]["expiry_date"]), as_datetime(rows[0]["max_expiry_date"])
     if not (expiry > now and hard_limit > now):
-        return None
-    if expiry - now < SESSION_EXTENSION:
-        await BrowserSession.update({BrowserSession.expiry_date: expiry + SESSION_EXTENSION}).where(
-            BrowserSession.id == rows[0]["session_id"])
-    return _viewer(rows)
+        return None, False
+    return _viewer(rows), expiry - now < SESSION_EXTENSION

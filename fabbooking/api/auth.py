@@ -11,6 +11,9 @@ from fabbooking.errors import Refused
 
 SESSION_COOKIE = "fabbooking_session"
 SESSION_MAX_AGE_S = 14 * 24 * 3600
+# Where the page cache leaves the viewer it already found for this request (it looks them up
+# before the app runs: they are part of what a page depends on).
+VIEWER_FOUND = "fabbooking.viewer"
 
 
 def set_session_cookie(response: Response, token: str, request: Request) -> None:
@@ -28,6 +31,9 @@ def client_address(request: Request) -> str:
 
 async def session_viewer(request: Request) -> Viewer:
     """The account behind the session cookie, or anonymous."""
+    found = request.scope.get(VIEWER_FOUND)  # type: ignore[misc]
+    if found is not None:
+        return found
     token = request.cookies.get(SESSION_COOKIE)
     return (await identify.viewer_for_session(token) if token else None) or ANONYMOUS
 

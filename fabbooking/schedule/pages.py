@@ -10,6 +10,7 @@ from litestar.response import Template
 
 from fabbooking.schedule.services import network_schedule
 from fabbooking.web.i18n import _
+from fabbooking.web.page_cache import CACHED
 from fabbooking.web.rendering import page
 
 FIELDS = ("day", "period", "kind", "site", "neighbourhood", "trained")
@@ -18,7 +19,7 @@ FIELDS = ("day", "period", "kind", "site", "neighbourhood", "trained")
 class SchedulePages(Controller):
     include_in_schema = False
 
-    @get("/schedule")
+    @get("/schedule", opt=CACHED)
     async def schedule(self, request: Request) -> Template:
         """Filters come from the address (a GET form): a wrong one re-shows the form with
         what to choose instead (422), never an error page."""

@@ -32,6 +32,7 @@ from fabbooking.web.desk_forms import (
 from fabbooking.web.desk_sections import section_url
 from fabbooking.web.guards import desk_site, signed_in
 from fabbooking.web.i18n import _
+from fabbooking.web.page_cache import CACHED
 from fabbooking.web.rendering import fields_to_correct, go, page, refusal_text
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -80,7 +81,7 @@ class DeskPages(Controller):
             return Redirect(path=f"/desk/{sites[0]['slug']}", status_code=303)
         return page(request, "desk_index.html", sites=sites)
 
-    @get("/desk/{slug:str}")
+    @get("/desk/{slug:str}", opt=CACHED)
     async def desk(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
                    q: FromQuery[str] = "", done: FromQuery[str] = "") -> Template | Redirect:
         """Today at the site. (A search here is from before the desk had pages: to the person page.)"""
@@ -89,7 +90,7 @@ class DeskPages(Controller):
             return Redirect(path=section_url(slug, "person", maker, q=quote(q)), status_code=303)
         return await _desk(request, site, "today", maker_id=maker, done=done)
 
-    @get("/desk/{slug:str}/person")
+    @get("/desk/{slug:str}/person", opt=CACHED)
     async def person(self, request: Request, slug: FromPath[str], q: FromQuery[str] = "",
                      maker: FromQuery[int | None] = None, then: FromQuery[str] = "",
                      done: FromQuery[str] = "") -> Template:
@@ -98,7 +99,7 @@ class DeskPages(Controller):
         return await _desk(request, site, "person", fragment="_desk_person_results.html", maker_id=maker,
                            search=q[:200], then=sections.chosen_section(then, ""), done=done)
 
-    @get("/desk/{slug:str}/book")
+    @get("/desk/{slug:str}/book", opt=CACHED)
     async def booking_form(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
                            machine: FromQuery[int | None] = None, day: FromQuery[str] = "",
                            start: FromQuery[str] = "", booking: FromQuery[int | None] = None,
@@ -107,19 +108,19 @@ class DeskPages(Controller):
         return await _desk(request, site, "book", maker_id=maker, machine_id=machine, day=day, start=start,
                            booking_id=booking, done=done)
 
-    @get("/desk/{slug:str}/training")
+    @get("/desk/{slug:str}/training", opt=CACHED)
     async def training_form(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
                             done: FromQuery[str] = "") -> Template:
         site = await desk_site(request, slug)
         return await _desk(request, site, "training", maker_id=maker, done=done)
 
-    @get("/desk/{slug:str}/machines")
+    @get("/desk/{slug:str}/machines", opt=CACHED)
     async def machines(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
                        done: FromQuery[str] = "") -> Template:
         site = await desk_site(request, slug)
         return await _desk(request, site, "machines", maker_id=maker, done=done)
 
-    @get("/desk/{slug:str}/closures")
+    @get("/desk/{slug:str}/closures", opt=CACHED)
     async def closures(self, request: Request, slug: FromPath[str], maker: FromQuery[int | None] = None,
                        done: FromQuery[str] = "") -> Template:
         site = await desk_site(request, slug)

@@ -26,6 +26,7 @@ from fabbooking.usage import services as usage
 from fabbooking.waiting import services as waiting
 from fabbooking.web.guards import signed_in
 from fabbooking.web.i18n import _
+from fabbooking.web.page_cache import CACHED
 from fabbooking.web.rendering import go, page, refusal_text, with_retry_after
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -115,11 +116,11 @@ class BookingSummary:
 class MakerPages(Controller):
     include_in_schema = False
 
-    @get("/machines/{machine_id:int}")
+    @get("/machines/{machine_id:int}", opt=CACHED)
     async def machine(self, request: Request, machine_id: FromPath[int], week: FromQuery[str | None] = None) -> Template:
         return await _machine_page(request, machine_id, week)
 
-    @get("/machines/{machine_id:int}/badge")
+    @get("/machines/{machine_id:int}/badge", opt=CACHED)
     async def badge(self, request: Request, machine_id: FromPath[int]) -> Template:
         """The machine's state badge alone, polled by htmx on the machine page."""
         machine = await network.get_machine(machine_id)
@@ -157,7 +158,7 @@ class MakerPages(Controller):
             await projects.attach_new_booking(viewer, data["project"], booking["id"])
         return go(request, f"/me/bookings?done=booked#booking-{booking['id']}")
 
-    @get("/me/bookings")
+    @get("/me/bookings", opt=CACHED)
     async def my_bookings(self, request: Request, done: FromQuery[str] = "", page_number: int = PAGE) -> Template:
         """Every booking to come, then the past (and cancelled) ones, newest first, a page at a time."""
         viewer = signed_in(request)

@@ -23,6 +23,7 @@ from fabbooking.schedule.services import machines_now, network_zone
 from fabbooking.settings import load_settings
 from fabbooking.usage import services as usage
 from fabbooking.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES
+from fabbooking.web.page_cache import CACHED
 from fabbooking.web.rendering import go, page, refusal_text, safe_next, with_retry_after, without_query_parameter
 from fabbooking.workshops import services as workshops
 
@@ -70,7 +71,7 @@ def _page_of(request: Request, posted: str | None) -> str | None:
 class PublicPages(Controller):
     include_in_schema = False
 
-    @get("/")
+    @get("/", opt=CACHED)
     async def home(self, request: Request) -> Template:
         now = datetime.now(UTC)
         found = await network.list_sites()
@@ -79,7 +80,7 @@ class PublicPages(Controller):
         return page(request, "home.html", sites=sites,
                     search=search_choices(kinds, now.astimezone(network_zone(found)).date()))
 
-    @get("/sites/{slug:str}")
+    @get("/sites/{slug:str}", opt=CACHED)
     async def site(self, request: Request, slug: FromPath[str]) -> Template:
         now = datetime.now(UTC)
         found = await network.get_site(slug)
