@@ -1,7 +1,9 @@
-"""The MQTT listener: paho's network thread only hands messages over to asyncio; a
-consumer records them in batches and acknowledges each one (PUBACK) after its batch is
-committed, in arrival order. Killing the process at any instant loses nothing (the broker
-redelivers what was not acknowledged) and duplicates nothing (recording is idempotent).
+"""The MQTT listener: paho reads and writes its socket on the asyncio event loop (no network
+thread: no lock, no wake-up per message, no waiting for the interpreter lock between two
+threads); a consumer records the messages in batches and acknowledges each one (PUBACK)
+after its batch is committed, in arrival order. Killing the process at any instant loses
+nothing (the broker redelivers what was not acknowledged) and duplicates nothing
+(recording is idempotent).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import threading
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,9 @@ RECEIVE_MAXIMUM = 1000
 ROUTES_REFRESH_S = 5.0
 STOP_GRACE_S = 10.0  # how long a stop waits for the batch being recorded
 LAG_EVERY_S = 1.0  # how often the listener's lag is set for /metrics
+RECONNECT_DELAY_S = (1.0, 30.0)  # first and longest wait before connecting again
+MISC_EVERY_S = 1.0  # keep-alive: paho's pings, and noticing a broker that stopped answering
+READ_BURST = 256  # packets read per wake-up before the event loop runs anything else
 
 
 @dataclass(frozen=True)
@@ -76,31 +80,33 @@ class UsageListener:
         self.batch_max = batch_max
         self.connected = asyncio.Event()
         self.recorded = 0
-        # paho's thread appends here; the consumer takes batches. At most RECEIVE_MAXIMUM
+        # paho's callbacks append here; the consumer takes batches. At most RECEIVE_MAXIMUM
         # messages: the broker sends no more until some are acknowledged (MQTT 5).
         self._arrived: deque[Received] = deque()
         self._recording: list[Received] = []  # the batch being recorded, not acknowledged yet
         self._arrival = asyncio.Event()
         self._consumer_waiting = False
         self._connection = 0
+        self._socket_closed = asyncio.Event()  # the connection is gone: connect again
+        self._watched: int | None = None  # the socket the event loop watches (its descriptor)
+        self._reconnect_delay = RECONNECT_DELAY_S[0]
         self._subscribed: set[str] = set()
         self._sites: list[str] | None = None  # a partitioned listener's sites, as last logged
         self._unusable: set[tuple[int, str]] = set()  # logged once
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
-        self._lock = threading.Lock()
         self._tasks: set[asyncio.Task] = set()
 
-    # --- paho's thread: hand over, nothing else ---------------------------------------
+    # --- paho's callbacks: on the event loop (the socket ones also from the connecting thread) ---
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
-        with self._lock:
-            self._connection += 1
-            self._subscribed = set()
-        self._loop.call_soon_threadsafe(self._on_connected)
+        self._connection += 1
+        self._subscribed = set()
+        self._reconnect_delay = RECONNECT_DELAY_S[0]
+        self._on_connected()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         log.warning("disconnected from the broker (%s); reconnecting", reason_code)
@@ -111,14 +117,70 @@ class UsageListener:
                              message.mid, message.qos, self._connection))
 
     def arrive(self, item: Received) -> None:
-        """Hand a message over to the consumer. Waking the event loop costs system calls:
-        it is woken only when the consumer waits for messages, not while it records."""
-        with self._lock:
-            self._arrived.append(item)
-            if not self._consumer_waiting:
-                return
+        """Hand a message over to the consumer (on the event loop); the consumer is woken
+        only when it waits for messages, not while it records."""
+        self._arrived.append(item)
+        if self._consumer_waiting:
             self._consumer_waiting = False
-        self._loop.call_soon_threadsafe(self._arrival.set)
+            self._arrival.set()
+
+    def _on_loop(self, function, *args) -> None:
+        """Run on the event loop: paho calls the socket callbacks from the thread that
+        connects, too."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            function(*args)
+        else:
+            self._loop.call_soon_threadsafe(function, *args)
+
+    def _on_socket_open(self, client, userdata, sock) -> None:
+        self._on_loop(self._watch, sock)
+
+    def _on_socket_close(self, client, userdata, sock) -> None:
+        self._on_loop(self._unwatch, sock)
+
+    def _on_socket_register_write(self, client, userdata, sock) -> None:
+        self._on_loop(self._watch_writable, sock)
+
+    def _on_socket_unregister_write(self, client, userdata, sock) -> None:
+        self._on_loop(self._unwatch_writable)
+
+    def _watch(self, sock) -> None:
+        if sock is self._client.socket() and sock.fileno() >= 0:  # not closed meanwhile
+            self._watched = sock.fileno()
+            self._loop.add_reader(self._watched, self._readable)
+
+    def _unwatch(self, sock) -> None:
+        if self._watched is not None:
+            self._loop.remove_reader(self._watched)
+            self._loop.remove_writer(self._watched)
+            self._watched = None
+        self._socket_closed.set()
+
+    def _watch_writable(self, sock) -> None:
+        if self._watched is not None and sock is self._client.socket():
+            self._loop.add_writer(self._watched, self._client.loop_write)
+
+    def _unwatch_writable(self) -> None:
+        if self._watched is not None:
+            self._loop.remove_writer(self._watched)
+
+    def _readable(self) -> None:
+        """Read what the socket holds, a packet at a time, up to READ_BURST packets: the
+        event loop calls again while more is there."""
+        client = self._client
+        for _ in range(READ_BURST):
+            before = len(self._arrived)
+            if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or client.socket() is None:
+                return  # the connection is lost: paho closed the socket
+            if len(self._arrived) == before:
+                break  # nothing more for now (or another packet than a message)
+        sock = client.socket()
+        if sock is not None and getattr(sock, "pending", lambda: 0)():  # TLS: decrypted bytes epoll cannot see
+            self._loop.call_soon(self._readable)
 
     # --- asyncio side ---------------------------------------------------------------
 
@@ -178,7 +240,10 @@ class UsageListener:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
         client.max_inflight_messages_set(RECEIVE_MAXIMUM)
         return client
 
@@ -194,16 +259,41 @@ class UsageListener:
                                        clean_start=False, properties=properties)
         else:
             self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
-        self._client.loop_start()
-        refresher = asyncio.ensure_future(self._refresh_routes_forever())
-        lag_reporter = asyncio.ensure_future(self._report_lag_forever())
+        background = [asyncio.ensure_future(job) for job in (
+            self._connect_forever(), self._keep_alive_forever(), self._refresh_routes_forever(),
+            self._report_lag_forever())]
         try:
             await self._consume()
         finally:
-            lag_reporter.cancel()
-            refresher.cancel()
-            self._client.loop_stop()
+            for job in background:
+                job.cancel()
             self._client.disconnect()
+            self._client.loop_write()  # the DISCONNECT, if the socket is still there
+            sock = self._client.socket()
+            if sock is not None:
+                self._unwatch(sock)
+
+    async def _connect_forever(self) -> None:
+        """Connect, and connect again whenever the connection is lost, waiting longer after
+        each failure (1 s, doubling up to 30 s). Connecting (DNS, TCP, TLS) blocks: it runs
+        in a thread, and the socket is then watched by the event loop."""
+        while True:
+            self._socket_closed.clear()
+            try:
+                await self._loop.run_in_executor(None, self._client.reconnect)
+            except Exception as exc:  # noqa: BLE001 - the broker is away: try again later
+                log.warning("cannot reach the broker at %s:%s (%s); trying again in %.0f s",
+                            self.broker.host, self.broker.port, exc, self._reconnect_delay)
+            else:
+                await self._socket_closed.wait()
+            await asyncio.sleep(self._reconnect_delay)
+            self._reconnect_delay = min(self._reconnect_delay * 2, RECONNECT_DELAY_S[1])
+
+    async def _keep_alive_forever(self) -> None:
+        while True:
+            await asyncio.sleep(MISC_EVERY_S)
+            if self._client.socket() is not None:
+                self._client.loop_misc()
 
     async def _refresh_routes_forever(self) -> None:
         while True:
@@ -217,17 +307,15 @@ class UsageListener:
     async def _next_batch(self) -> list[Received]:
         """Every message arrived (up to batch_max), waiting for one if none has."""
         while True:
-            with self._lock:
-                if self._arrived:
-                    return [self._arrived.popleft() for _ in range(min(len(self._arrived), self.batch_max))]
-                self._arrival.clear()
-                self._consumer_waiting = True
+            if self._arrived:
+                return [self._arrived.popleft() for _ in range(min(len(self._arrived), self.batch_max))]
+            self._arrival.clear()
+            self._consumer_waiting = True
             await self._arrival.wait()
 
     def oldest_unacknowledged(self) -> datetime | None:
         """When the oldest message received and not acknowledged yet arrived."""
-        with self._lock:
-            oldest = self._recording[:1] or list(itertools.islice(self._arrived, 1))
+        oldest = self._recording[:1] or list(itertools.islice(self._arrived, 1))
         return oldest[0].incoming.received_at if oldest else None
 
     def _report_lag(self) -> None:
@@ -247,9 +335,11 @@ class UsageListener:
             self._recording = batch
             metrics.mqtt_batch_size.observe(len(batch))
             await self._record_shielded(batch)
-            for item in batch:
-                if item.qos > 0 and item.connection == self._connection:
-                    self._client.ack(item.mid, item.qos)
+            if self._client is not None and self._client.is_connected():  # acks are only valid on the connection that delivered
+                connection, ack = self._connection, self._client.ack
+                for item in batch:
+                    if item.qos > 0 and item.connection == connection:
+                        ack(item.mid, item.qos)
             self._recording = []
             self._report_lag()
             self.recorded += len(batch)
