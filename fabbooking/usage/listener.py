@@ -120,7 +120,7 @@ class UsageListener:
         self._consumer_waiting = False
         self._connection = 0
         self._socket_closed = asyncio.Event()  # the connection is gone: connect again
-        self._watched: int | None = None  # the socket the event loop watches (its descriptor)
+        self._watched: tuple[object, int] | None = None  # the socket the event loop watches, its descriptor
         self._reconnect_delay = RECONNECT_DELAY_S[0]
         self._subscribed: set[str] = set()
         self._sites: list[str] | None = None  # a partitioned listener's sites, as last logged
@@ -181,23 +181,27 @@ class UsageListener:
 
     def _watch(self, sock) -> None:
         if sock is self._client.socket() and sock.fileno() >= 0:  # not closed meanwhile
-            self._watched = sock.fileno()
-            self._loop.add_reader(self._watched, self._readable)
+            self._watched = (sock, sock.fileno())
+            self._loop.add_reader(self._watched[1], self._readable)
 
     def _unwatch(self, sock) -> None:
-        if self._watched is not None:
-            self._loop.remove_reader(self._watched)
-            self._loop.remove_writer(self._watched)
+        """The connection's socket is closed (or one closed before it was watched, with no
+        other open): stop watching it, and connect again."""
+        if self._watched is not None and self._watched[0] is sock:
+            self._loop.remove_reader(self._watched[1])
+            self._loop.remove_writer(self._watched[1])
             self._watched = None
-        self._socket_closed.set()
+            self._socket_closed.set()
+        elif self._client.socket() is None:
+            self._socket_closed.set()
 
     def _watch_writable(self, sock) -> None:
-        if self._watched is not None and sock is self._client.socket():
-            self._loop.add_writer(self._watched, self._client.loop_write)
+        if self._watched is not None and self._watched[0] is sock:
+            self._loop.add_writer(self._watched[1], self._client.loop_write)
 
     def _unwatch_writable(self) -> None:
         if self._watched is not None:
-            self._loop.remove_writer(self._watched)
+            self._loop.remove_writer(self._watched[1])
 
     def _readable(self) -> None:
         """Read what the socket holds, a packet at a time, up to READ_BURST packets: the
