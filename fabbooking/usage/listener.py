@@ -328,7 +328,10 @@ class UsageListener:
         while True:
             await asyncio.sleep(MISC_EVERY_S)
             if self._client.socket() is not None:
-                self._client.loop_misc()
+                try:
+                    self._client.loop_misc()
+                except Exception:  # noqa: BLE001 - keep the pings going
+                    log.exception("MQTT keep-alive failed")
 
     async def _refresh_routes_forever(self) -> None:
         while True:
