@@ -189,3 +189,37 @@ async def test_a_backlog_never_puts_more_than_the_receive_maximum_in_the_listene
 
 async def _equals(value, expected) -> bool:
     return await value() == expected
+
+
+async def test_events_published_with_mqtt5_properties_are_recorded_like_the_others(db, mosquitto, listening):
+    """The listener decodes the common PUBLISH (MQTT 5, QoS 1, no properties) by a short road
+    of its own; a gateway that adds properties (a user property, an expiry, a content type)
+    goes paho's way, and its events count just the same, in order with the others."""
+    import uuid
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    site = await make_site("bellevue")
+    machine = await make_machine(site, "prusa-mini")
+    await wire_gateway(site, "gw-1", machine)
+    gateway = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gw5-{uuid.uuid4().hex[:8]}",
+                          protocol=mqtt.MQTTv5)
+    gateway.connect("127.0.0.1", mosquitto.port)
+    gateway.loop_start()
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.UserProperty = ("firmware", "2.4.1")
+    properties.MessageExpiryInterval = 3600
+    properties.ContentType = "application/json"
+    where, start = topic("bellevue", "gw-1", "prusa-mini"), now() - timedelta(minutes=30)
+    gateway.publish(where, contract_event("job_started", "with-properties", start), qos=1,
+                    properties=properties).wait_for_publish(timeout=10)
+    gateway.publish(where, contract_event("job_finished", "with-properties", start + timedelta(minutes=20)),
+                    qos=1).wait_for_publish(timeout=10)  # no properties: the short road
+    session = await eventually(lambda: UsageSession.select().where(UsageSession.outcome == "completed").first())
+    assert session["job_key"] == "with-properties" and session["duration_s"] == 1200
+    assert await DeadLetter.count() == 0
+    gateway.loop_stop()
+    gateway.disconnect()

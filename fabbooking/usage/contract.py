@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 VERSION = 1
 ROOT = "fablab/v1"
@@ -26,6 +27,9 @@ MAX_NESTING = 32  # an event nests 3 levels deep (event, job, material)
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 MAX_AGE = timedelta(days=30)
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# what an identifier may not hold: control characters (PostgreSQL cannot store NUL) and lone
+# surrogates (no database encodes them)
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class PayloadRejected(ValueError):
@@ -60,6 +64,7 @@ def status_topic(site: str, gateway: str) -> str:
     return f"{ROOT}/{site}/{gateway}/status"
 
 
+@lru_cache(maxsize=4096)  # a network's topics repeat; an Address is immutable
 def parse_topic(topic: str) -> Address | None:
     parts = topic.split("/")
     if parts[:2] != ROOT.split("/"):
@@ -209,7 +214,7 @@ def _identifier(value: object, name: str) -> str:
     which PostgreSQL cannot store as NUL, and no lone surrogate, which no database encodes)."""
     if not isinstance(value, str) or not value or len(value) > 128:
         raise PayloadRejected(f"{name} must be a non-empty string (at most 128 characters)")
-    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+    if _UNPRINTABLE.search(value):
         raise PayloadRejected(f"{name} must be printable text (no control character)")
     return value
 

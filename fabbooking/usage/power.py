@@ -9,7 +9,7 @@ start. A plug that goes offline during a job ends it as ``interrupted`` at its l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -62,35 +62,33 @@ def _energy(start: float | None, end: float | None) -> float | None:
 
 
 def feed(detector: Detector, reading: Reading, limits: Thresholds) -> tuple[Detector, list[DetectedJob]]:
-    """Take one reading; return the new state and the jobs it starts or ends."""
-    if detector.last is not None and reading.at <= detector.last.at:
+    """Take one reading; return the new state and the jobs it starts or ends. (Each new state
+    is built whole rather than with ``dataclasses.replace``: this runs for every reading.)"""
+    d = detector
+    if d.last is not None and reading.at <= d.last.at:
         return detector, []  # late or repeated reading: power tells nothing new
-    events: list[DetectedJob] = []
-    state = replace(detector, last=reading)
-    if not state.running:
-        if reading.power_w >= limits.start_w:
-            since = state.above_since or reading.at
-            energy = state.above_energy_wh if state.above_since else reading.energy_wh
-            state = replace(state, above_since=since, above_energy_wh=energy)
-            if (reading.at - since).total_seconds() >= limits.start_after_s:
-                state = replace(state, running=True, started_at=since, start_energy_wh=energy,
-                                above_since=None, above_energy_wh=None, below_since=None)
-                events.append(DetectedJob("job_started", job_key(since), reading.at, since))
-        else:
-            state = replace(state, above_since=None, above_energy_wh=None)
-        return state, events
-    if reading.power_w < limits.idle_w:
-        since = state.below_since or reading.at
-        energy = state.below_energy_wh if state.below_since else reading.energy_wh
-        state = replace(state, below_since=since, below_energy_wh=energy)
-        if (reading.at - since).total_seconds() >= limits.stop_after_s:
-            started = state.started_at or since  # a running detector always has it; a stored one may not
-            events.append(DetectedJob("job_finished", job_key(started), since, started,
-                                      _energy(state.start_energy_wh, energy)))
-            state = Detector(last=reading)
-    else:
-        state = replace(state, below_since=None, below_energy_wh=None)
-    return state, events
+    if not d.running:
+        if reading.power_w < limits.start_w:
+            return Detector(False, d.started_at, d.start_energy_wh, None, None, d.below_since, d.below_energy_wh,
+                            reading), []
+        since = d.above_since or reading.at
+        energy = d.above_energy_wh if d.above_since else reading.energy_wh
+        if (reading.at - since).total_seconds() >= limits.start_after_s:
+            return (Detector(True, since, energy, None, None, None, d.below_energy_wh, reading),
+                    [DetectedJob("job_started", job_key(since), reading.at, since)])
+        return Detector(False, d.started_at, d.start_energy_wh, since, energy, d.below_since, d.below_energy_wh,
+                        reading), []
+    if reading.power_w >= limits.idle_w:
+        return Detector(True, d.started_at, d.start_energy_wh, d.above_since, d.above_energy_wh, None, None,
+                        reading), []
+    since = d.below_since or reading.at
+    energy = d.below_energy_wh if d.below_since else reading.energy_wh
+    if (reading.at - since).total_seconds() >= limits.stop_after_s:
+        started = d.started_at or since  # a running detector always has it; a stored one may not
+        return Detector(last=reading), [DetectedJob("job_finished", job_key(started), since, started,
+                                                    _energy(d.start_energy_wh, energy))]
+    return Detector(True, d.started_at, d.start_energy_wh, d.above_since, d.above_energy_wh, since, energy,
+                    reading), []
 
 
 def went_offline(detector: Detector) -> tuple[Detector, list[DetectedJob]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from fabbooking import database
@@ -44,8 +45,7 @@ GATEWAY_KEYS_KEPT = MAX_AGE + timedelta(days=30)  # longer than the oldest event
 CONCURRENT_RETRIES = 3
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):  # a tuple: one is made for every message
     topic: str
     payload: bytes
     received_at: datetime
