@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import icalendar
 import pytest
@@ -242,6 +243,14 @@ asyncio.run(main())
 """
 
 
+def set_clock(clock: Path, text: str) -> None:
+    """Write the shared clock whole at once: a process reading while write_text runs could
+    see it empty (write_text truncates, then writes)."""
+    written = clock.with_suffix(".new")
+    written.write_text(text)
+    written.replace(clock)
+
+
 async def test_exactly_one_message_per_event_with_two_processes_and_a_server_that_refuses_then_accepts(
         world, db, mail_server, tmp_path):
     people = []
@@ -260,7 +269,7 @@ async def test_exactly_one_message_per_event_with_two_processes_and_a_server_tha
     mail_server.inbox.refuse_next = 5
 
     clock = tmp_path / "clock"
-    clock.write_text(now.isoformat())
+    set_clock(clock, now.isoformat())
     env = {**os.environ, "FABBOOKING_DATABASE_URL": db.url, "FABBOOKING_SMTP_URL": mail_server.url}
     processes = [subprocess.Popen([sys.executable, "-c", DRAINING_PROCESS, str(clock)], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
@@ -281,10 +290,10 @@ async def test_exactly_one_message_per_event_with_two_processes_and_a_server_tha
             assert time.monotonic() < deadline, "timed out"
             if await settled():  # the back-off of the refused ones: move the clock on
                 at = datetime.fromisoformat(clock.read_text())
-                clock.write_text((at + timedelta(hours=1)).isoformat())
+                set_clock(clock, (at + timedelta(hours=1)).isoformat())
             await asyncio.sleep(0.05)  # polling interval
     finally:
-        clock.write_text("stop")
+        set_clock(clock, "stop")
         for process in processes:
             process.wait(timeout=30)
     assert mail_server.inbox.refused == 5
