@@ -45,8 +45,17 @@ def _viewer(rows: list[dict[str, Any]]) -> Viewer | None:
 
 async def viewer_for_token(token: str) -> Viewer | None:
     """The active account an API token belongs to, or None (also once the token expired)."""
-    rows = await Account.raw(_BY_TOKEN, token_digest(token))
-    if rows and rows[0]["expires_at"] is not None and aware(rows[0]["expires_at"]) <= datetime.now(UTC):
+    return token_viewer_at(await token_rows(token_digest(token)), datetime.now(UTC))
+
+
+async def token_rows(digest: str) -> list[dict[str, Any]]:
+    """The token's account and the sites it works at: what ``token_viewer_at`` reads."""
+    return await Account.raw(_BY_TOKEN, digest)
+
+
+def token_viewer_at(rows: list[dict[str, Any]], now: datetime) -> Viewer | None:
+    """Who the token's rows name at ``now`` (aware): None once the token expired."""
+    if rows and rows[0]["expires_at"] is not None and aware(rows[0]["expires_at"]) <= now:
         return None
     return _viewer(rows)
 
