@@ -11,13 +11,21 @@ host, the language chosen for the request, the viewer (account, role, language a
 anonymous), the htmx headers that choose a fragment, and whether the demo's banner shows.
 The CSRF token a page embeds is not kept: the page is kept cut at the token, and each visitor
 gets their own (their cookie's, or a new one with its cookie, as Litestar's CSRF middleware
-does), so no token ever reaches another visitor.
+does), so no token ever reaches another visitor. The API's JSON answers (outside the CSRF
+middleware) are kept whole and served with no token and no cookie.
+
+The viewer comes from the session cookie or, for the API, from ``Authorization: Bearer``:
+the token's rows are read once per generation and kept by the token's digest (a revocation
+is a write, so a new generation), its expiry checked on every request, as a session's is.
+An Authorization that is not a well-formed Bearer token, or a token sent with a session
+cookie, goes to the app (which refuses or answers, uncached).
 
 It sits outside Litestar's whole stack: a page found here skips routing, the middleware and
 hooks (their headers were kept with the page), the handler's queries and the rendering.
 What it costs is one statement (the data version), plus the session's lookup once per
 generation. Only the routes marked ``opt=CACHED`` are kept, and only an answer 200 that sets
-no cookie but the CSRF one. FABBOOKING_PAGE_CACHE=off turns it off.
+no cookie but the CSRF one (none for JSON); their handlers must answer alike for the whole
+minute (fabbooking.api.moments.this_minute). FABBOOKING_PAGE_CACHE=off turns it off.
 """
 
 from __future__ import annotations
