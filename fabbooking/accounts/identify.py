@@ -1,8 +1,10 @@
 """Who is asking, in one statement: the viewer behind an API token or a browser session.
 
 Every request of a signed-in person starts here, so each lookup is a single query that
-joins the token (or session) to the account and the sites it works at — never cached, so a
-revoked token, an ended session or a changed role counts on the very next request.
+joins the token (or session) to the account and the sites it works at — never kept past
+the database's data version (the page cache keeps the rows for one; expiry is checked at
+each request), so a revoked token, an ended session or a changed role counts on the very
+next request.
 """
 
 from __future__ import annotations
