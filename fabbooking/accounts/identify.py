@@ -1,8 +1,10 @@
 """Who is asking, in one statement: the viewer behind an API token or a browser session.
 
 Every request of a signed-in person starts here, so each lookup is a single query that
-joins the token (or session) to the account and the sites it works at — never cached, so a
-revoked token, an ended session or a changed role counts on the very next request.
+joins the token (or session) to the account and the sites it works at — never kept past
+the database's data version (the page cache keeps the rows for one; expiry is checked at
+each request), so a revoked token, an ended session or a changed role counts on the very
+next request.
 """
 
 from __future__ import annotations
@@ -45,8 +47,17 @@ def _viewer(rows: list[dict[str, Any]]) -> Viewer | None:
 
 async def viewer_for_token(token: str) -> Viewer | None:
     """The active account an API token belongs to, or None (also once the token expired)."""
-    rows = await Account.raw(_BY_TOKEN, token_digest(token))
-    if rows and rows[0]["expires_at"] is not None and aware(rows[0]["expires_at"]) <= datetime.now(UTC):
+    return token_viewer_at(await token_rows(token_digest(token)), datetime.now(UTC))
+
+
+async def token_rows(digest: str) -> list[dict[str, Any]]:
+    """The token's account and the sites it works at: what ``token_viewer_at`` reads."""
+    return await Account.raw(_BY_TOKEN, digest)
+
+
+def token_viewer_at(rows: list[dict[str, Any]], now: datetime) -> Viewer | None:
+    """Who the token's rows name at ``now`` (aware): None once the token expired."""
+    if rows and rows[0]["expires_at"] is not None and aware(rows[0]["expires_at"]) <= now:
         return None
     return _viewer(rows)
 

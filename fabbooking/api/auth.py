@@ -14,6 +14,9 @@ SESSION_MAX_AGE_S = 14 * 24 * 3600
 # Where the page cache leaves the viewer it already found for this request (it looks them up
 # before the app runs: they are part of what a page depends on).
 VIEWER_FOUND = "fabbooking.viewer"
+# The same for the account of the request's Bearer token (read by provide_viewer only: the
+# pages know no token).
+TOKEN_VIEWER_FOUND = "fabbooking.token_viewer"
 
 
 def set_session_cookie(response: Response, token: str, request: Request) -> None:
@@ -44,7 +47,7 @@ async def provide_viewer(request: Request) -> Viewer:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused("not_authenticated")
-        viewer = await identify.viewer_for_token(token.strip())
+        viewer = request.scope.get(TOKEN_VIEWER_FOUND) or await identify.viewer_for_token(token.strip())  # type: ignore[misc]
         if viewer is None:
             raise Refused("not_authenticated")
     else:

@@ -34,3 +34,12 @@ def parse_moment(name: str, value: str) -> datetime:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def this_minute() -> datetime:
+    """The moment an answer that holds for the whole current minute is computed at — the
+    page cache (fabbooking.web.page_cache) keeps it until the minute turns: the minute's
+    first microsecond past. Bookings, opening hours and every rule are whole minutes, so any
+    moment of the minute gets the same answer as this one, but its very first microsecond,
+    when a slot starting right then is not offered (bookable for that microsecond only)."""
+    return now().replace(second=0, microsecond=1)

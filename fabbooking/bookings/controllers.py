@@ -8,7 +8,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from fabbooking.api.auth import CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.api.idempotency import IdempotencyKey, answer_once
-from fabbooking.api.moments import MOMENT_SCHEMA, OPTIONAL_MOMENT_SCHEMA, now, parse_moment
+from fabbooking.api.moments import MOMENT_SCHEMA, OPTIONAL_MOMENT_SCHEMA, now, parse_moment, this_minute
 from fabbooking.bookings import services
 from fabbooking.bookings.schemas import (
     AvailabilityOut,
@@ -17,6 +17,7 @@ from fabbooking.bookings.schemas import (
     IntervalOut,
 )
 from fabbooking.ids import MAX_ID
+from fabbooking.web.page_cache import CACHED
 
 START = Parameter(description="ISO 8601 with an offset, e.g. 2026-03-14T09:00:00+01:00", schema_extra=MOMENT_SCHEMA)
 END = Parameter(description="ISO 8601 with an offset; at most 62 days after start", schema_extra=MOMENT_SCHEMA)
@@ -59,7 +60,7 @@ class BookingController(Controller):
 
         return await answer_once(request, viewer, idempotency_key, data, book, 201)
 
-    @get("/", responses=error_responses(401, 404, 422))
+    @get("/", responses=error_responses(401, 404, 422), opt=CACHED)
     async def list_bookings(
         self,
         viewer: CurrentViewer,
@@ -75,10 +76,11 @@ class BookingController(Controller):
         """Bookings I may see: my own; all of a site for its animators; everything for admins.
         With `start`/`end`: those in the range, soonest first (at most 1,000). Without: every
         booking not over yet, soonest first, then the latest 50 past ones, newest first."""
+        # « now » is the minute's (this_minute): the answer is kept until the minute turns
         rows = await services.list_bookings(
             viewer, mine=mine, machine_id=machine, site_slug=site,
             start=parse_moment("start", start) if start else None,
-            end=parse_moment("end", end) if end else None, past_page=past_page,
+            end=parse_moment("end", end) if end else None, past_page=past_page, now=this_minute(),
         )
         return [booking_out(r) for r in rows]
 
@@ -97,13 +99,14 @@ class AvailabilityController(Controller):
     path = "/"
     tags = ["availability"]
 
-    @get("/machines/{machine_id:int}/availability", responses=error_responses(404, 422))
+    @get("/machines/{machine_id:int}/availability", responses=error_responses(404, 422), opt=CACHED)
     async def machine_availability(
         self, machine_id: FromPath[int], start: str = START, end: str = END
     ) -> AvailabilityOut:
         """Busy intervals and free bookable intervals of a machine (rules and hours applied)."""
+        # « now » is the minute's (this_minute): the answer is kept until the minute turns
         result = await services.machine_availability(
-            machine_id, parse_moment("start", start), parse_moment("end", end), now()
+            machine_id, parse_moment("start", start), parse_moment("end", end), this_minute()
         )
         return availability_out(result)
 

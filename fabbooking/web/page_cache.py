@@ -11,13 +11,21 @@ host, the language chosen for the request, the viewer (account, role, language a
 anonymous), the htmx headers that choose a fragment, and whether the demo's banner shows.
 The CSRF token a page embeds is not kept: the page is kept cut at the token, and each visitor
 gets their own (their cookie's, or a new one with its cookie, as Litestar's CSRF middleware
-does), so no token ever reaches another visitor.
+does), so no token ever reaches another visitor. The API's JSON answers (outside the CSRF
+middleware) are kept whole and served with no token and no cookie.
+
+The viewer comes from the session cookie or, for the API, from ``Authorization: Bearer``:
+the token's rows are read once per generation and kept by the token's digest (a revocation
+is a write, so a new generation), its expiry checked on every request, as a session's is.
+An Authorization that is not a well-formed Bearer token, or a token sent with a session
+cookie, goes to the app (which refuses or answers, uncached).
 
 It sits outside Litestar's whole stack: a page found here skips routing, the middleware and
 hooks (their headers were kept with the page), the handler's queries and the rendering.
 What it costs is one statement (the data version), plus the session's lookup once per
 generation. Only the routes marked ``opt=CACHED`` are kept, and only an answer 200 that sets
-no cookie but the CSRF one. FABBOOKING_PAGE_CACHE=off turns it off.
+no cookie but the CSRF one (none for JSON); their handlers must answer alike for the whole
+minute (fabbooking.api.moments.this_minute). FABBOOKING_PAGE_CACHE=off turns it off.
 """
 
 from __future__ import annotations
@@ -38,13 +46,13 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures.cookie import Cookie
 from litestar.middleware.csrf import generate_csrf_token
 from litestar.routes import HTTPRoute
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from fabbooking import data_version
 from fabbooking.accounts import identify
 from fabbooking.accounts.viewer import ANONYMOUS, Viewer
-from fabbooking.api.auth import SESSION_COOKIE, VIEWER_FOUND
+from fabbooking.api.auth import SESSION_COOKIE, TOKEN_VIEWER_FOUND, VIEWER_FOUND
 from fabbooking.messages import choose_language
 from fabbooking.usage.demo_live import banner_shown
 from fabbooking.web.i18n import LANGUAGE_COOKIE
@@ -58,7 +66,7 @@ MIN_COMPRESSED = 512  # as the app's CompressionConfig(minimum_size=512)
 _TOKEN = re.compile(rb"[0-9a-f]{128}")  # Litestar's: 64 random hex digits, then their HMAC
 _NOT_KEPT = {b"content-length", b"content-encoding", b"set-cookie"}
 _HTMX = (b"hx-request", b"hx-boosted", b"hx-history-restore-request")
-_ONCE = frozenset({b"cookie", b"host", b"accept-language", b"accept-encoding", *_HTMX})
+_ONCE = frozenset({b"cookie", b"host", b"accept-language", b"accept-encoding", b"authorization", *_HTMX})
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
@@ -69,6 +77,7 @@ class Page:
     pieces: tuple[bytes, ...]  # the body, cut where the CSRF token was
     deflated: tuple[bytes, ...]  # each piece deflated on its own, the stream ended after the last
     size: int
+    csrf: bool = True  # the answer came through the CSRF middleware (else no token, no cookie: JSON)
 
 
 def _deflated(pieces: tuple[bytes, ...]) -> tuple[bytes, ...]:
@@ -97,10 +106,12 @@ def gzipped(page: Page, token: bytes, body: bytes) -> bytes:
 
 @dataclass(slots=True)
 class Drawer:
-    """What one generation keeps: pages, and the sessions' rows (who is looking)."""
+    """What one generation keeps: pages, and the sessions' and API tokens' rows (who is
+    looking; a token by its digest, never as it was sent)."""
 
     pages: dict[Hashable, Page]
     sessions: dict[str, list[dict[str, Any]]]
+    tokens: dict[str, list[dict[str, Any]]]
 
 
 class Shelf:
@@ -115,7 +126,7 @@ class Shelf:
         """The drawer of ``generation``, which becomes the latest; the oldest are dropped."""
         drawer = self._drawers.get(generation)
         if drawer is None:
-            drawer = self._drawers[generation] = Drawer({}, {})
+            drawer = self._drawers[generation] = Drawer({}, {}, {})
             while len(self._drawers) > GENERATIONS_KEPT:
                 self._forget(self._drawers.popitem(last=False)[1].pages.values())
         elif next(reversed(self._drawers)) != generation:
@@ -153,6 +164,7 @@ class Asked:
     headers: dict[bytes, bytes]
     cookies: dict[str, str]
     csrf: bytes | None  # the visitor's CSRF cookie (a well-formed token), or None
+    bearer: str | None  # the API token of ``Authorization: Bearer <token>``, or None
 
     @classmethod
     def read(cls, scope: Scope, csrf_cookie: str) -> Asked | None:
@@ -169,7 +181,14 @@ class Asked:
         csrf = raw_csrf.encode() if raw_csrf is not None else None
         if csrf is not None and not _TOKEN.fullmatch(csrf):
             return None
-        return cls(headers, cookies, csrf)
+        bearer = None
+        authorization = headers.get(b"authorization")
+        if authorization:  # as provide_viewer reads it; anything else is the app's to refuse
+            scheme, _, token = authorization.decode("latin-1").partition(" ")
+            bearer = token.strip()
+            if scheme.lower() != "bearer" or not bearer or "\x00" in bearer or SESSION_COOKIE in cookies:
+                return None  # with a session too, pages would show the session's viewer: not kept
+        return cls(headers, cookies, csrf, bearer)
 
 
 class PageCache:
@@ -199,7 +218,8 @@ class PageCache:
         if viewer is None:  # the session is to be extended: a write, the app does it
             await self.app(scope, receive, send)
             return
-        language = self._language(scope, asked, viewer)
+        # the API answers in the token's account's language (provide_viewer)
+        language = viewer.language if asked.bearer is not None else self._language(scope, asked, viewer)
         key = self._key(scope, asked, viewer, language)
         page = self.shelf.drawer(generation).pages.get(key)
         if page is not None:
@@ -239,6 +259,8 @@ class PageCache:
     # --- who is looking: the session's rows, read once per generation -----------------------
 
     async def _viewer(self, asked: Asked, generation: Hashable) -> Viewer | None:
+        if asked.bearer is not None:
+            return await self._token_viewer(asked.bearer, generation)
         token = asked.cookies.get(SESSION_COOKIE)
         if not token:
             return ANONYMOUS
@@ -254,6 +276,19 @@ class PageCache:
         if extend:
             return None
         return viewer or ANONYMOUS
+
+    async def _token_viewer(self, token: str, generation: Hashable) -> Viewer | None:
+        """The API token's account, its rows read once per generation (a revocation is a
+        write: a new generation) and its expiry checked now; None (the app refuses) for a
+        token unknown, revoked, expired or of an inactive account."""
+        digest = identify.token_digest(token)
+        tokens = self.shelf.drawer(generation).tokens
+        rows = tokens.get(digest)
+        if rows is None:
+            rows = await identify.token_rows(digest)
+            if len(tokens) < self.shelf.max_pages:
+                tokens[digest] = rows
+        return identify.token_viewer_at(rows, datetime.now(UTC))
 
     @staticmethod
     def _language(scope: Scope, asked: Asked, viewer: Viewer) -> str:
@@ -273,14 +308,15 @@ class PageCache:
         query: bytes = scope.get("query_string", b"")
         headers = asked.headers
         return ("page", scope["path"], query, headers.get(b"host"), scope.get("scheme"), language, viewer,
+                asked.bearer is not None,  # a page asked with a token shows no session
                 *(headers.get(name) for name in _HTMX), banner_shown())
 
     # --- a kept page, with this visitor's token --------------------------------------------
 
     async def _serve(self, page: Page, asked: Asked, send: Send) -> None:
         headers = list(page.headers)
-        token = asked.csrf
-        if token is None:
+        token = asked.csrf or b""
+        if page.csrf and not token:
             token = generate_csrf_token(self.csrf.secret).encode()
             headers.append((b"set-cookie", self._csrf_cookie_header(token.decode())))
         body = token.join(page.pieces) if len(page.pieces) > 1 else page.pieces[0]
@@ -313,7 +349,8 @@ class PageCache:
                                generation: Hashable, key: Hashable, language: str) -> Page | None:
         """The app's answer, sent; the page, if it may be kept (and then kept)."""
         self.misses += 1
-        scope[VIEWER_FOUND] = viewer  # type: ignore[literal-required]
+        # who is looking, found above: the session's, or the Bearer token's (for the API only)
+        scope[VIEWER_FOUND if asked.bearer is None else TOKEN_VIEWER_FOUND] = viewer  # type: ignore[literal-required]
         start: dict[str, Any] | None = None
         chunks: list[bytes] = []
         complete = False
@@ -333,7 +370,8 @@ class PageCache:
         handler = scope.get("route_handler")
         if handler is None or not handler.opt.get("page_cache"):
             return None
-        if scope.get("state", {}).get("language") != language:  # type: ignore[attr-defined]
+        chosen = scope.get("state", {}).get("language")  # type: ignore[attr-defined]
+        if chosen != language and not (chosen is None and _is_json(start)):
             return None  # the app read the request otherwise than _language did: not kept
         page = self._page(scope, start, b"".join(chunks), asked)
         if page is None or not self._still(generation):
@@ -349,10 +387,15 @@ class PageCache:
     def _page(self, scope: Scope, start: dict[str, Any], body: bytes, asked: Asked) -> Page | None:
         kept: list[tuple[bytes, bytes]] = []
         encoding = b""
+        token = ScopeState.from_scope(scope).csrf_token
+        if token is Empty:  # where the CSRF middleware is off (the API's JSON): no token, no cookie
+            token = None
+        elif not isinstance(token, str) or not _TOKEN.fullmatch(token.encode()):
+            return None
         for name, value in start.get("headers", ()):
             name = name.lower()
             if name == b"set-cookie":
-                if not value.startswith(self._csrf_cookie.encode() + b"="):
+                if token is None or not value.startswith(self._csrf_cookie.encode() + b"="):
                     return None  # a page that sets a cookie is that visitor's alone
             elif name == b"content-encoding":
                 encoding = value
@@ -368,15 +411,21 @@ class PageCache:
             return None
         if len(body) > MAX_PAGE_BYTES:
             return None
-        token = ScopeState.from_scope(scope).csrf_token
-        if not isinstance(token, str) or not _TOKEN.fullmatch(token.encode()):
-            return None
-        pieces = tuple(body.split(token.encode()))
+        if token is None:
+            pieces: tuple[bytes, ...] = (body,)
+        else:
+            pieces = tuple(body.split(token.encode()))
         if len(pieces) > 1 and asked.csrf is not None and asked.csrf != token.encode():
             return None
         deflated = _deflated(pieces)
         return Page(path_template=scope.get("path_template", ""), headers=tuple(kept), pieces=pieces,
-                    deflated=deflated, size=sum(map(len, pieces)) + sum(map(len, deflated)) + 512)
+                    deflated=deflated, size=sum(map(len, pieces)) + sum(map(len, deflated)) + 512,
+                    csrf=token is not None)
+
+
+def _is_json(start: dict[str, Any]) -> bool:
+    return any(name.lower() == b"content-type" and value.startswith(b"application/json")
+               for name, value in start.get("headers", ()))
 
 
 def _without_accept_encoding(value: bytes) -> bytes:
