@@ -129,6 +129,7 @@ class UsageListener:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._stopping = False
 
     # --- paho's callbacks: on the event loop (the socket ones also from the connecting thread) ---
 
@@ -142,7 +143,10 @@ class UsageListener:
         self._on_connected()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+        if self._stopping:
+            log.info("disconnected from the broker: the listener stops")
+        else:
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
         self._loop.call_soon_threadsafe(self.connected.clear)
 
     def _deliver(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
@@ -318,6 +322,7 @@ class UsageListener:
         try:
             await self._consume()
         finally:
+            self._stopping = True
             for job in background:
                 job.cancel()
             self._client.disconnect()
