@@ -34,7 +34,7 @@ import asyncio
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -266,12 +266,7 @@ class PageCache:
             return ANONYMOUS
         if "\x00" in token:
             return ANONYMOUS
-        sessions = self.shelf.drawer(generation).sessions
-        rows = sessions.get(token)
-        if rows is None:
-            rows = await identify.session_rows(token)
-            if len(sessions) < self.shelf.max_pages:
-                sessions[token] = rows
+        rows = await self._rows_once(self.shelf.drawer(generation).sessions, token, identify.session_rows)
         viewer, extend = identify.session_viewer_at(rows, datetime.now())
         if extend:
             return None
@@ -282,13 +277,18 @@ class PageCache:
         write: a new generation) and its expiry checked now; None (the app refuses) for a
         token unknown, revoked, expired or of an inactive account."""
         digest = identify.token_digest(token)
-        tokens = self.shelf.drawer(generation).tokens
-        rows = tokens.get(digest)
-        if rows is None:
-            rows = await identify.token_rows(digest)
-            if len(tokens) < self.shelf.max_pages:
-                tokens[digest] = rows
+        rows = await self._rows_once(self.shelf.drawer(generation).tokens, digest, identify.token_rows)
         return identify.token_viewer_at(rows, datetime.now(UTC))
+
+    async def _rows_once(self, known: dict[str, list[dict[str, Any]]], key: str,
+                         read: Callable[[str], Awaitable[list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+        """``read(key)``, once per generation (``known`` is that generation's, bounded)."""
+        rows = known.get(key)
+        if rows is None:
+            rows = await read(key)
+            if len(known) < self.shelf.max_pages:
+                known[key] = rows
+        return rows
 
     @staticmethod
     def _language(scope: Scope, asked: Asked, viewer: Viewer) -> str:
