@@ -148,3 +148,26 @@ async def test_runs_and_failures_are_counted_for_metrics(db):
     await run_tick([Job("fine", fine)], now, 60)  # the same tick again: already taken, not counted
     assert value("fabbooking_background_job_runs_total", "fine") == runs + 1
     assert value("fabbooking_background_job_failures_total", "broken") == failures + 1
+
+
+async def test_a_job_meeting_a_database_outage_logs_one_line_not_a_traceback(db, caplog):
+    """A tick that falls in an outage: the job waits for the next tick; the log says so in
+    one line and names the outage once, as the requests do (CI caught a traceback here)."""
+    import logging
+    import sqlite3
+
+    from fabbooking.jobs.runner import run_tick
+    from fabbooking.outage import OUTAGE
+
+    async def away(now: datetime) -> None:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    caplog.set_level(logging.INFO)
+    try:
+        await run_tick([Job("away", away, each_process=True)], datetime.now(UTC), 60)
+        await run_tick([Job("away", away, each_process=True)], datetime.now(UTC), 60)
+        assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+        assert caplog.text.count("the database is unavailable") == 1
+        assert caplog.text.count("background job away waits for the database") == 2
+    finally:
+        OUTAGE.answered()

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from fabbooking import database
 from fabbooking.jobs.tables import JobRun
 from fabbooking.observability import metrics
+from fabbooking.outage import OUTAGE, is_database_unavailable
 from fabbooking.settings import job_tick_seconds
 
 log = logging.getLogger("fabbooking.jobs")
@@ -127,9 +128,14 @@ async def run_tick(jobs: Sequence[Job], now: datetime, every: float) -> None:
             elif await run_if_first(job, tick, now):
                 metrics.job_runs.labels(job.name).inc()
                 log.debug("job %s ran for tick %d", job.name, tick)
-        except Exception:  # noqa: BLE001 - one failing job must not stop the others; next tick retries
+        except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others; next tick retries
             metrics.job_failures.labels(job.name).inc()
-            log.exception("background job %s failed (tick %d)", job.name, tick)
+            if is_database_unavailable(exc):  # an outage is logged once, as the requests' are
+                OUTAGE.noticed(exc)
+                log.warning("background job %s waits for the database (tick %d); the next tick tries again",
+                            job.name, tick)
+            else:
+                log.exception("background job %s failed (tick %d)", job.name, tick)
 
 
 async def run_jobs_forever(jobs: Sequence[Job] = JOBS, every: float | None = None) -> None:
