@@ -148,6 +148,14 @@ class UsageListener:
         else:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
         self._loop.call_soon_threadsafe(self.connected.clear)
+        # The messages of the connection that ended must not be acknowledged on the next one
+        # (paho still says "connected" after a DISCONNECT from the broker, until reconnect()
+        # runs; a PUBACK sent then could reach the new connection and acknowledge there a
+        # message with the same packet id that is not recorded yet).
+        self._on_loop(self._connection_ended)
+
+    def _connection_ended(self) -> None:
+        self._connection += 1
 
     def _deliver(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         self.arrive(Received(Incoming(topic, payload, datetime.now(UTC)), mid, qos, self._connection))
@@ -199,6 +207,8 @@ class UsageListener:
         if self._watched is not None and self._reading_paused:
             self._reading_paused = False
             self._loop.add_reader(self._watched[1], self._readable)
+            if getattr(self._watched[0], "pending", lambda: 0)():  # TLS: decrypted bytes epoll cannot see
+                self._loop.call_soon(self._readable)
 
     def _unwatch(self, sock) -> None:
         """The connection's socket is closed (or one closed before it was watched, with no
@@ -399,7 +409,8 @@ class UsageListener:
             self._recording = batch
             metrics.mqtt_batch_size.observe(len(batch))
             await self._record_shielded(batch)
-            if self._client is not None and self._client.is_connected():  # acks are only valid on the connection that delivered
+            # acks are only valid on the connection that delivered (see _on_disconnect)
+            if self._client is not None and self._client.is_connected() and self._client.socket() is not None:
                 connection, ack = self._connection, self._client.ack
                 for item in batch:
                     if item.qos > 0 and item.connection == connection:
