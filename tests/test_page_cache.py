@@ -388,3 +388,18 @@ async def test_an_authorization_that_is_not_a_bearer_token_goes_to_the_app(clien
         refused = await client.get(MINE, headers={"Authorization": authorization})
         assert refused.status_code == 401, authorization
         assert kept(app).hits == hits
+
+
+async def test_a_page_asked_with_a_token_is_the_cookies_language_never_the_tokens(client, app, world):
+    """Pages do not read API tokens: one asked with a token is rendered as for anyone, in the
+    language of its cookie, never kept under the token's account and its language."""
+    from fabbooking.accounts.tables import Account
+
+    await Account.update({Account.language: "en"}).where(Account.id == world.ids["maker"])
+    url = f"/machines/{world.ids['printer']}"
+    token = world.auth("maker")
+    english = await client.get(url, headers={**token, "Accept-Language": "en"})
+    english = await client.get(url, headers={**token, "Accept-Language": "en"})
+    french = await client.get(url, headers={**token, "Accept-Language": "en", "Cookie": "lang=fr"})
+    assert english.status_code == french.status_code == 200
+    assert '<html lang="en"' in english.text and '<html lang="fr"' in french.text

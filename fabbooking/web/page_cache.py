@@ -210,6 +210,8 @@ class PageCache:
             await self.app(scope, receive, send)
             return
         asked = Asked.read(scope, self._csrf_cookie)
+        if asked is not None and asked.bearer is not None and not scope["path"].startswith("/api/"):
+            asked = None  # a page asked with a token: pages do not read it (their language neither)
         generation = await self._generation() if asked is not None else None
         if asked is None or generation is None:
             await self.app(scope, receive, send)
