@@ -141,6 +141,12 @@ def test_log_defaults_just_after_midnight_stay_on_one_day():
     assert log_defaults(moment, PARIS) == {"day": "2026-03-14", "start": "00:00", "end": "00:30"}
 
 
+def test_log_defaults_in_the_first_quarter_hour_are_the_evening_before():
+    """Not 00:00 to 00:00, which the form itself refuses (CI met it at 00:07 in Paris)."""
+    moment = datetime(2026, 12, 6, 0, 7, tzinfo=PARIS)
+    assert log_defaults(moment, PARIS) == {"day": "2026-12-05", "start": "21:45", "end": "23:45"}
+
+
 def test_title_suggestions_newest_first_each_once():
     titles = ["Réparer son vélo", "Initiation  impression 3D", "réparer son vélo", "", "Couture"]
     assert rules.title_suggestions(titles) == ["Réparer son vélo", "Initiation impression 3D", "Couture"]

@@ -7,7 +7,7 @@ become aware datetimes here. Errors are keyed by the id of the field to correct.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from fabbooking.messages import render
@@ -159,7 +159,9 @@ def log_defaults(now: datetime, tz: ZoneInfo) -> dict[str, str]:
     """« Noter un atelier » filled in already: today, ended at the last quarter hour, two
     hours long."""
     start, end = rules.default_log_times(now.astimezone(tz))
-    if start.date() != end.date():  # just after midnight: keep both times on one day
+    if end.time() == time(0):  # in the first quarter hour of the day: the evening before, to 23:45
+        start, end = start - timedelta(minutes=15), end - timedelta(minutes=15)
+    elif start.date() != end.date():  # just after midnight: keep both times on one day
         start = end.replace(hour=0, minute=0)
     return {"day": end.date().isoformat(), "start": start.strftime("%H:%M"),
             "end": end.strftime("%H:%M")}
