@@ -12,6 +12,7 @@ message, except under CI=true where a missing server is a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import shutil
@@ -47,6 +48,21 @@ from fabbooking.training.tables import Qualification, Training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
+
+
+@contextlib.contextmanager
+def in_the_paris_afternoon_if(too_late: int, too_early: int):
+    """Run the block at 15:07 in Paris, the same day, when Paris's hour now is ``too_late``
+    or later, or before ``too_early``: for a test whose moments ("the last hour", "the next
+    hour") must fall on one Paris day. Otherwise, at the real time."""
+    local = datetime.now(PARIS)
+    if local.hour >= too_late or local.hour < too_early:
+        import time_machine
+
+        with time_machine.travel(local.replace(hour=15, minute=7), tick=True):
+            yield
+    else:
+        yield
 PASSWORD = "secret123"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -65,7 +65,7 @@ def test_a_taken_embedded_broker_port_is_reported_clearly(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-async def test_a_client_subscribing_while_another_connects_breaks_neither():
+async def test_the_embedded_brokers_subscriptions_may_change_while_it_walks_them():
     """amqtt walks every subscription, awaiting, while a client connects; a subscription
     made meanwhile ended that client's session (a demo printer had to reconnect in CI)."""
     from fabbooking.usage.embedded_broker import start_embedded_broker

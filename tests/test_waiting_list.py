@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from fabbooking import database
 from fabbooking.bookings.tables import Booking
 from fabbooking.notifications.sending import drain
 from fabbooking.notifications.tables import Outbox
 from fabbooking.usage.tables import Telemetry
-from tests.conftest import PARIS, booking_body, make_account, qualify
+from tests.conftest import PARIS, booking_body, in_the_paris_afternoon_if, make_account, qualify
 from tests.mail_support import mail_server  # noqa: F401
 from tests.test_notifications import give_address
 from tests.test_web_manage import login
@@ -97,11 +96,7 @@ async def test_the_link_opens_the_booking_form_on_the_freed_slot(client, world):
 
 
 async def test_a_no_show_release_tells_the_people_waiting_for_the_rest_of_the_slot(client, world, mail_server):
-    local = datetime.now(PARIS)
-    if local.hour >= 21 or local.hour < 4:  # the windows below must stay within one Paris day
-        with time_machine.travel(local.replace(hour=15, minute=7), tick=True):
-            await _no_show_release_tells_the_people_waiting(client, world)
-    else:
+    with in_the_paris_afternoon_if(too_late=21, too_early=4):  # its windows stay within one Paris day
         await _no_show_release_tells_the_people_waiting(client, world)
 
 

@@ -1,13 +1,12 @@
 """The desk shows what the machines reported: maintenance due and walk-in use."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 
 from fabbooking.usage.recording import Incoming, record_batch
 from fabbooking.usage.tables import MaintenancePlan
-from tests.conftest import PARIS
+from tests.conftest import in_the_paris_afternoon_if
 from tests.usage_helpers import contract_event, now, topic, wire_gateway
 from tests.web_helpers import browser_login, submit
 
@@ -15,11 +14,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_desk_lists_due_maintenance_and_walk_ins_and_marks_maintenance_done(client, world):
-    local = datetime.now(PARIS)
-    if local.hour < 2:  # the walk-in below must have started today in Paris (CI met 00:07)
-        with time_machine.travel(local.replace(hour=15), tick=True):
-            await _desk_lists_due_maintenance_and_walk_ins(client, world)
-    else:
+    with in_the_paris_afternoon_if(too_late=24, too_early=2):  # its walk-in started today in Paris
         await _desk_lists_due_maintenance_and_walk_ins(client, world)
 
 
