@@ -26,8 +26,14 @@ _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH] + [str(_BENCH)]
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 from urllib.parse import quote  # noqa: E402
@@ -244,18 +250,57 @@ def measure(name: str, url: str, args: argparse.Namespace, connections: int = RE
     return run
 
 
+def server_pid(base: str) -> int:
+    port = base.rsplit(":", 1)[1]
+    listing = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    pid = re.search(r"pid=(\d+)", listing)
+    if pid is None:
+        raise SystemExit(f"no process found listening on port {port}")
+    return int(pid.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def profiled(base: str, output: Path | None, duration: float) -> Iterator[list[float]]:
+    """The web process's CPU seconds while the block runs (yielded list, filled at the end);
+    py-spy records it too when ``output`` is given."""
+    pid = server_pid(base)
+    spy = None
+    if output is not None:
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        spy = subprocess.Popen([py_spy, "record", "--pid", str(pid), "--duration", f"{duration:.0f}",
+                                "--format", "raw", "--output", str(output), "--gil"],
+                               stdout=subprocess.DEVNULL)
+    used: list[float] = []
+    before = cpu_seconds(pid)
+    try:
+        yield used
+    finally:
+        used.append(cpu_seconds(pid) - before)
+        if spy is not None:
+            spy.wait(timeout=duration + 60)
+            print(f"  py-spy profile of the POST run: {output}", flush=True)
+
+
 def bench(args: argparse.Namespace, workdir: Path, database_url: str | None) -> list[Row]:
     rows = []
     with _server.hello_world_server(workdir) as hello, \
             _server.demo_server(args.root, workdir, database_url, args.workers) as base:
-        paths = read_paths(base)
+        paths = read_paths(base) if args.only != "post" else []
         check_answers(paths)
-        hello_rate = measure("hello world GET /", f"{hello}/", args).rate
+        hello_rate = measure("hello world GET /", f"{hello}/", args).rate if paths else 0.0
         for path in paths:
             run = measure(path.name, path.url, args, headers=path.headers)
             after = measure("hello world GET /", f"{hello}/", args).rate
             rows.append(Row(path.name, run, (hello_rate + after) / 2, path.goal_percent, path.goal_p99_ms))
             hello_rate = after
+        if args.only == "reads":
+            return rows
 
         add_machines(base, args.post_extra_machines)
         slots = free_slots(base)
@@ -267,8 +312,12 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str | None) -> 
         print(f"  POST plan: {len(slots)} distinct free slots on "
               f"{len({s[0] for s in slots})} machines for {makers} makers", flush=True)
         echo_before = measure("echo POST /echo", f"{hello}/echo", args, POST_CONNECTIONS, bodies=bodies).rate
-        run = measure("POST /api/v1/bookings", f"{base}/api/v1/bookings", args, POST_CONNECTIONS,
-                      bodies=bodies)
+        with profiled(base, args.py_spy, args.duration) as used:
+            run = measure("POST /api/v1/bookings", f"{base}/api/v1/bookings", args, POST_CONNECTIONS,
+                          bodies=bodies)
+        answered = run.rate * args.duration
+        print(f"  web process CPU during the POST run: {used[0] / args.duration:.0%} of a core, "
+              f"{1000 * used[0] / max(answered, 1):.2f} ms a booking", flush=True)
         echo_after = measure("echo POST /echo", f"{hello}/echo", args, POST_CONNECTIONS, bodies=bodies).rate
         rows.append(Row(f"POST /api/v1/bookings ({POST_CONNECTIONS} clients, {len(slots)} slots)", run,
                         (echo_before + echo_after) / 2, 15, 100, want_no_errors=True))
@@ -308,6 +357,10 @@ def main() -> int:
     parser.add_argument("--no-wrk", action="store_true", help="use the bundled Python load generator")
     parser.add_argument("--workers", type=int, default=1,
                         help="fabbooking serve --workers N (default 1, as the README runs it)")
+    parser.add_argument("--only", choices=["reads", "post"], default=None,
+                        help="measure only the read paths, or only the POST")
+    parser.add_argument("--py-spy", type=Path, default=None, metavar="FILE",
+                        help="record the web process with py-spy during the POST run (raw format)")
     args = parser.parse_args()
     args.root = args.root.resolve()
     if args.database == "postgres" and not _server.postgres_reachable():

@@ -85,3 +85,18 @@ class WrittenStatement(QueryString):
             return "?".join(self._pieces), self._values
         marks = [f"${n}" for n in range(1, len(self._pieces))] + [""]
         return "".join(piece + mark for piece, mark in zip(self._pieces, marks, strict=True)), self._values
+
+
+class QuickStatement(WrittenStatement):
+    """A hand-written statement that is one short read on an index: outside a transaction it
+    runs on the event loop's quick-read connection, like a prepared query (see sqlite_pool)."""
+
+    quick = True
+
+
+async def quick_rows(table: type, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of a hand-written short read (``{}`` for each argument), as dicts, through
+    ``table``'s engine (inside the current transaction, if there is one)."""
+    engine = table._meta.db  # type: ignore[attr-defined]
+    results = await engine.run_querystring(QuickStatement(sql, args))
+    return engine.transform_response_to_dicts(results) if results else []

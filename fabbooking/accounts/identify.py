@@ -15,6 +15,7 @@ from typing import Any
 
 from fabbooking.accounts.tables import Account, BrowserSession
 from fabbooking.accounts.viewer import Viewer
+from fabbooking.prepared import quick_rows
 from fabbooking.stored_moments import as_datetime, aware
 
 SESSION_EXTENSION = timedelta(days=1)  # a session used within a day of its expiry lives a day more
@@ -52,7 +53,7 @@ async def viewer_for_token(token: str) -> Viewer | None:
 
 async def token_rows(digest: str) -> list[dict[str, Any]]:
     """The token's account and the sites it works at: what ``token_viewer_at`` reads."""
-    return await Account.raw(_BY_TOKEN, digest)
+    return await quick_rows(Account, _BY_TOKEN, digest)
 
 
 def token_viewer_at(rows: list[dict[str, Any]], now: datetime) -> Viewer | None:

@@ -90,6 +90,13 @@ _BUSY = Prepared(lambda machine_id, start, end, earliest: Booking.select(
     & (Booking.start_at < end) & (Booking.end_at > start)).order_by(Booking.start_at))
 
 
+# the maker's own coming bookings at a site (the quota), bounded like _overlapping(now, horizon)
+_HELD = Prepared(lambda maker, site_id, earliest, now, latest: Booking.count().where(
+    (Booking.maker == maker) & _active() & (Booking.start_at > earliest) & (Booking.start_at < latest)
+    & (Booking.end_at > now) & (Booking.machine.site == site_id)
+    & (Booking.purpose == BookingPurpose.maker.value)))
+
+
 async def busy_intervals(machine_id: int, start: datetime, end: datetime) -> list[Interval]:
     return (await busy_by_machine([machine_id], start, end))[machine_id]
 
@@ -173,11 +180,8 @@ async def _book(
                 # One booking at a time per machine, so buffer and quota checks hold too.
                 await Machine.raw("SELECT id FROM machine WHERE id = {} FOR UPDATE", machine_id)
             others = await busy_intervals(machine_id, start - buffer, end + buffer)
-            held = await Booking.count().where(
-                (Booking.maker == maker) & _active() & _overlapping(now, now + MAX_HORIZON)
-                & (Booking.machine.site == place.site_id)
-                & (Booking.purpose == BookingPurpose.maker.value)
-            )
+            held = (await _HELD.first(maker=maker, site_id=place.site_id, earliest=now - LONGEST_BOOKING,
+                                      now=now, latest=now + MAX_HORIZON))["count"]
             # a workshop hold is made by staff, whom the quota never limits
             refusal = check_conflicts(request, place.facts, others) or check_quota(
                 request, place.facts, held

@@ -14,7 +14,7 @@ from fabbooking.bookings.calendar import OpeningPeriod as Period
 from fabbooking.bookings.rules import RULE_NAMES, BookingRules, MachineFacts
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.tables import Closure, Machine, OpeningPeriod, Site
-from fabbooking.prepared import Prepared
+from fabbooking.prepared import Prepared, quick_rows
 from fabbooking.training.tables import Training
 
 SITE_FIELDS = ("name", "kind", "neighbourhood", "address", "timezone", "description",
@@ -90,7 +90,7 @@ async def site_calendars(site_ids: list[int]) -> dict[int, SiteCalendar]:
     if not ids:
         return {}
     marks = ", ".join("{}" for _ in ids)
-    rows = await OpeningPeriod.raw(_CALENDARS.format(sites=marks), *ids, *ids)
+    rows = await quick_rows(OpeningPeriod, _CALENDARS.format(sites=marks), *ids, *ids)
     opening: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     closed: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for r in rows:

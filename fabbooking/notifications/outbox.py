@@ -15,6 +15,7 @@ from fabbooking.accounts.tables import Account
 from fabbooking.notifications.kinds import kind as kind_named
 from fabbooking.notifications.rendering import render
 from fabbooking.notifications.tables import MutedKind, Outbox, VerifiedAddress
+from fabbooking.prepared import Prepared
 
 log = logging.getLogger("fabbooking.mail")
 
@@ -48,14 +49,22 @@ def same_address(a: str | None, b: str | None) -> bool:
     return bool(a and b) and a.strip().lower() == b.strip().lower()  # type: ignore[union-attr]
 
 
+_PROVED_COLUMNS = (VerifiedAddress.account, VerifiedAddress.address,
+                   VerifiedAddress.account.email.as_alias("email"))
+_PROVED_ONE = Prepared(lambda account_id: VerifiedAddress.select(*_PROVED_COLUMNS).where(
+    (VerifiedAddress.account == account_id) & (VerifiedAddress.account.active == True)))  # noqa: E712
+
+
 async def proved_addresses(account_ids: Sequence[int]) -> dict[int, str]:
     """The active accounts among these whose e-mail is an address they proved: their address."""
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    rows = await VerifiedAddress.select(
-        VerifiedAddress.account, VerifiedAddress.address, VerifiedAddress.account.email.as_alias("email"),
-    ).where(VerifiedAddress.account.is_in(ids) & (VerifiedAddress.account.active == True))  # noqa: E712
+    if len(ids) == 1:  # a booking's own confirmation: a prepared query
+        rows = await _PROVED_ONE.rows(account_id=ids[0])
+    else:
+        rows = await VerifiedAddress.select(*_PROVED_COLUMNS).where(
+            VerifiedAddress.account.is_in(ids) & (VerifiedAddress.account.active == True))  # noqa: E712
     return {r["account"]: r["email"] for r in rows if same_address(r["address"], r["email"])}
 
 

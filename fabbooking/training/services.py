@@ -10,6 +10,7 @@ from fabbooking.accounts.viewer import Viewer
 from fabbooking.bookings.rules import HeldQualification
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.tables import MachineKind, Site
+from fabbooking.prepared import Prepared
 from fabbooking.training.tables import Qualification, Training
 
 KINDS = {k.value for k in MachineKind}
@@ -96,13 +97,16 @@ async def qualifications_of_many(account_ids: list[int]) -> dict[int, list[dict[
     return found
 
 
+_HELD = Prepared(lambda account_id: Qualification.select(
+    Qualification.training.as_alias("training_id"),
+    Qualification.training.name.as_alias("training_name"),
+    Qualification.training.unlocks_kinds.as_alias("unlocks_kinds"),
+    Qualification.expires_on,
+).where(Qualification.account == account_id))
+
+
 async def held_qualifications(account_id: int) -> list[HeldQualification]:
-    rows = await Qualification.select(
-        Qualification.training.as_alias("training_id"),
-        Qualification.training.name.as_alias("training_name"),
-        Qualification.training.unlocks_kinds.as_alias("unlocks_kinds"),
-        Qualification.expires_on,
-    ).where(Qualification.account == account_id)
+    rows = await _HELD.rows(account_id=account_id)
     return [
         HeldQualification(
             training_id=r["training_id"],
