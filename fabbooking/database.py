@@ -115,11 +115,17 @@ def use_engine(engine: Engine) -> None:
         table._meta.db = engine
 
 
-def write_transaction():
+def write_transaction(short: bool = False):
     """A transaction that takes SQLite's write lock at once (no deadlock between two
-    processes that both read then write); a plain transaction on PostgreSQL."""
+    processes that both read then write); a plain transaction on PostgreSQL. ``short``: a few
+    statements on indexes (a booking, a cancellation), which SQLite runs on the event loop's
+    own connection (see sqlite_pool)."""
     from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+    from fabbooking.sqlite_pool import PooledSQLiteEngine
+
+    if isinstance(DB, PooledSQLiteEngine):
+        return DB.transaction(transaction_type=TransactionType.immediate, short=short)
     if isinstance(DB, SQLiteEngine):
         return DB.transaction(transaction_type=TransactionType.immediate)
     return DB.transaction()

@@ -97,6 +97,19 @@ class QuickStatement(WrittenStatement):
 async def quick_rows(table: type, sql: str, *args: Any) -> list[dict[str, Any]]:
     """The rows of a hand-written short read (``{}`` for each argument), as dicts, through
     ``table``'s engine (inside the current transaction, if there is one)."""
+    return await _written_rows(table, QuickStatement(sql, args))
+
+
+async def written_rows(table: type, sql: str, *args: Any, query_type: str = "generic") -> list[dict[str, Any]]:
+    """The rows a hand-written statement returns (``{}`` for each argument; values adapted
+    by the engine as Piccolo's own are), as dicts. ``query_type`` "insert", "update" or
+    "delete" for a write outside a transaction (it then takes the write lock)."""
+    statement = WrittenStatement(sql, args)
+    statement.query_type = query_type
+    return await _written_rows(table, statement)
+
+
+async def _written_rows(table: type, statement: QueryString) -> list[dict[str, Any]]:
     engine = table._meta.db  # type: ignore[attr-defined]
-    results = await engine.run_querystring(QuickStatement(sql, args))
+    results = await engine.run_querystring(statement)
     return engine.transform_response_to_dicts(results) if results else []

@@ -47,15 +47,17 @@ def fingerprint(request: Request, data: object) -> str:
 
 
 async def answer_once(request: Request, viewer: Viewer, key: str | None, data: object,
-                      work: Callable[[], Awaitable[Answer]], status_code: int) -> Response[Any]:
-    """``work()``'s answer with ``status_code``; under ``key``, at most once per account."""
+                      work: Callable[[], Awaitable[Answer]], status_code: int,
+                      short: bool = False) -> Response[Any]:
+    """``work()``'s answer with ``status_code``; under ``key``, at most once per account.
+    ``short``: the work is a short write transaction (see database.write_transaction)."""
     if key is None or not viewer.is_authenticated:
         return Response(await work(), status_code=status_code)
     assert viewer.account_id is not None
     request_print = fingerprint(request, data)
     for attempt in range(ATTEMPTS):
         try:
-            async with database.write_transaction():
+            async with database.write_transaction(short=short):
                 now = datetime.now(UTC)
                 kept = await answers.find(viewer.account_id, key, now)
                 if kept is not None:

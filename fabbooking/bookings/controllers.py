@@ -58,7 +58,7 @@ class BookingController(Controller):
             return booking_out(await services.book(viewer, data.machine_id, data.start, data.end,
                                                    now(), note=data.note, maker_id=data.maker_id))
 
-        return await answer_once(request, viewer, idempotency_key, data, book, 201)
+        return await answer_once(request, viewer, idempotency_key, data, book, 201, short=True)
 
     @get("/", responses=error_responses(401, 404, 422), opt=CACHED)
     async def list_bookings(
