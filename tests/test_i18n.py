@@ -67,3 +67,31 @@ def test_compiled_catalogue_matches_its_source():
               for n, text in ((1, m.string[0]), (2, m.string[1]))
               if compiled.ngettext(m.id[0], m.id[1], n) != text]
     assert not stale, "run: pybabel compile -d fabbooking/locale -D messages"
+
+
+
+def test_kept_translations_render_exactly_as_jinja_newstyle_gettext_does():
+    """The templates' ``_()`` keeps its result for calls without variables: the same text,
+    escaping and ``%%`` handling as Jinja's own newstyle gettext, in each language."""
+    from jinja2.ext import _gettext_alias, _make_new_gettext
+
+    from fabbooking.web import templating
+    from fabbooking.web.i18n import current_language
+
+    ours = templating.build_environment()
+    jinjas = templating.build_environment()
+    jinjas.globals.update(gettext=_make_new_gettext(templating._gettext), _=_gettext_alias)
+    calls = ('{{ _("Réserver") }}|{{ _("Mes réservations") }}|{{ _("100 %% libre") }}|'
+             '{{ _("<b>%(who)s</b>", who="<i>x</i>") }}|{{ gettext("Se connecter") }}|'
+             '{% trans %}Bonjour{% endtrans %}')
+    source = calls + "{% autoescape false %}" + calls + "{% endautoescape %}"
+    for language, bookings in (("fr", "Mes réservations"), ("en", "My bookings")):
+        token = current_language.set(language)
+        try:
+            expected = jinjas.from_string(source).render()
+            assert bookings in expected and "100 % libre" in expected
+            assert "&lt;i&gt;x&lt;/i&gt;" in expected and "<b><i>x</i></b>" in expected
+            for _ in range(2):  # the first render keeps the results, the second reads them
+                assert ours.from_string(source).render() == expected
+        finally:
+            current_language.reset(token)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
+from markupsafe import Markup
 
 from fabbooking.usage.demo_live import banner_shown
 from fabbooking.web.formatting import FILTERS
@@ -23,6 +26,27 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_language.get()).ngettext(singular, plural, n)
 
 
+# What ``_("…")`` without variables gives, per language and escaping: Jinja's newstyle
+# gettext makes the translation Markup and formats it (``%%`` → ``%``) on every call, a quarter
+# of a page's rendering; the result never changes for a given string and language.
+_PLAIN: dict[tuple[str, bool, str], str] = {}
+
+
+@pass_context
+def _kept_gettext(context: Context, string: str, **variables: Any) -> str:
+    """Jinja's newstyle ``gettext`` (jinja2.ext._make_new_gettext), its result kept when the
+    call has no variables."""
+    autoescape = context.eval_ctx.autoescape
+    if not variables:
+        key = (current_language.get(), autoescape, string)
+        found = _PLAIN.get(key)
+        if found is None:
+            found = _PLAIN[key] = (Markup(_gettext(string)) if autoescape else _gettext(string)) % {}
+        return found
+    translated = _gettext(string)
+    return (Markup(translated) if autoescape else translated) % variables
+
+
 def build_environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
@@ -36,6 +60,7 @@ def build_environment() -> Environment:
         auto_reload=False,
     )
     environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    environment.globals.update(gettext=_kept_gettext, _=_kept_gettext)
     environment.filters.update(FILTERS)
     environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     environment.globals["current_language"] = current_language.get
