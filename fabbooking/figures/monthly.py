@@ -175,8 +175,9 @@ class Totals:
     steady: dict[Month, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
 
     def due(self, month: Month, last: datetime | None, following: datetime | None) -> None:
-        """Widen nothing, narrow only: the month's figures hold while « now » stays in
-        [last, following), the due bookings' ends around it."""
+        """One group's ends around « now » (``last`` at or before it, ``following`` after
+        it): the month's figures hold while « now » stays between the latest ``last`` and
+        the earliest ``following`` of all its groups."""
         known_last, known_next = self.steady.get(month, (None, None))
         if last is not None and (known_last is None or last > known_last):
             known_last = last
