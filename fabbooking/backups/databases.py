@@ -16,10 +16,10 @@ from fabbooking.settings import DatabaseUrl
 # What migrations create beside Piccolo's tables (the figures' history stamp, migration
 # figures_2026_12_06t00_00_00_000000); a backup's own come back with it.
 RAW_TABLES = ["figures_change"]
+_WATCHED = ("booking", "usage_session", "workshop", "workshop_registration", "workshop_attendance", "project")
 RAW_FUNCTIONS = ["figures_today()", "figures_bump(integer)", "figures_bump_at(timestamptz)",
-                 *(f"figures_{table}_changed()" for table in ("booking", "usage_session", "workshop",
-                                                              "workshop_registration", "workshop_attendance",
-                                                              "project", "machine"))]
+                 "figures_machine_changed()", *(f"figures_{table}_changed()" for table in _WATCHED),
+                 *(f"figures_{table}_rows()" for table in _WATCHED)]
 
 
 def _drop_tables() -> str:

@@ -47,7 +47,7 @@ WATCHED = {
                             "workshop, audience, head_count, first_timers"),
     "project": (["{r}.created_at", "{r}.done_at"], "site, created_at, done_at"),
 }
-EVENTS = {"insert": ["NEW"], "delete": ["OLD"], "update": ["OLD", "NEW"]}
+EVENTS = {"insert": ["NEW"], "delete": ["OLD"], "update": ["OLD", "NEW"]}  # SQLite: a trigger per row
 
 
 # --- SQLite ------------------------------------------------------------------------------
@@ -118,29 +118,47 @@ _POSTGRES_FUNCTIONS = [
 ]
 
 
+def _postgres_long(r: str) -> str:
+    return (f"{r}.started_at < figures_today() AND ({r}.ended_at - {r}.started_at > interval '7 days' "
+            f"OR {r}.duration_s > {LONG_S})")
+
+
 def _postgres_triggers() -> list[str]:
+    """Inserts and deletes: one trigger per statement, which adds up its rows by day (a batch
+    of the listener, or a bulk load, bumps each of its days once, not once per row: a row
+    updated again and again within a transaction leaves a chain of versions that each update
+    walks). Updates: one per row, only when its old or new moment is over."""
     statements = list(_POSTGRES_FUNCTIONS)
     for table, (moments, columns) in WATCHED.items():
-        function = f"figures_{table}_changed"
+        picked = " UNION ALL ".join(f"SELECT {m.format(r='t')} AS at FROM changed_rows AS t" for m in moments)
+        body = ("INSERT INTO figures_change AS c (day, changes) "
+                "SELECT (m.at AT TIME ZONE 'UTC')::date - date '1970-01-01', count(*) "
+                f"FROM ({picked}) AS m WHERE m.at < figures_today() GROUP BY 1 "
+                "ON CONFLICT (day) DO UPDATE SET changes = c.changes + excluded.changes;")
+        if table == "usage_session":
+            body += (f" INSERT INTO figures_change AS c (day, changes) SELECT -1, count(*) FROM changed_rows AS t "
+                     f"WHERE {_postgres_long('t')} HAVING count(*) > 0 "
+                     "ON CONFLICT (day) DO UPDATE SET changes = c.changes + excluded.changes;")
+        statements.append(f"""CREATE OR REPLACE FUNCTION figures_{table}_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN {body} RETURN NULL; END $$""")
         lines = []
-        for r, guard in (("OLD", "TG_OP <> 'INSERT'"), ("NEW", "TG_OP <> 'DELETE'")):
-            bumps = [f"PERFORM figures_bump_at({m.format(r=r)});" for m in moments]
+        for r in ("OLD", "NEW"):
+            lines += [f"PERFORM figures_bump_at({m.format(r=r)});" for m in moments]
             if table == "usage_session":
-                bumps.append(
-                    f"IF {r}.started_at < figures_today() AND ({r}.ended_at - {r}.started_at > interval '7 days' "
-                    f"OR {r}.duration_s > {LONG_S}) THEN PERFORM figures_bump(-1); END IF;")
-            lines.append(f"IF {guard} THEN {' '.join(bumps)} END IF;")
-        statements.append(f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+                lines.append(f"IF {_postgres_long(r)} THEN PERFORM figures_bump(-1); END IF;")
+        statements.append(f"""CREATE OR REPLACE FUNCTION figures_{table}_changed() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN {' '.join(lines)} RETURN NULL; END $$""")
-        for event, rows in EVENTS.items():
-            name = f"figures_{table}_{event}"
-            # a subquery may not stand in a trigger's WHEN: the function compares those itself
-            direct = [m for m in moments if not m.startswith("(")]
-            when = " OR ".join(f"{m.format(r=r)} < figures_today()" for r in rows for m in direct)
-            of = f" OF {columns}" if event == "update" else ""
-            statements += [f"DROP TRIGGER IF EXISTS {name} ON {table}",
-                           f"CREATE TRIGGER {name} AFTER {event.upper()}{of} ON {table} FOR EACH ROW "
-                           + (f"WHEN ({when}) " if when else "") + f"EXECUTE FUNCTION {function}()"]
+        for event, transition in (("insert", "NEW"), ("delete", "OLD")):
+            statements += [f"DROP TRIGGER IF EXISTS figures_{table}_{event} ON {table}",
+                           f"CREATE TRIGGER figures_{table}_{event} AFTER {event.upper()} ON {table} "
+                           f"REFERENCING {transition} TABLE AS changed_rows FOR EACH STATEMENT "
+                           f"EXECUTE FUNCTION figures_{table}_rows()"]
+        # a subquery may not stand in a trigger's WHEN: the function compares those itself
+        direct = [m for m in moments if not m.startswith("(")]
+        when = " OR ".join(f"{m.format(r=r)} < figures_today()" for r in ("OLD", "NEW") for m in direct)
+        statements += [f"DROP TRIGGER IF EXISTS figures_{table}_update ON {table}",
+                       f"CREATE TRIGGER figures_{table}_update AFTER UPDATE OF {columns} ON {table} FOR EACH ROW "
+                       + (f"WHEN ({when}) " if when else "") + f"EXECUTE FUNCTION figures_{table}_changed()"]
     statements += [
         """CREATE OR REPLACE FUNCTION figures_machine_changed() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN PERFORM figures_bump(-1); RETURN NULL; END $$""",
