@@ -49,7 +49,7 @@ from piccolo.engine.postgres import PostgresEngine  # noqa: E402
 from fabbooking import database  # noqa: E402
 from fabbooking.accounts.tables import Account  # noqa: E402
 from fabbooking.bookings.tables import Booking  # noqa: E402
-from fabbooking.figures import services  # noqa: E402
+from fabbooking.figures import kept_months, services  # noqa: E402
 from fabbooking.figures.monthly import Month  # noqa: E402
 from fabbooking.network.tables import Machine, Site  # noqa: E402
 from fabbooking.projects.tables import Project  # noqa: E402

@@ -23,7 +23,10 @@ fabbooking/figures/queries.py), bump the day of the row's moment, old and new:
 
 Only a row whose day is over (before the database's own current UTC day) bumps: bookings
 made through the API lie ahead and machines report sessions as they start, so the busy
-writers pay a comparison and never wait for a counter row. A month is kept only when its
+writers pay a comparison and never wait for a counter row. SQLite: a trigger per row, its
+``WHEN`` the comparison. PostgreSQL: updates, a trigger per row with the comparison in its
+``WHEN``; inserts and deletes, a trigger per statement that adds its rows up by day, so that a
+bulk load or a batch of the listener bumps each day once. A month is kept only when its
 last day is at least two days over (kept_months.py), which leaves a whole day for a write
 that began before midnight to commit after.
 """
