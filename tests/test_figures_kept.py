@@ -62,6 +62,14 @@ async def no_show(ids, booking_id):
     await Booking.update({Booking.status: "no_show"}).where(Booking.id == booking_id)
 
 
+async def deleted(ids, booking_id):
+    await Booking.delete().where(Booking.id == booking_id)
+
+
+async def workshop_deleted(ids, workshop_id):
+    await Workshop.delete().where(Workshop.id == workshop_id)  # its registrations and attendance go with it
+
+
 async def a_booking(ids):
     return await booking(ids["printer"], ids["maker"], "2026-03-18 10:00", "2026-03-18 11:00")
 
@@ -132,6 +140,9 @@ CASES = {
     "a booking cancelled": (a_booking, cancel,
                             lambda b, a: a["bookings_cancelled"] == b["bookings_cancelled"] + 1),
     "a booking marked no-show": (a_booking, no_show, lambda b, a: a["no_shows"] == b["no_shows"] + 1),
+    "a booking deleted": (a_booking, deleted, lambda b, a: a["bookings"] == b["bookings"] - 1),
+    "a workshop deleted": (a_done_workshop, workshop_deleted,
+                           lambda b, a: a["workshops_held"] == b["workshops_held"] - 1),
     "a usage session reported late": (nothing, late_session, lambda b, a: a["sessions"] == b["sessions"] + 1),
     "a usage session ended late": (open_session, end_it_late,
                                    lambda b, a: a["used_hours"] == pytest.approx(b["used_hours"] + 3)),
