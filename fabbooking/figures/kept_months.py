@@ -21,7 +21,9 @@ The figures also depend on « now » through the confirmed bookings already over
 month holds only while « now » stays between the ends of its due bookings around the «
 now » it was computed for (queries.py reads them with the bookings' totals).
 
-The current month, and the months not closed yet, are computed on every request.
+The current month, and the months not closed yet, are computed on every request. A restore
+brings the database back with its own counters; it is run with every process stopped
+(docs/operations.md), so nothing kept outlives it.
 """
 
 from __future__ import annotations
