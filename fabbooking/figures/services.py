@@ -86,9 +86,8 @@ async def read_months(wanted: list[Month], now: datetime, sites: list[SiteRow]) 
 
 async def month_figures(month: Month, now: datetime, sites: list[SiteRow] | None = None) -> MonthResult:
     """Every site's figures for ``month``, and the network's."""
-    async for result in months(month, month, now, sites):
-        return result
-    raise AssertionError("months() yields every month asked for")
+    [result] = [result async for result in months(month, month, now, sites)]
+    return result
 
 
 async def months(first: Month, last: Month, now: datetime, sites: list[SiteRow] | None = None,
