@@ -30,6 +30,7 @@ APPS = [
     "fabbooking.idempotency.piccolo_app",
     "fabbooking.notifications.piccolo_app",
     "fabbooking.waiting.piccolo_app",
+    "fabbooking.figures.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

@@ -13,14 +13,26 @@ from urllib.parse import urlsplit, urlunsplit
 from fabbooking.errors import CommandFailed, CommandRefused
 from fabbooking.settings import DatabaseUrl
 
+# What migrations create beside Piccolo's tables (the figures' history stamp, migration
+# figures_2026_12_06t00_00_00_000000); a backup's own come back with it.
+RAW_TABLES = ["figures_change"]
+_WATCHED = ("booking", "usage_session", "workshop", "workshop_registration", "workshop_attendance", "project")
+RAW_FUNCTIONS = ["figures_today()", "figures_bump(integer)", "figures_bump_at(timestamptz)",
+                 "figures_machine_changed()", *(f"figures_{table}_changed()" for table in _WATCHED),
+                 *(f"figures_{table}_rows()" for table in _WATCHED)]
+
 
 def _drop_tables() -> str:
     """Run first in a PostgreSQL restore's own transaction: the Fabbooking tables a (forced,
-    or freshly migrated) target holds give way to the backup's. Other tables are left alone."""
+    or freshly migrated) target holds give way to the backup's, and so do the functions of
+    their triggers. Other tables are left alone."""
     from fabbooking.database import all_tables
 
-    names = ", ".join(f'public."{table._meta.tablename}"' for table in all_tables())
-    return f"SET client_min_messages = warning;\nDROP TABLE IF EXISTS {names} CASCADE;\n"
+    tables = [f'public."{table._meta.tablename}"' for table in all_tables()]
+    tables += [f'public."{name}"' for name in RAW_TABLES]
+    functions = ", ".join(f"public.{function}" for function in RAW_FUNCTIONS)
+    return (f"SET client_min_messages = warning;\nDROP TABLE IF EXISTS {', '.join(tables)} CASCADE;\n"
+            f"DROP FUNCTION IF EXISTS {functions} CASCADE;\n")
 
 
 

@@ -170,6 +170,20 @@ class Totals:
     attendance: dict[Key, list[AttendanceTotal]] = field(default_factory=dict)
     projects: dict[Key, list[ProjectTotal]] = field(default_factory=dict)
     makers: dict[Key, int] = field(default_factory=dict)
+    # by month: the latest end at or before « now » and the earliest after it of the confirmed
+    # makers' bookings that start in the month (at any site); None: there is none
+    steady: dict[Month, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+
+    def due(self, month: Month, last: datetime | None, following: datetime | None) -> None:
+        """One group's ends around « now » (``last`` at or before it, ``following`` after
+        it): the month's figures hold while « now » stays between the latest ``last`` and
+        the earliest ``following`` of all its groups."""
+        known_last, known_next = self.steady.get(month, (None, None))
+        if last is not None and (known_last is None or last > known_last):
+            known_last = last
+        if following is not None and (known_next is None or following < known_next):
+            known_next = following
+        self.steady[month] = (known_last, known_next)
 
     def add(self, total) -> None:
         kind = {BookingTotal: self.bookings, SessionTotal: self.sessions,
@@ -318,6 +332,9 @@ class MonthResult:
     # the suppressed records, by threshold k (services.publish): a cached month is not
     # suppressed again on every visit
     suppressed: dict = field(default_factory=dict, repr=False, compare=False)
+    # « now » from and until which these figures hold (None: unbounded): the ends of the
+    # month's due bookings around the « now » they were computed for
+    steady: tuple[datetime | None, datetime | None] = field(default=(None, None), repr=False, compare=False)
 
     def site(self, site_id: int) -> Figures | None:
         return next((f for f in self.sites if f.site and f.site.id == site_id), None)
@@ -326,7 +343,8 @@ class MonthResult:
 def month_result(month: Month, sites: Sequence[SiteRow], totals: Totals) -> MonthResult:
     """Every site's month and the network's, from the month's totals."""
     figures = [site_month(site, month, totals) for site in sites]
-    return MonthResult(month, figures, network_month(month, figures, totals))
+    return MonthResult(month, figures, network_month(month, figures, totals),
+                       steady=totals.steady.get(month, (None, None)))
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,8 @@ async def _dashboard(request: Request, site_slug: str | None, month_text: str | 
     k = min_count()
     series: list[tuple[Month, dict[str, Any]]] = []
     site_records: list[dict[str, Any]] = []
-    # the month shown in detail is always read afresh; the eleven before it may be cached
-    async for result in services.months(first, selected, now, all_sites, cached_before=selected):
+    # closed months may be kept (kept_months.py): as long as nothing in them has changed
+    async for result in services.months(first, selected, now, all_sites):
         # the network page is exact for admins only (an animator's own site row too would be
         # exact without the « chiffres exacts » label); a site page is exact for its staff
         published = services.publish(result, k, viewer if site or viewer.is_admin else None)

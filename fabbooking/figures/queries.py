@@ -35,6 +35,7 @@ from fabbooking.figures.monthly import (
 from fabbooking.figures.rows import LOOK_BACK
 from fabbooking.network.tables import Site
 from fabbooking.prepared import WrittenStatement
+from fabbooking.stored_moments import aware
 
 
 async def sites() -> list[SiteRow]:
@@ -105,6 +106,9 @@ def _bounds_table(found: Sequence[Bounds], dialect: _Dialect) -> tuple[str, list
     return f"WITH bounds(site, month, lo, hi, look_back, earliest) AS (VALUES {values}) ", args
 
 
+_DUE = "b.status = 'confirmed' AND b.purpose = 'maker'"  # the bookings monthly.site_month counts as due
+
+
 def _month(index: int) -> Month:
     return Month(index // 12, index % 12 + 1)
 
@@ -125,12 +129,18 @@ async def totals(found: Sequence[Bounds], now: datetime) -> Totals:
         head + "SELECT bd.site AS site, bd.month AS month, m.kind AS kind, b.status AS status, "
         "b.purpose AS purpose, SUM(CASE WHEN b.start_at >= bd.lo THEN 1 ELSE 0 END) AS starting, "
         "SUM(CASE WHEN b.start_at >= bd.lo AND b.end_at <= {} THEN 1 ELSE 0 END) AS starting_over, "
+        # « now » counts only through the confirmed makers' bookings over by then: the month's
+        # figures stay the same while « now » stays between these two ends (kept_months.py)
+        "MAX(CASE WHEN b.start_at >= bd.lo AND b.end_at <= {} AND " + _DUE + " THEN b.end_at END) AS due_last, "
+        "MIN(CASE WHEN b.start_at >= bd.lo AND b.end_at > {} AND " + _DUE + " THEN b.end_at END) AS due_next, "
         f"SUM({booking_seconds}) AS seconds "
         "FROM bounds AS bd JOIN machine AS m ON m.site = bd.site JOIN booking AS b ON b.machine = m.id "
         "AND b.start_at >= bd.earliest AND b.start_at < bd.hi AND b.end_at > bd.lo "
         + dialect.window("b.start_at") + "GROUP BY bd.site, bd.month, m.kind, b.status, b.purpose",
-        [*head_args, now, *dialect.window_args(lower - LONGEST_BOOKING, upper)],
+        [*head_args, now, now, now, *dialect.window_args(lower - LONGEST_BOOKING, upper)],
     ):
+        result.due(_month(r["month"]), r["due_last"] and aware(r["due_last"]),
+                   r["due_next"] and aware(r["due_next"]))
         result.add(BookingTotal(r["site"], _month(r["month"]), r["kind"], r["status"], r["purpose"],
                                 int(r["starting"]), int(r["starting_over"]), float(r["seconds"] or 0)))
 

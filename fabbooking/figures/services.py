@@ -4,14 +4,14 @@ A month's figures are always computed for every site at once: the network total 
 them, and suppression (see suppression.py) must hide the same cells whoever asks and for
 whichever site. The database adds the rows up (queries.py): a few statements read any
 number of months, and only a few totals per site and month reach Python; the exports still
-read and send one month after the other, so a long period streams.
+read and send one month after the other, so a long period streams. Closed months are kept
+per process while nothing in them changes (kept_months.py), for every caller.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,10 +19,9 @@ from typing import Any
 
 import msgspec
 
-from fabbooking import database
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.errors import Refused
-from fabbooking.figures import queries
+from fabbooking.figures import kept_months, queries
 from fabbooking.figures.monthly import (
     DEFAULT_TIMEZONE,
     Month,
@@ -79,61 +78,39 @@ async def find_site(slug: str, sites: list[SiteRow] | None = None) -> SiteRow:
 
 
 async def read_months(wanted: list[Month], now: datetime, sites: list[SiteRow]) -> list[MonthResult]:
-    """Every site's figures for each month in ``wanted``, and the network's: six statements."""
+    """Every site's figures for each month in ``wanted``, and the network's, computed: six
+    statements."""
     totals = await queries.totals(bounds(wanted, sites), now)
     return [month_result(month, sites, totals) for month in wanted]
 
 
 async def month_figures(month: Month, now: datetime, sites: list[SiteRow] | None = None) -> MonthResult:
     """Every site's figures for ``month``, and the network's."""
-    sites = sites if sites is not None else await queries.sites()
-    return (await read_months([month], now, sites))[0]
+    [result] = [result async for result in months(month, month, now, sites)]
+    return result
 
 
 async def months(first: Month, last: Month, now: datetime, sites: list[SiteRow] | None = None,
-                 cached_before: Month | None = None, per_read: int | None = None,
-                 ) -> AsyncIterator[MonthResult]:
+                 per_read: int | None = None) -> AsyncIterator[MonthResult]:
     """The months from ``first`` to ``last``, one after the other. ``per_read`` months are read
     by one set of statements (all of them by default; the exports read one at a time, so
-    that they stream). Months before ``cached_before`` may come from a cache kept
-    CACHE_SECONDS (the dashboards' history); exports and the API always read the database."""
+    that they stream). Closed months come from kept_months while nothing in them has
+    changed; their stamps are read first, in one statement (none when no month is closed)."""
     sites = sites if sites is not None else await queries.sites()
     wanted = month_range(first, last)
+    stamps = await kept_months.stamps(wanted, sites, now)
     step = per_read or len(wanted)
     for at in range(0, len(wanted), step):
         chunk = wanted[at:at + step]
-        cacheable = {m for m in chunk if cached_before is not None and m < cached_before}
-        known = {m: hit for m in cacheable if (hit := _cached(m, sites)) is not None}
+        known = {m: hit for m in chunk if (hit := kept_months.kept(m, sites, now, stamps)) is not None}
         missing = [m for m in chunk if m not in known]
         read = dict(zip(missing, await read_months(missing, now, sites), strict=True)) if missing else {}
         for month in chunk:
             if month in known:
                 yield known[month]
                 continue
-            if month in cacheable:
-                _remember(month, sites, read[month])
+            kept_months.keep(month, sites, stamps, read[month])
             yield read[month]
-
-
-CACHE_SECONDS = 600
-_cache: dict[tuple, tuple[float, object, MonthResult]] = {}
-
-
-def _cached(month: Month, sites: list[SiteRow]) -> MonthResult | None:
-    """A past month's figures, kept ten minutes: a dashboard shows twelve months, and
-    adding up eleven unchanged ones on every visit would cost the most."""
-    engine = database.DB
-    hit = _cache.get((id(engine), month, tuple(sites)))
-    if hit and hit[0] > time.monotonic() and hit[1] is engine:
-        return hit[2]
-    return None
-
-
-def _remember(month: Month, sites: list[SiteRow], result: MonthResult) -> None:
-    engine = database.DB
-    if len(_cache) > 500:
-        _cache.clear()
-    _cache[(id(engine), month, tuple(sites))] = (time.monotonic() + CACHE_SECONDS, engine, result)
 
 
 # --- who sees what -----------------------------------------------------------------------
