@@ -101,7 +101,7 @@ def stop(process: subprocess.Popen) -> None:
 # fabbooking/figures/pages.py and docs/calendar-feeds.md).
 CACHE_CONTROL = {
     "/static/": "max-age=604800, public",
-    "/open-data/": "public, max-age=600",
+    "/open-data/": "no-cache",
     "/calendar/sites/": "public, max-age=300",
     "/calendar/machines/": "public, max-age=300",
     "/calendar/me/": "private, max-age=300",

@@ -114,6 +114,7 @@ async def test_open_data_csv_has_the_documented_columns_suppressed_counts_and_no
     response = await client.get("/open-data/monthly.csv?from=2026-03&to=2026-03")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["cache-control"] == "no-cache"  # a late change shows at once, everywhere
     text = response.text
     assert_nothing_personal(text)
     rows = list(csv.DictReader(io.StringIO(text)))

@@ -31,7 +31,9 @@ MONTHS_OFFERED = 24
 FROM = QueryParameter(name="from", default="", description="First month, YYYY-MM")
 TO = QueryParameter(name="to", default="", description="Last month, YYYY-MM (default: last month)")
 FEED_CACHE = "public, max-age=300"
-EXPORT_CACHE = "public, max-age=600"
+# read afresh on every request: a late no-show or session shows at once (closed months are
+# kept in process while unchanged, figures/kept_months.py, so a long period costs little)
+EXPORT_CACHE = "no-cache"
 MACHINE_ID = re.compile(r"[0-9]{1,18}")  # below 2**63, the largest id both databases hold
 
 
