@@ -151,6 +151,26 @@ def test_machine_rules_override_only_the_values_given():
     assert rules == replace(BookingRules(), max_minutes=60)
 
 
+# --- opening hours made of several periods --------------------------------------------
+
+THURSDAY = 3  # 11 March 2027
+SPLIT_DAY = [OpeningPeriod(THURSDAY, time(9), time(12)), OpeningPeriod(THURSDAY, time(12), time(14)),
+             OpeningPeriod(THURSDAY, time(15), time(18)), OpeningPeriod(THURSDAY, time(20), time(2))]
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    (paris(2027, 3, 11, 11), paris(2027, 3, 11, 13), None),  # across two periods that touch
+    (paris(2027, 3, 11, 9), paris(2027, 3, 11, 14), None),  # the whole of both
+    (paris(2027, 3, 11, 23), paris(2027, 3, 12, 1), None),  # an evening open past midnight
+    (paris(2027, 3, 12, 0), paris(2027, 3, 12, 2), None),  # after midnight, in Thursday's evening
+    (paris(2027, 3, 11, 13), paris(2027, 3, 11, 16), "outside_opening_hours"),  # over the 14:00-15:00 gap
+    (paris(2027, 3, 12, 1), paris(2027, 3, 12, 3), "outside_opening_hours"),  # past the evening's end
+])
+def test_a_booking_fits_opening_hours_made_of_several_periods(start, end, expected):
+    refusal = period(start, end, machine(opening=SPLIT_DAY, max_minutes=600))
+    assert (refusal.code if refusal else None) == expected
+
+
 # --- daylight saving: last Sundays of March and October 2027 ---------------------------
 
 SPRING, AUTUMN = date(2027, 3, 28), date(2027, 10, 31)

@@ -153,14 +153,10 @@ def _closures(request: BookingRequest, machine: MachineFacts) -> Refusal | None:
 
 
 def _hours(request: BookingRequest, machine: MachineFacts) -> Refusal | None:
+    # the opening windows clipped to the booking itself: it fits iff they merge into all of it
+    # (opening_windows already looks at the day before, for a period open past midnight)
     wanted = Interval(request.start, request.end)
-    windows = opening_windows(
-        request.start - timedelta(days=1),
-        request.end + timedelta(days=1),
-        machine.timezone,
-        machine.opening,
-        machine.closures,
-    )
+    windows = opening_windows(request.start, request.end, machine.timezone, machine.opening, machine.closures)
     if not any(window.contains(wanted) for window in windows):
         return Refusal("outside_opening_hours")
     return None
