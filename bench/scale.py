@@ -43,7 +43,8 @@ def run_size(args: argparse.Namespace, kind: str, size: int) -> dict:
     workdir = _server.scratch_dir("fabbooking-scale-")
     try:
         with _server.database(kind, workdir, "fabbooking_bench_scale") as url:
-            env = _server.checkout_env(args.root, workdir, url)
+            env = _server.checkout_env(args.root, workdir, url,
+                                       **({"FABBOOKING_PAGE_CACHE": "off"} if args.no_page_cache else {}))
             began = time.monotonic()
             _server.run_python(args.root, env, "-m", "fabbooking", "migrate")
             filled = json.loads(_server.run_python(args.root, env, str(WORKER), "fill", str(size),
@@ -87,6 +88,9 @@ def main() -> int:
                         help="comma-separated numbers of bookings (default 10000,100000,1000000)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per path (default 20)")
     parser.add_argument("--seed", type=int, default=9, help="random seed of the fill (default 9)")
+    parser.add_argument("--no-page-cache", action="store_true",
+                        help="FABBOOKING_PAGE_CACHE=off: every read renders (with the cache, the timed "
+                        "requests of a read path are kept pages)")
     args = parser.parse_args()
     args.root = args.root.resolve()
     kinds = [kind.strip() for kind in args.databases.split(",") if kind.strip()]
@@ -95,7 +99,8 @@ def main() -> int:
         print(f"PostgreSQL is not reachable at {_server.POSTGRES_ADMIN_URL}", file=sys.stderr)
         return 2
     print(f"{_server.machine_description('postgres' in kinds)}\n"
-          f"code: {args.root} at {_server.git_commit(args.root)}; {args.requests} requests per path", flush=True)
+          f"code: {args.root} at {_server.git_commit(args.root)}; {args.requests} requests per path"
+          f"{'; page cache off' if args.no_page_cache else ''}", flush=True)
     tables = {kind: {size: run_size(args, kind, size) for size in sizes} for kind in kinds}
     print(f"\n{datetime.now():%Y-%m-%d %H:%M}")
     for kind, results in tables.items():
