@@ -102,12 +102,15 @@ class _LoopWriter:
         """COMMIT in a thread (it waits for the disk); the connection stays this
         transaction's until it is done, even when the task is cancelled meanwhile."""
         done = asyncio.get_running_loop().run_in_executor(self.committer, self.connection.execute, "COMMIT")
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await done
-            raise
+        cancelled = False
+        while not done.done():  # however many times the task is cancelled meanwhile
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        done.result()  # the COMMIT's own error, if any
 
     def close(self) -> None:
         self.connection.close()
@@ -151,10 +154,12 @@ class PooledSQLiteTransaction(SQLiteTransaction):
             elif not self._committed and not self._rolled_back:
                 await self.commit()
         finally:
-            self._give_back()
-            self.engine.current_transaction.reset(self.context)
-            if self._write_lock is not None:
-                self._write_lock.release()
+            try:
+                self._give_back()
+            finally:
+                self.engine.current_transaction.reset(self.context)
+                if self._write_lock is not None:
+                    self._write_lock.release()
         return exception is None
 
     def _give_back(self) -> None:
@@ -233,6 +238,9 @@ class PooledSQLiteEngine(SQLiteEngine):
         writers, self._writers = list(self._writers.values()), {}
         for writer in writers:
             writer.close()
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.shutdown(wait=False)
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.close()
@@ -289,11 +297,16 @@ class PooledSQLiteEngine(SQLiteEngine):
         """After a transaction: a writer still inside one (its commit or rollback failed or
         was cancelled) is closed, which rolls back and frees SQLite's lock; the next short
         transaction opens another."""
-        if writer.in_transaction:
+        try:
+            reusable = not writer.in_transaction
+        except sqlite3.ProgrammingError:  # closed meanwhile (close_pool)
+            reusable = False
+        if not reusable:
             for loop, kept in list(self._writers.items()):
                 if kept is writer:
                     del self._writers[loop]
-            writer.close()
+            with contextlib.suppress(sqlite3.Error):
+                writer.close()
 
     # ``PRAGMA data_version`` on the quick-read connection (it never writes) changes whenever
     # any other connection, of this process or another, has committed since it last asked:
@@ -326,6 +339,9 @@ class PooledSQLiteEngine(SQLiteEngine):
 
     def transaction(self, transaction_type: TransactionType = TransactionType.deferred,
                     allow_nested: bool = True, short: bool = False) -> SQLiteTransaction:
+        if short and transaction_type is TransactionType.deferred:
+            # two deferred transactions could share the loop's one writing connection
+            raise ValueError("a short transaction takes the write lock: IMMEDIATE or EXCLUSIVE")
         transaction = PooledSQLiteTransaction(engine=self, transaction_type=transaction_type,
                                               allow_nested=allow_nested)
         transaction.short = short

@@ -104,3 +104,72 @@ async def test_a_write_lock_held_past_the_busy_timeout_is_an_error_not_a_hang(db
         other.close()
     assert not writer.in_transaction
     assert await _names() == ["Atelier"]
+
+
+class _SlowCommit:
+    """The writing connection, its COMMIT slowed down (a slow disk) so a test can act meanwhile."""
+
+    def __init__(self, connection: sqlite3.Connection, started: asyncio.Event, loop) -> None:
+        self._connection, self._started, self._loop = connection, started, loop
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT":
+            self._loop.call_soon_threadsafe(self._started.set)
+            import time
+
+            time.sleep(0.3)
+        return self._connection.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_booking_cancelled_during_its_commit_is_committed_whole_and_frees_the_lock(db):
+    await make_site("atelier")
+    writer = database.DB.loop_writer()
+    plain = writer.connection
+    started = asyncio.Event()
+    writer.connection = _SlowCommit(plain, started, asyncio.get_running_loop())
+
+    async def rename() -> None:
+        async with database.write_transaction(short=True):
+            await Site.update({Site.name: "Engagé"}).where(Site.slug == "atelier")
+
+    task = asyncio.create_task(rename())
+    try:
+        await asyncio.wait_for(started.wait(), timeout=10)
+        task.cancel()  # twice, as a cancel scope does: the commit still finishes first
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not plain.in_transaction, "the lock is freed only once the COMMIT is over"
+    finally:
+        writer.connection = plain
+    assert not database.DB.write_lock().locked()
+    assert await _names() == ["Engagé"]
+    async with database.write_transaction(short=True):
+        await Site.update({Site.name: "Ensuite"}).where(Site.slug == "atelier")
+    assert await _names() == ["Ensuite"]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_connections_closed_under_a_short_transaction_leave_no_lock_held(db):
+    await make_site("atelier")
+    with pytest.raises((sqlite3.ProgrammingError, RuntimeError)):  # closed connection, stopped committer
+        async with database.write_transaction(short=True):
+            await Site.update({Site.name: "Jamais"}).where(Site.slug == "atelier")
+            await database.DB.close_pool()  # the app stopping under a booking
+    assert not database.DB.write_lock().locked()
+    async with database.write_transaction(short=True):  # a new writing connection
+        await Site.update({Site.name: "Atelier du port"}).where(Site.slug == "atelier")
+    assert await _names() == ["Atelier du port"]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_short_transaction_always_takes_the_write_lock(db):
+    from piccolo.engine.sqlite import TransactionType
+
+    with pytest.raises(ValueError, match="IMMEDIATE"):
+        database.DB.transaction(transaction_type=TransactionType.deferred, short=True)

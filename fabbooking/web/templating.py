@@ -33,7 +33,7 @@ _PLAIN: dict[tuple[str, bool, str], str] = {}
 
 
 @pass_context
-def _kept_gettext(context: Context, string: str, **variables: Any) -> str:
+def _kept_gettext(context: Context, string: str, /, **variables: Any) -> str:
     """Jinja's newstyle ``gettext`` (jinja2.ext._make_new_gettext), its result kept when the
     call has no variables."""
     autoescape = context.eval_ctx.autoescape
