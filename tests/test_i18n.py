@@ -83,7 +83,7 @@ def test_kept_translations_render_exactly_as_jinja_newstyle_gettext_does():
     jinjas.globals.update(gettext=_make_new_gettext(templating._gettext), _=_gettext_alias)
     calls = ('{{ _("Réserver") }}|{{ _("Mes réservations") }}|{{ _("100 %% libre") }}|'
              '{{ _("<b>%(who)s</b>", who="<i>x</i>") }}|{{ gettext("Se connecter") }}|'
-             '{% trans %}Bonjour{% endtrans %}')
+             '{% trans %}Bonjour{% endtrans %}|{{ _("%(string)s et %(context)s", string="a", context="b") }}')
     source = calls + "{% autoescape false %}" + calls + "{% endautoescape %}"
     for language, bookings in (("fr", "Mes réservations"), ("en", "My bookings")):
         token = current_language.set(language)
