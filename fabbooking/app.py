@@ -39,7 +39,7 @@ from fabbooking.observability.endpoint import metrics_endpoint
 from fabbooking.observability.requests import RequestObserver
 from fabbooking.outage import database_answers
 from fabbooking.projects import routes as projects_routes
-from fabbooking.settings import load_settings, page_cache_on
+from fabbooking.settings import db_pool_size, load_settings, page_cache_on
 from fabbooking.training.controllers import QualificationController, TrainingController
 from fabbooking.usage.controllers import MachineUsageController, UsageController
 from fabbooking.usage.runtime import UsageRuntime
@@ -53,7 +53,7 @@ from fabbooking.workshops import routes as workshops_routes
 
 
 async def _open_pool() -> None:
-    await database.start_serving_pool(max_size=10)
+    await database.start_serving_pool(max_size=db_pool_size())
 
 
 async def _close_pool() -> None:

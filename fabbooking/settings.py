@@ -15,6 +15,7 @@ MIN_SECRET_LENGTH = 32
 LOG_FORMATS = ("text", "json")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_DB_TIMEOUT_S = 5.0
+DEFAULT_DB_POOL_SIZE = 10
 
 
 class ConfigError(Exception):
@@ -188,6 +189,22 @@ def db_timeout_s() -> float:
     return value
 
 
+def db_pool_size() -> int:
+    """FABBOOKING_DB_POOL_SIZE: PostgreSQL connections each web process keeps at most (its
+    requests wait for a free one, up to FABBOOKING_DB_TIMEOUT_S). SQLite ignores it."""
+    raw = os.environ.get("FABBOOKING_DB_POOL_SIZE", "").strip()
+    if not raw:
+        return DEFAULT_DB_POOL_SIZE
+    value = int(raw) if raw.isdigit() else 0
+    if not 1 <= value <= 100:
+        raise ConfigError(
+            f"FABBOOKING_DB_POOL_SIZE={raw!r} is not understood. Give a whole number of connections "
+            f"between 1 and 100, like {DEFAULT_DB_POOL_SIZE} (the default); with several web "
+            "processes, keep their sum below PostgreSQL's max_connections."
+        )
+    return value
+
+
 def media_dir() -> Path:
     """Where project photos and files are kept: FABBOOKING_MEDIA_DIR, or media/ under
     FABBOOKING_VAR_DIR. Created on first upload."""
@@ -223,6 +240,7 @@ def load_settings() -> Settings:
     check_open_data_min_count()
     job_tick_seconds()
     db_timeout_s()
+    db_pool_size()
     demo_live()
     page_cache_on()
     smtp_url()

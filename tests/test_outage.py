@@ -127,3 +127,17 @@ async def test_readyz_says_when_the_usage_listener_is_not_connected(client, monk
     answer = await client.get("/readyz")
     assert (answer.status_code, answer.json()) == (
         200, {"status": "ok", "database": "ok", "listener": "ok"})
+
+
+def test_the_pool_size_setting_is_checked(monkeypatch):
+    from fabbooking.settings import db_pool_size
+
+    monkeypatch.delenv("FABBOOKING_DB_POOL_SIZE", raising=False)
+    assert db_pool_size() == 10
+    monkeypatch.setenv("FABBOOKING_DB_POOL_SIZE", " 4 ")
+    assert db_pool_size() == 4
+    for wrong in ("many", "0", "-3", "2.5", "1000"):
+        monkeypatch.setenv("FABBOOKING_DB_POOL_SIZE", wrong)
+        with pytest.raises(ConfigError, match="FABBOOKING_DB_POOL_SIZE.*between 1 and 100"):
+            db_pool_size()
+
