@@ -260,9 +260,22 @@ def server_pid(base: str) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its threads so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU time so far of a process and its children (``--workers``: the
+    worker processes), threads included."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    family, ticks = {pid}, 0
+    for candidate in sorted(stats):  # children have higher pids than their parent here
+        parent, used = stats[candidate]
+        if candidate == pid or parent in family:
+            family.add(candidate)
+            ticks += used
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -316,7 +329,7 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str | None) -> 
             run = measure("POST /api/v1/bookings", f"{base}/api/v1/bookings", args, POST_CONNECTIONS,
                           bodies=bodies)
         answered = run.rate * args.duration
-        print(f"  web process CPU during the POST run: {used[0] / args.duration:.0%} of a core, "
+        print(f"  web process(es) CPU during the POST run: {used[0] / args.duration:.0%} of a core, "
               f"{1000 * used[0] / max(answered, 1):.2f} ms a booking", flush=True)
         echo_after = measure("echo POST /echo", f"{hello}/echo", args, POST_CONNECTIONS, bodies=bodies).rate
         rows.append(Row(f"POST /api/v1/bookings ({POST_CONNECTIONS} clients, {len(slots)} slots)", run,
