@@ -116,14 +116,17 @@ async def play_demo_machines(broker: BrokerAddress, embedded_broker: bool,
         log.warning("demo: none of the demo's machines reports as 'fabbooking demo' set it up; "
                     "no simulated machine plays")
         return
+    _playing.set()  # the pages say so from now: the machines they show are the simulated ones
     if ready is not None:
         try:
             await asyncio.wait_for(ready.wait(), timeout=30)
         except TimeoutError:
             pass  # the player retries on its own if the broker is not there
+        except asyncio.CancelledError:
+            _playing.clear()
+            raise
     player = DemoPlayer(broker, devices)
     thread = threading.Thread(target=player.run, name="demo-live", daemon=True)
-    _playing.set()
     thread.start()
     log.info("demo: %d simulated machines play through the broker at %s", len(devices), broker.url)
     try:
