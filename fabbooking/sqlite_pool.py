@@ -45,6 +45,11 @@ _WRITES = frozenset({"insert", "update", "delete"})
 _READER_SERIALS = itertools.count(1)
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLite could not take a lock (another connection writes, checkpoints or recovers)."""
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class _Reader(sqlite3.Connection):
     """The event loop's quick-read connection, numbered: ``PRAGMA data_version`` counts per
     connection, so its values mean something only beside the connection that read them."""
@@ -91,7 +96,7 @@ class _LoopWriter:
                     self.connection.execute(sql)
                     return
                 except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    if not _busy(exc) or time.monotonic() > deadline:
                         raise
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.05)
@@ -284,14 +289,12 @@ class PooledSQLiteEngine(SQLiteEngine):
         return self._per_loop(self._writers, self._open_writer)
 
     def _open_writer(self) -> _LoopWriter:
-        timeout = float(self.connection_kwargs.get("timeout", 5.0))
-        connection = sqlite3.connect(**{**self.connection_kwargs, "timeout": timeout, "isolation_level": None},
-                                     check_same_thread=False)
+        connection = sqlite3.connect(**{**self.connection_kwargs, "isolation_level": None}, check_same_thread=False)
         connection.row_factory = dict_factory
         connection.execute("PRAGMA foreign_keys = 1")
         if self._committer is None:
             self._committer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
-        return _LoopWriter(connection, timeout, self._committer)
+        return _LoopWriter(connection, float(self.connection_kwargs.get("timeout", 5.0)), self._committer)
 
     def settle_loop_writer(self, writer: _LoopWriter) -> None:
         """After a transaction: a writer still inside one (its commit or rollback failed or
@@ -317,7 +320,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         try:
             rows = reader.execute("PRAGMA data_version").fetchall()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not _busy(exc):
                 raise
             return []
         return [{"data_version": rows[0]["data_version"], "connection": reader.serial}]
@@ -331,7 +334,7 @@ class PooledSQLiteEngine(SQLiteEngine):
             try:
                 return reader.execute(sql, args).fetchall()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _busy(exc):
                     raise
         return await super().run_querystring(querystring, in_pool=in_pool)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 
 import pytest
 
@@ -15,7 +16,8 @@ from fabbooking.network.tables import Site
 from fabbooking.sqlite_pool import PooledSQLiteEngine
 from tests.conftest import make_site
 
-pytestmark = pytest.mark.anyio
+# every test here is about SQLite's short transactions
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
 
 
 def _sqlite_path() -> str:
@@ -29,11 +31,15 @@ async def _names() -> list[str]:
     return sorted(r["name"] for r in await Site.select(Site.name))
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def _rename(name: str) -> None:
+    """The site « atelier » renamed by a short write transaction."""
+    async with database.write_transaction(short=True):
+        await Site.update({Site.name: name}).where(Site.slug == "atelier")
+
+
 async def test_a_short_transaction_commits_and_every_connection_sees_it(db):
     await make_site("atelier")
-    async with database.write_transaction(short=True):
-        await Site.update({Site.name: "Atelier du port"}).where(Site.slug == "atelier")
+    await _rename("Atelier du port")
     assert await _names() == ["Atelier du port"]
     other = sqlite3.connect(_sqlite_path())
     try:
@@ -42,7 +48,6 @@ async def test_a_short_transaction_commits_and_every_connection_sees_it(db):
         other.close()
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_a_failed_short_transaction_leaves_nothing_and_the_next_one_works(db):
     await make_site("atelier")
     with pytest.raises(RuntimeError):
@@ -50,12 +55,10 @@ async def test_a_failed_short_transaction_leaves_nothing_and_the_next_one_works(
             await Site.update({Site.name: "À moitié"}).where(Site.slug == "atelier")
             raise RuntimeError("refused halfway")
     assert await _names() == ["Atelier"]
-    async with database.write_transaction(short=True):
-        await Site.update({Site.name: "Atelier du port"}).where(Site.slug == "atelier")
+    await _rename("Atelier du port")
     assert await _names() == ["Atelier du port"]
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_waiting_for_another_process_write_lock_does_not_stop_the_loop(db):
     await make_site("atelier")
     other = sqlite3.connect(_sqlite_path(), isolation_level=None, check_same_thread=False)
@@ -68,12 +71,8 @@ async def test_waiting_for_another_process_write_lock_does_not_stop_the_loop(db)
             ticks += 1
             await asyncio.sleep(0.005)
 
-    async def rename() -> None:
-        async with database.write_transaction(short=True):
-            await Site.update({Site.name: "Après l'attente"}).where(Site.slug == "atelier")
-
     ticker = asyncio.create_task(ticking())
-    writer = asyncio.create_task(rename())
+    writer = asyncio.create_task(_rename("Après l'attente"))
     try:
         for _ in range(200):  # the loop keeps turning while the writer waits
             if ticks >= 20:
@@ -88,7 +87,6 @@ async def test_waiting_for_another_process_write_lock_does_not_stop_the_loop(db)
     assert await _names() == ["Après l'attente"]
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_a_write_lock_held_past_the_busy_timeout_is_an_error_not_a_hang(db):
     await make_site("atelier")
     writer = database.DB.loop_writer()
@@ -97,8 +95,7 @@ async def test_a_write_lock_held_past_the_busy_timeout_is_an_error_not_a_hang(db
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            async with database.write_transaction(short=True):
-                await Site.update({Site.name: "Jamais"}).where(Site.slug == "atelier")
+            await _rename("Jamais")
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -115,8 +112,6 @@ class _SlowCommit:
     def execute(self, sql: str, *args):
         if sql == "COMMIT":
             self._loop.call_soon_threadsafe(self._started.set)
-            import time
-
             time.sleep(0.3)
         return self._connection.execute(sql, *args)
 
@@ -124,7 +119,6 @@ class _SlowCommit:
         return getattr(self._connection, name)
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_a_booking_cancelled_during_its_commit_is_committed_whole_and_frees_the_lock(db):
     await make_site("atelier")
     writer = database.DB.loop_writer()
@@ -132,11 +126,7 @@ async def test_a_booking_cancelled_during_its_commit_is_committed_whole_and_free
     started = asyncio.Event()
     writer.connection = _SlowCommit(plain, started, asyncio.get_running_loop())
 
-    async def rename() -> None:
-        async with database.write_transaction(short=True):
-            await Site.update({Site.name: "Engagé"}).where(Site.slug == "atelier")
-
-    task = asyncio.create_task(rename())
+    task = asyncio.create_task(_rename("Engagé"))
     try:
         await asyncio.wait_for(started.wait(), timeout=10)
         task.cancel()  # twice, as a cancel scope does: the commit still finishes first
@@ -149,12 +139,10 @@ async def test_a_booking_cancelled_during_its_commit_is_committed_whole_and_free
         writer.connection = plain
     assert not database.DB.write_lock().locked()
     assert await _names() == ["Engagé"]
-    async with database.write_transaction(short=True):
-        await Site.update({Site.name: "Ensuite"}).where(Site.slug == "atelier")
+    await _rename("Ensuite")
     assert await _names() == ["Ensuite"]
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_connections_closed_under_a_short_transaction_leave_no_lock_held(db):
     await make_site("atelier")
     with pytest.raises((sqlite3.ProgrammingError, RuntimeError)):  # closed connection, stopped committer
@@ -162,12 +150,10 @@ async def test_connections_closed_under_a_short_transaction_leave_no_lock_held(d
             await Site.update({Site.name: "Jamais"}).where(Site.slug == "atelier")
             await database.DB.close_pool()  # the app stopping under a booking
     assert not database.DB.write_lock().locked()
-    async with database.write_transaction(short=True):  # a new writing connection
-        await Site.update({Site.name: "Atelier du port"}).where(Site.slug == "atelier")
+    await _rename("Atelier du port")  # a new writing connection
     assert await _names() == ["Atelier du port"]
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_a_short_transaction_always_takes_the_write_lock(db):
     from piccolo.engine.sqlite import TransactionType
 
