@@ -52,6 +52,17 @@ async def kept_hit(app, client, url: str, **kwargs):
     raise AssertionError(f"{url} never came from the cache in 60 s")
 
 
+async def fewest_statements_of_a_hit(app, client, url: str, **kwargs) -> int:
+    """The fewest statements of three hits: who is looking is read once per data version, so
+    a hit that is the first of a new version (another writer, the minute turning) reads it,
+    but not three in a row."""
+    counts = []
+    for _ in range(3):
+        _, seen = await kept_hit(app, client, url, **kwargs)
+        counts.append(len(seen))
+    return min(counts)
+
+
 def machine_state(machine_id: int, status: str) -> str:
     """The SQL that puts a machine in ``status``, for a connection of our own."""
     return f"UPDATE machine SET status = '{status}' WHERE id = {machine_id}"
@@ -66,8 +77,8 @@ async def test_a_kept_page_is_served_again_in_one_statement(client, app, world):
     assert TOKEN_IN_PAGE.sub("", again.text) == TOKEN_IN_PAGE.sub("", first.text)
     await browser_login(client, "maker")
     await hit(app, client, "/me/bookings")
-    _, seen = await kept_hit(app, client, "/me/bookings")
-    assert len(seen) in (1, 2), seen  # the data version; who is looking, once per data version
+    # the data version only: who is looking was read once for this data version
+    assert await fewest_statements_of_a_hit(app, client, "/me/bookings") == 1
 
 
 async def test_a_booking_and_its_cancellation_are_on_the_very_next_page(client, app, world):
@@ -224,8 +235,9 @@ async def test_the_cache_can_be_turned_off(monkeypatch):
 
 
 async def test_visitors_asking_a_page_being_rendered_wait_for_it(client, app, world, db):
-    """When the minute turns or something changed, 32 visitors of the same page make one
-    rendering, not 32; each still gets their own token."""
+    """When the minute turns or something changed, the visitors of the same page (8 at once
+    here; 32 under the bench's load) make one rendering, not one each; each still gets their
+    own token."""
     import asyncio
 
     import httpx
@@ -305,9 +317,10 @@ async def test_a_kept_json_answer_is_served_again_in_one_statement_and_sets_no_c
     assert again.json() == first.json() and "set-cookie" not in again.headers
     assert again.headers["content-type"].startswith("application/json")
     await hit(app, client, MINE, headers=world.auth("maker"))
-    mine, seen = await kept_hit(app, client, MINE, headers=world.auth("maker"))
-    assert len(seen) in (1, 2), seen  # the data version; the token's account, once per data version
+    mine, _ = await kept_hit(app, client, MINE, headers=world.auth("maker"))
     assert mine.json() == [] and "set-cookie" not in mine.headers
+    # the data version only: the token's account was read once for this data version
+    assert await fewest_statements_of_a_hit(app, client, MINE, headers=world.auth("maker")) == 1
 
 
 async def test_a_booking_is_on_the_very_next_availability_and_my_bookings(client, app, world, db):
@@ -398,8 +411,10 @@ async def test_a_page_asked_with_a_token_is_the_cookies_language_never_the_token
     await Account.update({Account.language: "en"}).where(Account.id == world.ids["maker"])
     url = f"/machines/{world.ids['printer']}"
     token = world.auth("maker")
+    hits = kept(app).hits
     english = await client.get(url, headers={**token, "Accept-Language": "en"})
     english = await client.get(url, headers={**token, "Accept-Language": "en"})
+    assert kept(app).hits == hits, "a page asked with a token is never served from the kept ones"
     french = await client.get(url, headers={**token, "Accept-Language": "en", "Cookie": "lang=fr"})
     assert english.status_code == french.status_code == 200
     assert '<html lang="en"' in english.text and '<html lang="fr"' in french.text

@@ -4,7 +4,8 @@ changed — so a booking, a cancellation or a machine's new state is on the very
 A kept page is valid for one *generation*: the database's data version (fabbooking.data_version:
 it changes with every commit, of any connection or process) and the current minute of the
 app's clock (what a page shows of time — past cells, open now, cancellable until — moves at
-whole minutes). The first request of a new generation drops every page of the older ones.
+whole minutes). Only the pages of the last two generations are kept (a request that read an
+older version than another's may still find its own); the older ones are dropped.
 
 Within a generation a page is found by everything it depends on: its path and query, the
 host, the language chosen for the request, the viewer (account, role, language and sites, or
@@ -191,6 +192,11 @@ class Asked:
         return cls(headers, cookies, csrf, bearer)
 
 
+def _minute() -> int:
+    """The app clock's current minute, the second half of a generation."""
+    return int(datetime.now(UTC).timestamp()) // 60
+
+
 class PageCache:
     """The ASGI app ``app``, its kept pages served before it runs (see the module's docstring)."""
 
@@ -217,29 +223,26 @@ class PageCache:
             await self.app(scope, receive, send)
             return
         viewer = await self._viewer(asked, generation)
-        if viewer is None:  # the session is to be extended: a write, the app does it
+        if viewer is None:  # a session to extend (a write) or a token refused: the app answers
             await self.app(scope, receive, send)
             return
         # the API answers in the token's account's language (provide_viewer)
         language = viewer.language if asked.bearer is not None else self._language(scope, asked, viewer)
         key = self._key(scope, asked, viewer, language)
         page = self.shelf.drawer(generation).pages.get(key)
+        if page is None:
+            # The same page asked while it is being rendered (32 visitors when the minute turns)
+            # waits for that rendering: same generation, so it is as valid for them.
+            rendering = self._rendering.get((generation, key))
+            if rendering is not None:
+                page = await asyncio.shield(rendering)
+                if page is None:
+                    await self._render_and_keep(scope, receive, send, asked, viewer, generation, key, language)
+                    return
         if page is not None:
             self.hits += 1
             scope["path_template"] = page.path_template  # type: ignore[typeddict-unknown-key]
             await self._serve(page, asked, send)
-            return
-        # The same page asked while it is being rendered (32 visitors when the minute turns)
-        # waits for that rendering: same generation, so it is as valid for them.
-        rendering = self._rendering.get((generation, key))
-        if rendering is not None:
-            page = await asyncio.shield(rendering)
-            if page is not None:
-                self.hits += 1
-                scope["path_template"] = page.path_template  # type: ignore[typeddict-unknown-key]
-                await self._serve(page, asked, send)
-                return
-            await self._render_and_keep(scope, receive, send, asked, viewer, generation, key, language)
             return
         rendering = self._rendering[generation, key] = asyncio.get_running_loop().create_future()
         page = None
@@ -252,11 +255,11 @@ class PageCache:
     def _kept_route(self, path: str) -> bool:
         return self.routes.fullmatch(path) is not None
 
-    async def _generation(self) -> Hashable | None:
+    async def _generation(self) -> tuple[Any, int] | None:
         version = await data_version.current()
         if version is None:
             return None
-        return (version, int(datetime.now(UTC).timestamp()) // 60)
+        return (version, _minute())
 
     # --- who is looking: the session's rows, read once per generation -----------------------
 
@@ -265,8 +268,6 @@ class PageCache:
             return await self._token_viewer(asked.bearer, generation)
         token = asked.cookies.get(SESSION_COOKIE)
         if not token:
-            return ANONYMOUS
-        if "\x00" in token:
             return ANONYMOUS
         rows = await self._rows_once(self.shelf.drawer(generation).sessions, token, identify.session_rows)
         viewer, extend = identify.session_viewer_at(rows, datetime.now())
@@ -382,9 +383,9 @@ class PageCache:
         return page
 
     @staticmethod
-    def _still(generation: Hashable) -> bool:
+    def _still(generation: tuple[Any, int]) -> bool:
         """The minute has not turned while the page was rendered (it would show the next one's)."""
-        return int(datetime.now(UTC).timestamp()) // 60 == generation[1]  # type: ignore[index]
+        return _minute() == generation[1]
 
     def _page(self, scope: Scope, start: dict[str, Any], body: bytes, asked: Asked) -> Page | None:
         kept: list[tuple[bytes, bytes]] = []
