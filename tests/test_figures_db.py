@@ -228,7 +228,8 @@ async def test_network_dashboard_links_every_site_and_defaults_to_last_month(cli
     assert (await client.get("/figures?month=13-2026")).status_code == 422
 
 
-async def test_the_month_shown_is_always_fresh_while_older_months_may_be_cached(client, march):
+async def test_a_booking_written_into_the_month_shown_is_on_the_next_page(client, march):
+    # every month is read afresh or kept only while unchanged: tests/test_figures_kept.py
     from tests.figures_support import booking
 
     first = await client.get("/figures/ailleurs?month=2026-03")

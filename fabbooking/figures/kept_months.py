@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from fabbooking import database
 from fabbooking.bookings.rules import LONGEST_BOOKING
-from fabbooking.figures.monthly import Month, MonthResult, SiteRow, bounds
+from fabbooking.figures.monthly import Month, MonthResult, SiteRow, window
 from fabbooking.prepared import WrittenStatement
 
 DAY = timedelta(days=1)
@@ -53,8 +53,8 @@ def day_of(moment: datetime) -> int:
 
 def days_of(month: Month, sites: Sequence[SiteRow]) -> tuple[int, int]:
     """The first and last day whose counters the month's figures depend on."""
-    found = bounds([month], sites)
-    return day_of(min(b.lower for b in found) - BEFORE), day_of(max(b.upper for b in found))
+    lower, upper = window(month, sites)
+    return day_of(lower - BEFORE), day_of(upper)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ async def stamps(wanted: Sequence[Month], sites: Sequence[SiteRow], now: datetim
     maybe = [month for month, (_first, last) in days.items() if last <= day_of(now) - CLOSED_AFTER]
     if not maybe:
         return None
-    postgres = database.is_postgres()
+    engine = database.DB
+    postgres = database.is_postgres(engine)
     today = ("(statement_timestamp() AT TIME ZONE 'UTC')::date - date '1970-01-01'" if postgres
              else "CAST(strftime('%s', 'now') AS INTEGER) / 86400")
     number = "{}::integer" if postgres else "{}"
@@ -80,7 +81,6 @@ async def stamps(wanted: Sequence[Month], sites: Sequence[SiteRow], now: datetim
               for _month in maybe]
     sql = (f"SELECT {today} AS today, (SELECT COALESCE(SUM(changes), 0) FROM figures_change WHERE day = {FAR}) "
            "AS far, " + ", ".join(f"{s} AS m{n}" for n, s in enumerate(summed)))
-    engine = database.DB
     row = (await engine.run_querystring(WrittenStatement(sql, [d for m in maybe for d in days[m]])))[0]
     today_number, far = int(row["today"]), int(row["far"])
     return Stamps(engine, {month: int(row[f"m{n}"]) + far for n, month in enumerate(maybe)
@@ -89,7 +89,6 @@ async def stamps(wanted: Sequence[Month], sites: Sequence[SiteRow], now: datetim
 
 @dataclass(frozen=True)
 class _Kept:
-    engine: object
     stamp: int
     result: MonthResult
 
@@ -98,8 +97,9 @@ _kept: OrderedDict[tuple, _Kept] = OrderedDict()
 
 
 def _key(month: Month, sites: Sequence[SiteRow], engine: object) -> tuple:
-    # sites carry their timezone: a site moved to another zone has other months
-    return (id(engine), month, tuple(sites))
+    # the engine itself (hashed by identity, kept alive by the key): another database's
+    # months are other months; sites carry their timezone: a site moved has other months
+    return (engine, month, tuple(sites))
 
 
 def kept(month: Month, sites: Sequence[SiteRow], now: datetime, found: Stamps | None) -> MonthResult | None:
@@ -107,13 +107,14 @@ def kept(month: Month, sites: Sequence[SiteRow], now: datetime, found: Stamps | 
     and « now » has not moved past one of its bookings' ends."""
     if found is None or month not in found.closed:
         return None
-    hit = _kept.get(_key(month, sites, found.engine))
-    if hit is None or hit.engine is not found.engine or hit.stamp != found.closed[month]:
+    key = _key(month, sites, found.engine)
+    hit = _kept.get(key)
+    if hit is None or hit.stamp != found.closed[month]:
         return None
     since, until = hit.result.steady
     if (since is not None and now < since) or (until is not None and now >= until):
         return None
-    _kept.move_to_end(_key(month, sites, found.engine))
+    _kept.move_to_end(key)
     return hit.result
 
 
@@ -122,7 +123,7 @@ def keep(month: Month, sites: Sequence[SiteRow], found: Stamps | None, result: M
     if found is None or month not in found.closed:
         return
     key = _key(month, sites, found.engine)
-    _kept[key] = _Kept(found.engine, found.closed[month], result)
+    _kept[key] = _Kept(found.closed[month], result)
     _kept.move_to_end(key)
     while len(_kept) > MAX_KEPT:
         _kept.popitem(last=False)

@@ -146,7 +146,7 @@ async def totals(found: Sequence[Bounds], now: datetime) -> Totals:
 
     makers_of = ("FROM bounds AS bd JOIN machine AS m ON m.site = bd.site JOIN booking AS b "
                  "ON b.machine = m.id AND b.start_at >= bd.lo AND b.start_at < bd.hi "
-                 "WHERE b.purpose = 'maker' AND b.status = 'confirmed' " + dialect.window("b.start_at"))
+                 "WHERE " + _DUE + " " + dialect.window("b.start_at"))
     for r in await _run(
         head + "SELECT bd.site AS site, bd.month AS month, COUNT(DISTINCT b.maker) AS makers "
         + makers_of + "GROUP BY bd.site, bd.month UNION ALL "
