@@ -31,6 +31,7 @@ APPS = [
     "fabbooking.notifications.piccolo_app",
     "fabbooking.waiting.piccolo_app",
     "fabbooking.figures.piccolo_app",
+    "fabbooking.references.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

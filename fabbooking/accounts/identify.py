@@ -16,6 +16,7 @@ from typing import Any
 from fabbooking.accounts.tables import Account, BrowserSession
 from fabbooking.accounts.viewer import Viewer
 from fabbooking.prepared import quick_rows
+from fabbooking.references.kept import Kept
 from fabbooking.stored_moments import as_datetime, aware
 
 SESSION_EXTENSION = timedelta(days=1)  # a session used within a day of its expiry lives a day more
@@ -51,9 +52,17 @@ async def viewer_for_token(token: str) -> Viewer | None:
     return token_viewer_at(await token_rows(token_digest(token)), datetime.now(UTC))
 
 
+# kept between requests while no account, token or staff row is written (references.kept)
+_KEPT_TOKENS: Kept[list[dict[str, Any]]] = Kept(("account", "api_token", "staff"))
+
+
 async def token_rows(digest: str) -> list[dict[str, Any]]:
-    """The token's account and the sites it works at: what ``token_viewer_at`` reads."""
-    return await quick_rows(Account, _BY_TOKEN, digest)
+    """The token's account and the sites it works at: what ``token_viewer_at`` reads (its
+    expiry is checked there, at every request). An unknown token is not kept."""
+    async def read() -> list[dict[str, Any]] | None:
+        return await quick_rows(Account, _BY_TOKEN, digest) or None
+
+    return await _KEPT_TOKENS.get(digest, read) or []
 
 
 def token_viewer_at(rows: list[dict[str, Any]], now: datetime) -> Viewer | None:

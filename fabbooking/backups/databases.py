@@ -14,12 +14,13 @@ from fabbooking.errors import CommandFailed, CommandRefused
 from fabbooking.settings import DatabaseUrl
 
 # What migrations create beside Piccolo's tables (the figures' history stamp, migration
-# figures_2026_12_06t00_00_00_000000); a backup's own come back with it.
-RAW_TABLES = ["figures_change"]
+# figures_2026_12_06t00_00_00_000000; the references' change counters, migration
+# references_2026_12_06t03_00_00_000000); a backup's own come back with it.
+RAW_TABLES = ["figures_change", "reference_change"]
 _WATCHED = ("booking", "usage_session", "workshop", "workshop_registration", "workshop_attendance", "project")
 RAW_FUNCTIONS = ["figures_today()", "figures_bump(integer)", "figures_bump_at(timestamptz)",
                  "figures_machine_changed()", *(f"figures_{table}_changed()" for table in _WATCHED),
-                 *(f"figures_{table}_rows()" for table in _WATCHED)]
+                 *(f"figures_{table}_rows()" for table in _WATCHED), "reference_bump()"]
 
 
 def _drop_tables() -> str:

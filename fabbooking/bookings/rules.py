@@ -6,6 +6,7 @@ in a table. Each refusal carries a stable ``code``; ``fabbooking.messages`` word
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -163,7 +164,7 @@ def _hours(request: BookingRequest, machine: MachineFacts) -> Refusal | None:
 
 
 def check_qualification(
-    machine: MachineFacts, held: list[HeldQualification], today: date
+    machine: MachineFacts, held: Sequence[HeldQualification], today: date
 ) -> Refusal | None:
     """A machine that names a training needs a valid qualification: for that training, or
     for any training that unlocks the machine's whole kind."""

@@ -15,6 +15,7 @@ from fabbooking.bookings.rules import RULE_NAMES, BookingRules, MachineFacts
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.tables import Closure, Machine, OpeningPeriod, Site
 from fabbooking.prepared import Prepared, quick_rows
+from fabbooking.references.kept import Kept
 from fabbooking.training.tables import Training
 
 SITE_FIELDS = ("name", "kind", "neighbourhood", "address", "timezone", "description",
@@ -282,13 +283,23 @@ _PLACE_COLUMNS = (*MACHINE_COLUMNS, Machine.site.name.as_alias("site_name"),
 _PLACE = Prepared(lambda machine_id: Machine.select(*_PLACE_COLUMNS).where(Machine.id == machine_id).limit(1))
 
 
+# kept between requests while none of the tables it is read from is written (references.kept)
+_KEPT_PLACES: Kept[MachinePlace] = Kept(("machine", "site", "training", "opening_period", "closure"))
+
+
 async def machine_place(machine_id: int) -> MachinePlace:
-    """Everything the booking rules need to know about a machine and its site (two queries:
-    the machine with its site's rules, and the site's calendar)."""
-    machine = await _PLACE.first(machine_id=machine_id)
-    if machine is None:
+    """Everything the booking rules need to know about a machine and its site: kept, or read
+    in two queries (the machine with its site's rules, and the site's calendar)."""
+    async def read() -> MachinePlace | None:
+        machine = await _PLACE.first(machine_id=machine_id)
+        if machine is None:
+            return None
+        return _place(machine, (await site_calendars([machine["site"]]))[machine["site"]])
+
+    place = await _KEPT_PLACES.get(machine_id, read)
+    if place is None:
         raise machine_not_found(machine_id)
-    return _place(machine, (await site_calendars([machine["site"]]))[machine["site"]])
+    return place
 
 
 async def site_places(site: dict[str, Any]) -> list[MachinePlace]:

@@ -11,6 +11,7 @@ from fabbooking.bookings.rules import HeldQualification
 from fabbooking.errors import Refused, is_unique_violation
 from fabbooking.network.tables import MachineKind, Site
 from fabbooking.prepared import Prepared
+from fabbooking.references.kept import Kept
 from fabbooking.training.tables import Qualification, Training
 
 KINDS = {k.value for k in MachineKind}
@@ -105,14 +106,21 @@ _HELD = Prepared(lambda account_id: Qualification.select(
 ).where(Qualification.account == account_id))
 
 
-async def held_qualifications(account_id: int) -> list[HeldQualification]:
-    rows = await _HELD.rows(account_id=account_id)
-    return [
-        HeldQualification(
-            training_id=r["training_id"],
-            training_name=r["training_name"],
-            unlocks_kinds=tuple(r["unlocks_kinds"] or ()),
-            expires_on=r["expires_on"],
+# kept between requests while no qualification or training is written (references.kept)
+_KEPT_HELD: Kept[tuple[HeldQualification, ...]] = Kept(("qualification", "training"))
+
+
+async def held_qualifications(account_id: int) -> tuple[HeldQualification, ...]:
+    """Every qualification the account holds, expired ones included (the rules say which count)."""
+    async def read() -> tuple[HeldQualification, ...]:
+        return tuple(
+            HeldQualification(
+                training_id=r["training_id"],
+                training_name=r["training_name"],
+                unlocks_kinds=tuple(r["unlocks_kinds"] or ()),
+                expires_on=r["expires_on"],
+            )
+            for r in await _HELD.rows(account_id=account_id)
         )
-        for r in rows
-    ]
+
+    return await _KEPT_HELD.get(account_id, read) or ()

@@ -1,0 +1,95 @@
+"""References kept per process, used again only while their tables' change counters stand.
+
+The database counts the writes to each watched table (migration
+references_2026_12_06t03_00_00_000000: a row of ``reference_change`` per table, bumped by
+triggers in the writing transaction). A kept value remembers the counters of the tables it
+was read from; before it is used again, one short statement reads the counters, and any
+write committed since — by this process or another — means it is read afresh. So a machine
+set to maintenance, a training granted or a token revoked counts on the very next request,
+as it did when everything was read every time.
+
+The counters are read *before* the value: a write that commits in between leaves the value
+newer than its counters, which only costs one more read the next time. Inside a transaction
+a kept value is used when the counters the transaction sees are its own, but nothing read
+there is kept: the transaction may have written (its counters moved with its writes, so
+nothing kept matches them) and may yet be rolled back.
+
+Keyed by the engine as well: tests and commands switch databases within one process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from piccolo.querystring import QueryString
+
+from fabbooking import database
+from fabbooking.prepared import QuickStatement, WrittenStatement
+
+Value = TypeVar("Value")
+
+_COUNTERS = QuickStatement("SELECT name, changes FROM reference_change", [])
+
+
+async def counters() -> dict[str, int]:
+    """Every watched table's change counter, in one statement."""
+    engine = database.DB
+    rows = await engine.run_querystring(_COUNTERS)
+    return {row["name"]: row["changes"] for row in engine.transform_response_to_dicts(rows)}
+
+
+class Kept(Generic[Value]):
+    """Values read from ``tables``, kept by key while those tables do not change (at most
+    ``limit`` of them: past it, all are forgotten at once)."""
+
+    def __init__(self, tables: tuple[str, ...], limit: int = 10_000) -> None:
+        self.tables = tables
+        self.limit = limit
+        self._engine: object = None
+        self._values: dict[Hashable, tuple[tuple[int, ...], Value]] = {}
+        _EVERY.append(self)
+
+    async def get(self, key: Hashable, read: Callable[[], Awaitable[Value | None]]) -> Value | None:
+        """The value under ``key``: kept, or ``read()`` (kept when it is not None)."""
+        engine = database.DB
+        found = await counters()
+        stamp = tuple(found.get(table, -1) for table in self.tables)
+        if engine is not self._engine:
+            self._engine, self._values = engine, {}
+        kept = self._values.get(key)
+        if kept is not None and kept[0] == stamp and -1 not in stamp:
+            return kept[1]
+        value = await read()
+        in_transaction = engine.current_transaction.get() is not None  # type: ignore[attr-defined]
+        if value is not None and -1 not in stamp and not in_transaction:
+            if len(self._values) >= self.limit:
+                self._values.clear()
+            self._values[key] = (stamp, value)
+        return value
+
+    def forget(self) -> None:
+        self._engine, self._values = None, {}
+
+
+_EVERY: list[Kept] = []
+
+
+def forget_all() -> None:
+    """Nothing kept (tests that count what a request costs when everything is read)."""
+    for kept in _EVERY:
+        kept.forget()
+
+
+async def renew_counters() -> None:
+    """After a restore: every counter moves on by a random amount, so that nothing a process
+    still running kept under the counters of before can match the restored tables (a backup
+    made before the counters existed has none: the migration makes them)."""
+    engine = database.DB
+    exists = ("SELECT to_regclass('reference_change') IS NOT NULL AS found" if database.is_postgres(engine)
+              else "SELECT count(*) > 0 AS found FROM sqlite_master WHERE name = 'reference_change'")
+    rows = engine.transform_response_to_dicts(await engine.run_querystring(QueryString(exists)))
+    if rows and rows[0]["found"]:
+        await engine.run_querystring(WrittenStatement(
+            "UPDATE reference_change SET changes = changes + {}", [secrets.randbelow(10**12) + 1]))

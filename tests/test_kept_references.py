@@ -1,0 +1,187 @@
+"""The references a booking rests on (a machine with its site's rules and calendar, the
+trainings a maker holds, who a token names) are kept between requests
+(fabbooking/references/kept.py), and yet every change counts on the very next request, on
+SQLite and PostgreSQL, whoever writes it: the database's triggers move the counters that
+the kept values are checked against."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import asyncpg
+import pytest
+
+from fabbooking import database
+from fabbooking.accounts.tables import Account, ApiToken
+from fabbooking.network import services as network
+from fabbooking.network.tables import Closure, Machine, OpeningPeriod, Site, Staff
+from fabbooking.references import kept
+from fabbooking.settings import parse_database_url
+from fabbooking.training.tables import Qualification, Training
+from tests.conftest import PARIS, World, booking_body
+from tests.statements import counting_statements
+
+pytestmark = pytest.mark.anyio
+
+
+async def _book(client, world: World, days_ahead: int, who: str = "maker", **extra):
+    return await client.post("/api/v1/bookings", headers=world.auth(who),
+                             json=booking_body(world.ids["printer"], days_ahead, **extra))
+
+
+async def _in_maintenance(world: World) -> None:
+    await Machine.update({Machine.status: "maintenance"}).where(Machine.id == world.ids["printer"])
+
+
+async def _shorter_bookings(world: World) -> None:
+    await Site.update({Site.max_minutes: 30}).where(Site.id == world.ids["atelier"])
+
+
+async def _no_opening_hours(world: World) -> None:
+    await OpeningPeriod.delete().where(OpeningPeriod.site == world.ids["atelier"])
+
+
+async def _closed_for_days(world: World) -> None:
+    today = datetime.now(PARIS).date()
+    await Closure.insert(Closure(site=world.ids["atelier"], start_date=today, end_date=today + timedelta(days=30),
+                                 reason="travaux"))
+
+
+async def _training_taken_back(world: World) -> None:
+    await Qualification.delete().where(Qualification.account == world.ids["maker"])
+
+
+async def _another_training_required(world: World) -> None:
+    # (the maker's 3D printing training unlocks every 3D printer: the machine becomes a laser)
+    await Machine.update({Machine.required_training: world.ids["laser_training"], Machine.kind: "laser_cutter"}
+                         ).where(Machine.id == world.ids["printer"])
+
+
+# what changes, and the refusal it brings on the next booking
+CHANGES: dict[str, tuple[Callable[[World], Awaitable[None]], int, str]] = {
+    "machine in maintenance": (_in_maintenance, 422, "machine_in_maintenance"),
+    "site's rules": (_shorter_bookings, 422, "too_long"),
+    "opening hours": (_no_opening_hours, 422, "outside_opening_hours"),
+    "closure": (_closed_for_days, 422, "site_closed"),
+    "qualification": (_training_taken_back, 403, "not_qualified"),
+    "machine's training": (_another_training_required, 403, "not_qualified"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+async def test_a_change_to_what_a_booking_rests_on_counts_at_once(client, world, change):
+    write, status, code = CHANGES[change]
+    assert (await _book(client, world, 2)).status_code == 201  # everything read, and kept
+    assert (await _book(client, world, 3)).status_code == 201  # kept
+    await write(world)
+    refused = await _book(client, world, 4)
+    assert (refused.status_code, refused.json()["code"]) == (status, code), refused.text
+
+
+async def test_a_renamed_training_shows_in_the_next_refusal(client, world):
+    assert (await _book(client, world, 2, who="newbie")).json()["code"] == "not_qualified"
+    await Training.update({Training.name: "Impression 3D – les bases"}).where(Training.id == world.ids["print"])
+    refused = await _book(client, world, 2, who="newbie")
+    assert "Impression 3D – les bases" in refused.json()["detail"], refused.text
+
+
+async def test_a_revoked_token_or_a_closed_account_is_refused_at_once(client, world):
+    assert (await _book(client, world, 2)).status_code == 201
+    await ApiToken.delete().where(ApiToken.account == world.ids["maker"])
+    assert (await _book(client, world, 3)).status_code == 401
+    assert (await client.get("/api/v1/users/me", headers=world.auth("admin"))).status_code == 200
+    await Account.update({Account.active: False}).where(Account.id == world.ids["admin"])
+    assert (await client.get("/api/v1/users/me", headers=world.auth("admin"))).status_code == 401
+
+
+async def test_an_animator_who_leaves_a_site_no_longer_books_for_others_there(client, world):
+    for_maker = {"maker_id": world.ids["maker"]}
+    assert (await _book(client, world, 2, who="animator", **for_maker)).status_code == 201
+    await Staff.delete().where(Staff.account == world.ids["animator"])
+    refused = await _book(client, world, 3, who="animator", **for_maker)
+    assert (refused.status_code, refused.json()["code"]) == (403, "on_behalf_needs_staff"), refused.text
+
+
+async def test_a_change_written_by_another_process_counts_at_once(client, world, db):
+    """Another process (the admin's `fabbooking` command, a second web process) writes with
+    its own connection: the triggers are in the database, so it moves the counters too."""
+    assert (await _book(client, world, 2)).status_code == 201
+    sql = "UPDATE machine SET status = 'out_of_order' WHERE id = {}".format(world.ids["printer"])
+    if db.kind == "sqlite":
+        with sqlite3.connect(db.url.removeprefix("sqlite:///")) as other:
+            other.execute(sql)
+    else:
+        other = await asyncpg.connect(db.url)
+        try:
+            await other.execute(sql)
+        finally:
+            await other.close()
+    refused = await _book(client, world, 3)
+    assert refused.json()["code"] == "machine_out_of_order", refused.text
+
+
+async def test_what_a_rolled_back_transaction_saw_is_not_kept(client, world):
+    """Read inside a transaction that put the machine in maintenance, then rolled back: the
+    next booking sees the machine as it is (available), not as the transaction saw it."""
+    await network.machine_place(world.ids["printer"])  # kept as available
+
+    class Undone(Exception):
+        pass
+
+    with pytest.raises(Undone):
+        async with database.write_transaction():
+            await _in_maintenance(world)
+            place = await network.machine_place(world.ids["printer"])
+            assert place.facts.status == "maintenance"  # the transaction's own write, not what was kept
+            raise Undone
+    # another write brings the counter where the transaction had taken it
+    await Machine.update({Machine.name: "Imprimante"}).where(Machine.id == world.ids["printer"])
+    place = await network.machine_place(world.ids["printer"])
+    assert (place.facts.status, place.machine["name"]) == ("available", "Imprimante")
+    assert (await _book(client, world, 2)).status_code == 201
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # a copy of the file: the same counters
+async def test_kept_references_are_read_again_on_another_database(client, world, db, tmp_path):
+    """Keyed by the engine: a process that switches databases (tests, commands) never uses
+    what it kept from the other one, even where both hold the same counters (a copy)."""
+    place = await network.machine_place(world.ids["printer"])
+    with counting_statements() as seen:
+        assert await network.machine_place(world.ids["printer"]) == place
+    assert len(seen) == 1  # kept: the counters alone
+    copy = tmp_path / "copy.sqlite3"
+    with sqlite3.connect(db.url.removeprefix("sqlite:///")) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as target:
+        target.execute("DROP TRIGGER reference_machine_update")  # the copy's counter stays as it was
+        target.execute(f"UPDATE machine SET status = 'out_of_order' WHERE id = {world.ids['printer']}")
+    other = database.build_engine(parse_database_url(f"sqlite:///{copy}"))
+    database.use_engine(other)
+    try:
+        assert await kept.counters() == await _counters_on(db.engine)
+        assert (await network.machine_place(world.ids["printer"])).facts.status == "out_of_order"
+    finally:
+        database.use_engine(db.engine)
+        await other.close_pool()
+
+
+async def _counters_on(engine) -> dict[str, int]:
+    rows = await engine.run_querystring(kept._COUNTERS)
+    return {row["name"]: row["changes"] for row in engine.transform_response_to_dicts(rows)}
+
+
+async def test_a_restore_moves_every_counter(db, world):
+    before = await kept.counters()
+    assert set(before) == {"account", "api_token", "closure", "machine", "opening_period", "qualification",
+                           "site", "staff", "training"}
+    await kept.renew_counters()
+    after = await kept.counters()
+    assert all(after[name] > before[name] for name in before), (before, after)
+
+
+async def test_the_counters_are_one_short_read(db, world):
+    with counting_statements() as seen:
+        await kept.counters()
+    assert len(seen) == 1 and "reference_change" in seen.sql[0]
