@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -85,6 +86,7 @@ def opening_windows(
     return _merge(windows)
 
 
+@lru_cache(maxsize=8192)  # a pure function of its three values, asked again for every booking
 def _period_on(day: date, period: OpeningPeriod, tz: ZoneInfo) -> Interval:
     opens = datetime.combine(day, period.opens, tzinfo=tz)
     closes_day = day if period.closes > period.opens else day + timedelta(days=1)

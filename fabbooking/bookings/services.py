@@ -27,6 +27,7 @@ from fabbooking.network.services import MachinePlace, get_site, machine_place, s
 from fabbooking.network.tables import Machine
 from fabbooking.observability import metrics
 from fabbooking.prepared import Prepared, written_rows
+from fabbooking.references import kept
 from fabbooking.training.services import held_qualifications
 
 MAX_RANGE = timedelta(days=62)
@@ -162,7 +163,9 @@ async def _book(
     rules still hold, so a workshop never overlaps a booking)."""
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
-    place = await machine_place(machine_id)
+    # the machine and the maker's trainings, kept or read, under one reading of the counters
+    references = await kept.counters()
+    place = await machine_place(machine_id, references)
     by_staff = viewer.is_staff_of(place.site_id)
     for_workshop = purpose == BookingPurpose.workshop
     if (for_workshop or (maker_id is not None and maker_id != viewer.account_id)) and not by_staff:
@@ -175,7 +178,7 @@ async def _book(
 
     request = BookingRequest(start=start, end=end, now=now, by_staff=by_staff)
     refusal = check_period(request, place.facts) or (None if for_workshop else check_qualification(
-        place.facts, await held_qualifications(maker), now.astimezone(place.facts.timezone).date()
+        place.facts, await held_qualifications(maker, references), now.astimezone(place.facts.timezone).date()
     ))
     if refusal:
         raise Refused.because(refusal)

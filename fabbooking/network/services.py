@@ -287,16 +287,17 @@ _PLACE = Prepared(lambda machine_id: Machine.select(*_PLACE_COLUMNS).where(Machi
 _KEPT_PLACES: Kept[MachinePlace] = Kept(("machine", "site", "training", "opening_period", "closure"))
 
 
-async def machine_place(machine_id: int) -> MachinePlace:
+async def machine_place(machine_id: int, counters: dict[str, int] | None = None) -> MachinePlace:
     """Everything the booking rules need to know about a machine and its site: kept, or read
-    in two queries (the machine with its site's rules, and the site's calendar)."""
+    in two queries (the machine with its site's rules, and the site's calendar). ``counters``:
+    see Kept.get."""
     async def read() -> MachinePlace | None:
         machine = await _PLACE.first(machine_id=machine_id)
         if machine is None:
             return None
         return _place(machine, (await site_calendars([machine["site"]]))[machine["site"]])
 
-    place = await _KEPT_PLACES.get(machine_id, read)
+    place = await _KEPT_PLACES.get(machine_id, read, counters)
     if place is None:
         raise machine_not_found(machine_id)
     return place

@@ -51,10 +51,14 @@ class Kept(Generic[Value]):
         self._values: dict[Hashable, tuple[tuple[int, ...], Value]] = {}
         _EVERY.append(self)
 
-    async def get(self, key: Hashable, read: Callable[[], Awaitable[Value | None]]) -> Value | None:
-        """The value under ``key``: kept, or ``read()`` (kept when it is not None)."""
+    async def get(self, key: Hashable, read: Callable[[], Awaitable[Value | None]],
+                  found: dict[str, int] | None = None) -> Value | None:
+        """The value under ``key``: kept, or ``read()`` (kept when it is not None).
+        ``found``: the counters, read by the caller just before with nothing written since
+        (a booking checks its machine and its maker's trainings under one reading)."""
         engine = database.DB
-        found = await counters()
+        if found is None:
+            found = await counters()
         stamp = tuple(found.get(table, -1) for table in self.tables)
         if engine is not self._engine:
             self._engine, self._values = engine, {}

@@ -110,8 +110,10 @@ _HELD = Prepared(lambda account_id: Qualification.select(
 _KEPT_HELD: Kept[tuple[HeldQualification, ...]] = Kept(("qualification", "training"))
 
 
-async def held_qualifications(account_id: int) -> tuple[HeldQualification, ...]:
-    """Every qualification the account holds, expired ones included (the rules say which count)."""
+async def held_qualifications(account_id: int, counters: dict[str, int] | None = None,
+                              ) -> tuple[HeldQualification, ...]:
+    """Every qualification the account holds, expired ones included (the rules say which
+    count). ``counters``: see Kept.get."""
     async def read() -> tuple[HeldQualification, ...]:
         return tuple(
             HeldQualification(
@@ -123,4 +125,4 @@ async def held_qualifications(account_id: int) -> tuple[HeldQualification, ...]:
             for r in await _HELD.rows(account_id=account_id)
         )
 
-    return await _KEPT_HELD.get(account_id, read) or ()
+    return await _KEPT_HELD.get(account_id, read, counters) or ()

@@ -4,7 +4,6 @@ app sends: safety headers."""
 from __future__ import annotations
 
 from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 from fabbooking.api.auth import session_viewer
@@ -42,6 +41,10 @@ async def resolve_viewer(request: Request) -> None:
 
 # Piccolo Admin's single-page app (not ours) sets inline styles; everything else stays strict.
 BACK_OFFICE_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
+# as ASGI sends them: lower-case names, bytes
+_HEADERS = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+_BACK_OFFICE_HEADERS = [(name, BACK_OFFICE_POLICY.encode() if name == b"content-security-policy" else value)
+                        for name, value in _HEADERS]
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
@@ -49,9 +52,12 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     404s outside any route — the safety headers it has not set itself."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
+    headers = message.get("headers")
+    if not isinstance(headers, list):  # the raw (name, value) pairs, added to in place
+        headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-item]
+    present = {name.lower() for name, _ in headers}
     # the path as asked: a mounted app (/admin) sees its own part of it
     back_office = bytes(scope.get("raw_path") or scope.get("path", "").encode()).startswith(b"/admin")
-    for name, value in SECURITY_HEADERS.items():
-        if name not in headers:
-            headers[name] = BACK_OFFICE_POLICY if back_office and name == "Content-Security-Policy" else value
+    for name, value in (_BACK_OFFICE_HEADERS if back_office else _HEADERS):
+        if name not in present:
+            headers.append((name, value))
