@@ -10,7 +10,10 @@ project's .venv) gets a fresh demo database with four more 3D printers per site 
 holding every training, then books distinct free slots, 16 at a time, by calling the ASGI
 app directly (the request observer, Litestar's middleware, the handler, the database; no
 socket, no HTTP parser). Prints milliseconds of the process's CPU time per booking
-(``time.process_time``, all threads: the SQLite commits included), each round and the best.
+(``time.process_time``, all threads: the SQLite commits included), each round and the best;
+and beside it, in the same process, what an echo POST of the same bodies costs on a bare
+Litestar app (the hello world of bench/http.py) and in this app (its middleware and hooks
+around an echo under /api/v1).
 Only SQLite: a PostgreSQL server's own CPU would not be counted.
 """
 
@@ -89,9 +92,9 @@ async def slots(http):
     return [s[i] for i in range(max(map(len, per_machine))) for s in per_machine if i < len(s)]
 
 
-def post(app, token, body):
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/api/v1/bookings", "raw_path": b"/api/v1/bookings", "query_string": b"",
+def post(app, token, body, path="/api/v1/bookings", method="POST"):
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
              "root_path": "", "client": ("127.0.0.1", 50000), "server": ("bench", 80),
              "headers": [(b"host", b"bench"), (b"authorization", b"Bearer " + token.encode()),
                          (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
@@ -150,7 +153,41 @@ async def main():
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
     used = time.process_time() - started
     refused = len([s for s in statuses if s != 201])
-    print(json.dumps({"ms": used / len(measured) * 1000, "refused": refused}))
+    floors = await floors_ms(app, bodies[:2000])
+    print(json.dumps({"ms": used / len(measured) * 1000, "refused": refused, **floors}))
+
+
+async def floors_ms(app, bodies):
+    """What the same requests cost without the booking: an echo of the body on a bare
+    Litestar app (the bench's hello world), and the same echo registered in this app under
+    /api/v1 (the request observer, the page cache's pass-through, the NUL guard, Litestar's
+    middleware and hooks; no viewer, no database)."""
+    from litestar import Litestar, post as route
+
+    @route("/echo", status_code=200)
+    async def echo(data: dict) -> dict:
+        return data
+
+    @route("/api/v1/bench-echo", status_code=200)
+    async def echo_here(data: dict) -> dict:
+        return data
+
+    bare = Litestar([echo])
+    app.register(echo_here)
+    found = {}
+    for name, target, path, method, expected in (("echo_ms", bare, "/echo", "POST", 200),
+                                                 ("stack_ms", app, "/api/v1/bench-echo", "POST", 200)):
+        queue = iter(bodies)
+
+        async def client():
+            for token, body in queue:
+                status = await post(target, token, body, path, method)
+                assert status == expected, (name, status)
+
+        started = time.process_time()
+        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+        found[name] = (time.process_time() - started) / len(bodies) * 1000
+    return found
 
 
 asyncio.run(main())
@@ -190,7 +227,8 @@ def main() -> int:
             result = one_round(root, args.bookings)
             found[root].append(result["ms"])
             print(f"  round {number}  {root} ({_server.git_commit(root)}): {result['ms']:.3f} ms a booking"
-                  f"{refused_note(result)}", flush=True)
+                  f"{refused_note(result)}; beside it, an echo POST on a bare Litestar app "
+                  f"{result['echo_ms']:.3f} ms, the same echo in this app {result['stack_ms']:.3f} ms", flush=True)
     for root, values in found.items():
         print(f"best  {root} ({_server.git_commit(root)}): {min(values):.3f} ms of CPU a booking "
               f"(rounds: {', '.join(f'{v:.3f}' for v in values)})")
