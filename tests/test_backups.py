@@ -65,6 +65,26 @@ def empty_target(db, tmp_path):
         drop_postgres_database(name)
 
 
+def reference_triggers(url: str) -> int:
+    """How many of the references' triggers the database holds, enabled."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+            return connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                                      "AND name LIKE 'reference_%'").fetchone()[0]
+
+    async def count() -> int:
+        import asyncpg
+
+        connection = await asyncpg.connect(url)
+        try:
+            return await connection.fetchval("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'reference_%' "
+                                             "AND tgenabled = 'A'")
+        finally:
+            await connection.close()
+
+    return run_blocking(count())
+
+
 def media(path: Path) -> dict[str, str]:
     return {"FABBOOKING_MEDIA_DIR": str(path)}
 
@@ -91,6 +111,7 @@ async def test_the_demo_survives_a_backup_and_a_restore(db, empty_target, tmp_pa
     # the references' change counters move on, so nothing a process kept before matches them
     assert counters_after.keys() == counters_before.keys()
     assert all(counters_after[name] != counters_before[name] for name in counters_before), counters_after
+    assert reference_triggers(empty_target) == reference_triggers(db.url) == (18 if db.kind == "postgres" else 27)
     hashes = media_hashes(source_media)
     assert len(hashes) > 5
     assert media_hashes(tmp_path / "restored-media") == hashes

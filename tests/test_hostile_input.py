@@ -63,6 +63,17 @@ async def test_a_nul_character_is_dropped_from_every_text(client, world):
     assert page.status_code == 401 and "<html" in page.text.lower()
 
 
+async def test_a_second_content_type_does_not_smuggle_a_nul_past_the_guard(client, world):
+    """Two Content-Type headers: the body is read as the first says (JSON), so the NUL guard
+    reads the first too (it read the last, and let « text/plain » carry a NUL to the database)."""
+    import json
+
+    body = json.dumps({**booking_body(world.ids["printer"]), "note": "a\x00b"}).encode()
+    headers = [*world.auth("maker").items(), ("content-type", "application/json"), ("content-type", "text/plain")]
+    booked = await client.post("/api/v1/bookings", headers=headers, content=body)
+    assert booked.status_code == 201 and booked.json()["note"] == "ab", booked.text
+
+
 async def test_json_nested_too_deep_is_refused(client, world):
     for headers in ({}, world.auth("maker")):
         response = await client.post("/api/v1/bookings", content=b"[" * 100_000,

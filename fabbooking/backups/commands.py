@@ -12,7 +12,6 @@ from fabbooking.backups.archive import KIND_LABELS, Manifest, extract, read_mani
 from fabbooking.backups.media import WORK_PREFIX, media_files, remove, swap_in
 from fabbooking.cli.guard import run
 from fabbooking.errors import CommandRefused
-from fabbooking.references.kept import renew_counters
 from fabbooking.settings import load_settings, media_dir
 
 
@@ -79,7 +78,6 @@ def restore(path: Path, force: bool) -> str:
             databases.load_sqlite(saved, database)
         else:
             databases.load_postgres(saved, database, work)
-        run(renew_counters)
         swap_in(work / "media", root, work / "replaced")
     finally:
         remove(work)

@@ -3,7 +3,9 @@ through pg_dump and pg_restore (the postgresql-client package)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -60,9 +62,20 @@ def check_sqlite_file(path: Path) -> bool:
         return False
 
 
+def counters_moved_on() -> int:
+    """How far a restore moves the references' change counters (migration
+    references_2026_12_06t03): by a random amount, so that nothing a process still running
+    kept under the counters of before can match the restored tables."""
+    return secrets.randbelow(10**12) + 1
+
+
 def load_sqlite(saved: Path, database: DatabaseUrl) -> None:
     """Copy ``saved`` into the configured database, all pages in one write transaction:
-    on failure the target is left as it was."""
+    on failure the target is left as it was. The counters are moved on in ``saved`` first,
+    so they come in with the tables, in the same transaction."""
+    with contextlib.closing(sqlite3.connect(saved)) as copy, copy:
+        if copy.execute("SELECT 1 FROM sqlite_master WHERE name = 'reference_change'").fetchone():
+            copy.execute("UPDATE reference_change SET changes = changes + ?", (counters_moved_on(),))
     source = sqlite3.connect(f"file:{saved}?mode=ro", uri=True)
     target = sqlite3.connect(database.path, timeout=30)
     try:
@@ -126,6 +139,10 @@ def load_postgres(saved: Path, database: DatabaseUrl, work: Path) -> None:
             stdout=out, stderr=subprocess.PIPE, text=True)
     if converted.returncode != 0:
         raise CommandFailed(f"pg_restore could not read the saved database: {converted.stderr.strip()}")
+    with script.open("a") as out:  # within the same transaction as the tables (see counters_moved_on)
+        out.write("\nDO $$ BEGIN IF to_regclass('public.reference_change') IS NOT NULL THEN "
+                  f"UPDATE public.reference_change SET changes = changes + {counters_moved_on()}; "
+                  "END IF; END $$;\n")
     uri, env = _connection(database)
     result = subprocess.run(
         [_client("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",

@@ -11,7 +11,11 @@ The counters start at a random value per database, so that two databases (a rest
 of another network, say) never share a value by chance.
 
 SQLite: a trigger per row. PostgreSQL: a trigger per statement, TRUNCATE included (one
-function for every table: it reads the table's name).
+function for every table: it reads the table's name), enabled ALWAYS (replication's replica
+role too). On PostgreSQL a transaction first takes one advisory lock before it bumps any
+counter, so two transactions that write several watched tables in different orders (an
+account created, an account erased) never hold one counter row each while waiting for the
+other's: SQLite has one writer at a time anyway.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -34,6 +38,7 @@ WATCHED = {
     "training": None,
 }
 _START = "abs(random() % 1000000000000)"  # SQLite's random(); PostgreSQL's below
+LOCK_KEY = 7306425311  # pg_advisory_xact_lock's key (one bigint: its own key space) for the counters
 
 
 def _sqlite() -> list[str]:
@@ -52,8 +57,12 @@ def _sqlite() -> list[str]:
 def _postgres() -> list[str]:
     statements = [
         "CREATE TABLE IF NOT EXISTS reference_change (name text PRIMARY KEY, changes bigint NOT NULL)",
-        """CREATE OR REPLACE FUNCTION reference_bump() RETURNS trigger LANGUAGE plpgsql AS $$
-           BEGIN UPDATE reference_change SET changes = changes + 1 WHERE name = TG_TABLE_NAME; RETURN NULL; END $$""",
+        f"""CREATE OR REPLACE FUNCTION reference_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             PERFORM pg_advisory_xact_lock({LOCK_KEY});
+             UPDATE reference_change SET changes = changes + 1 WHERE name = TG_TABLE_NAME;
+             RETURN NULL;
+           END $$""",
     ]
     for table, columns in WATCHED.items():
         statements.append("INSERT INTO reference_change (name, changes) "
@@ -64,7 +73,9 @@ def _postgres() -> list[str]:
                        f"CREATE TRIGGER reference_{table}_written AFTER INSERT OR DELETE OR TRUNCATE ON {table} "
                        "FOR EACH STATEMENT EXECUTE FUNCTION reference_bump()",
                        f"CREATE TRIGGER reference_{table}_updated AFTER {update} ON {table} "
-                       "FOR EACH STATEMENT EXECUTE FUNCTION reference_bump()"]
+                       "FOR EACH STATEMENT EXECUTE FUNCTION reference_bump()",
+                       f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER reference_{table}_written",
+                       f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER reference_{table}_updated"]
     return statements
 
 
