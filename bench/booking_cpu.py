@@ -34,9 +34,12 @@ PROJECT = _BENCH.parent
 
 # Run with the checkout's own code: the demo is there already (FABBOOKING_DATABASE_URL).
 INNER = r'''
-import asyncio, json, math, sys, time
-from datetime import date, datetime, timedelta
+import asyncio, json, sys, time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+sys.path.append(sys.argv[2])  # bench/, for _slots (appended: its http.py must not shadow the stdlib's)
+import _slots
 
 import httpx
 
@@ -71,25 +74,11 @@ async def slots(http):
     for machine in (await http.get("/api/v1/machines")).raise_for_status().json():
         if machine["status"] != "available":
             continue
-        rules = machine["rules"]
-        start, end = now + timedelta(hours=1), now + timedelta(days=rules["max_days_ahead"] - 1)
+        start, end = _slots.horizon(machine, now)
         free = (await http.get(f"/api/v1/machines/{machine['id']}/availability",
                                params={"start": start.isoformat(), "end": end.isoformat()})).raise_for_status().json()
-        step = rules["slot_minutes"]
-        length = timedelta(minutes=step * math.ceil(rules["min_minutes"] / step))
-        zone, found = ZoneInfo(free["timezone"]), []
-        for interval in free["free"]:
-            begin = datetime.fromisoformat(interval["start"]).astimezone(zone)
-            finish = datetime.fromisoformat(interval["end"]).astimezone(zone)
-            late = (begin.hour * 60 + begin.minute) % step
-            if late or begin.second or begin.microsecond:
-                begin = begin.replace(second=0, microsecond=0) + timedelta(minutes=step - late)
-            while begin + length <= finish:
-                if begin >= start:
-                    found.append((machine["id"], machine["site"], begin, begin + length))
-                begin += length
-        per_machine.append(found)
-    return [s[i] for i in range(max(map(len, per_machine))) for s in per_machine if i < len(s)]
+        per_machine.append(_slots.machine_slots(machine, free, start))
+    return _slots.interleaved(per_machine)
 
 
 def post(app, token, body, path="/api/v1/bookings", method="POST"):
@@ -199,7 +188,7 @@ def one_round(root: Path, bookings: int) -> dict:
     try:
         env = _server.checkout_env(root, workdir, None, FABBOOKING_LISTENER="off")
         _server.run_python(root, env, "-m", "fabbooking", "demo")
-        result = subprocess.run([str(PROJECT / ".venv" / "bin" / "python"), "-c", INNER, str(bookings)],
+        result = subprocess.run([str(PROJECT / ".venv" / "bin" / "python"), "-c", INNER, str(bookings), str(_BENCH)],
                                 cwd=root, env=env, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             raise SystemExit(f"{root}: {result.stderr[-2000:]}")

@@ -28,7 +28,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH] + [str
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -41,6 +40,7 @@ from zoneinfo import ZoneInfo  # noqa: E402
 
 import _load  # noqa: E402
 import _server  # noqa: E402
+import _slots  # noqa: E402
 import httpx  # noqa: E402
 
 PASSWORD = "fabbooking"
@@ -185,7 +185,7 @@ def add_machines(base: str, per_site: int) -> None:
                     "kind": "3d_printer", "required_training_id": training}).raise_for_status()
 
 
-def free_slots(base: str) -> list[tuple[int, str, datetime, datetime]]:
+def free_slots(base: str) -> list[_slots.Slot]:
     """(machine, site, start, end) of every free slot of every bookable machine, from an hour
     from now to a day before the booking horizon, machines interleaved."""
     now = datetime.now(PARIS)
@@ -194,31 +194,12 @@ def free_slots(base: str) -> list[tuple[int, str, datetime, datetime]]:
         for machine in http.get("/api/v1/machines").raise_for_status().json():
             if machine["status"] != "available":
                 continue
-            rules = machine["rules"]
-            start = now + timedelta(hours=1)
-            end = now + timedelta(days=rules["max_days_ahead"] - 1)
+            start, end = _slots.horizon(machine, now)
             free = http.get(f"/api/v1/machines/{machine['id']}/availability",
                             params={"start": start.isoformat(), "end": end.isoformat()}
                             ).raise_for_status().json()
-            step = rules["slot_minutes"]
-            length = timedelta(minutes=step * math.ceil(rules["min_minutes"] / step))
-            zone = ZoneInfo(free["timezone"])
-            slots = []
-            for interval in free["free"]:
-                begin = datetime.fromisoformat(interval["start"]).astimezone(zone)
-                finish = datetime.fromisoformat(interval["end"]).astimezone(zone)
-                late = (begin.hour * 60 + begin.minute) % step
-                if late or begin.second or begin.microsecond:
-                    begin = begin.replace(second=0, microsecond=0) + timedelta(minutes=step - late)
-                while begin + length <= finish:
-                    if begin >= start:
-                        slots.append((machine["id"], machine["site"], begin, begin + length))
-                    begin += length
-            per_machine.append(slots)
-    interleaved = []
-    for index in range(max(map(len, per_machine), default=0)):
-        interleaved += [slots[index] for slots in per_machine if index < len(slots)]
-    return interleaved
+            per_machine.append(_slots.machine_slots(machine, free, start))
+    return _slots.interleaved(per_machine)
 
 
 def write_bodies(root: Path, env: dict[str, str], slots: list, path: Path) -> int:
