@@ -35,37 +35,18 @@ PROJECT = _BENCH.parent
 # Run with the checkout's own code: the demo is there already (FABBOOKING_DATABASE_URL).
 INNER = r'''
 import asyncio, json, sys, time
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 sys.path.append(sys.argv[2])  # bench/, for _slots (appended: its http.py must not shadow the stdlib's)
 import _slots
+from _makers import bench_makers
 
 import httpx
 
-from fabbooking.accounts.services import issue_token
-from fabbooking.accounts.tables import Account
 from fabbooking.app import create_app
-from fabbooking.database import DB
-from fabbooking.training.tables import Qualification, Training
 
 BOOKINGS, CONCURRENCY, QUOTA = int(sys.argv[1]), 16, 3
-
-
-async def makers(count):
-    template = await Account.select(Account.password).where(Account.username == "yannick").first()
-    trainings = [row["id"] for row in await Training.select(Training.id)]
-    names = [f"bench-maker-{i:05d}" for i in range(count)]
-    async with DB.transaction():
-        for chunk in range(0, count, 100):
-            await Account.insert(*[Account(username=n, password=template["password"], role="maker", active=True,
-                                           display_name=n) for n in names[chunk:chunk + 100]])
-        ids = {r["username"]: r["id"] for r in await Account.select(Account.id, Account.username)
-               .where(Account.username.is_in(names))}
-        for chunk in range(0, count, 100):
-            await Qualification.insert(*[Qualification(account=ids[n], training=t, granted_on=date.today())
-                                         for n in names[chunk:chunk + 100] for t in trainings])
-        return [await issue_token(ids[n], "bench") for n in names]
 
 
 async def slots(http):
@@ -111,17 +92,12 @@ async def main():
         admin = (await http.post("/api/v1/auth/token", json={"username": "admin", "password": "fabbooking"}))
         headers = {"Authorization": f"Bearer {admin.raise_for_status().json()['token']}"}
         training = next(t["id"] for t in (await http.get("/api/v1/trainings")).json() if "3d_printer" in t["unlocks_kinds"])
-        for site in (await http.get("/api/v1/sites")).json():
-            for n in range(1, 5):
-                (await http.post("/api/v1/machines", headers=headers, json={
-                    "site": site["slug"], "slug": f"bench-printer-{n}", "name": f"Imprimante {n}",
-                    "kind": "3d_printer", "required_training_id": training})).raise_for_status()
+        sites = [site["slug"] for site in (await http.get("/api/v1/sites")).json()]
+        for body in _slots.extra_printers(sites, training, 4):
+            (await http.post("/api/v1/machines", headers=headers, json=body)).raise_for_status()
         planned = (await slots(http))[:BOOKINGS + 200]
-    per_site, owners = {}, []
-    for _, site, _, _ in planned:
-        owners.append(per_site.get(site, 0) // QUOTA)
-        per_site[site] = per_site.get(site, 0) + 1
-    tokens = await makers(max(owners) + 1)
+    owners = _slots.makers_of(planned, QUOTA)
+    tokens = await bench_makers(max(owners) + 1)
     bodies = [(tokens[o], json.dumps({"machine_id": m, "start": b.isoformat(), "end": e.isoformat()}).encode())
               for (m, _, b, e), o in zip(planned, owners)]
     if len(bodies) < BOOKINGS + 200:

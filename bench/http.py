@@ -137,40 +137,12 @@ def check_answers(paths: list[Path_]) -> None:
 
 # --- the POST plan: distinct free slots, makers enough for the quota ------------------
 
-MAKERS_SETUP = """
+# run inside the measured checkout's process: its own code makes the makers (bench/_makers.py)
+MAKERS_SETUP = f"""
 import asyncio, json, sys
-from datetime import date
-
-from fabbooking.accounts.services import issue_token
-from fabbooking.accounts.tables import Account
-from fabbooking.database import DB
-from fabbooking.training.tables import Qualification, Training
-
-
-async def main(count):
-    # Accounts share the demo makers' password hash: hashing 600,000 rounds per maker would
-    # take minutes, and the bench never logs them in (each gets a token).
-    template = await Account.select(Account.password).where(Account.username == "yannick").first()
-    granter = await Account.select(Account.id).where(Account.username == "gwen").first()
-    trainings = [row["id"] for row in await Training.select(Training.id)]
-    names = [f"bench-maker-{i:05d}" for i in range(count)]
-    async with DB.transaction():
-        for chunk in range(0, count, 100):
-            await Account.insert(*[Account(username=name, password=template["password"], role="maker",
-                                           active=True, display_name=name)
-                                   for name in names[chunk:chunk + 100]])
-        ids = {row["username"]: row["id"] for row in await Account.select(Account.id, Account.username)
-               .where(Account.username.is_in(names))}
-        for chunk in range(0, count, 100):
-            await Qualification.insert(*[
-                Qualification(account=ids[name], training=training, granted_on=date.today(),
-                              granted_by=granter["id"], granted_at_site="fabriques-du-ponant")
-                for name in names[chunk:chunk + 100] for training in trainings])
-        tokens = [await issue_token(ids[name], "bench") for name in names]
-    print(json.dumps(tokens))
-
-
-asyncio.run(main(int(sys.argv[1])))
+sys.path.append({str(_BENCH)!r})  # appended: this folder's http.py must not shadow the standard library's
+from _makers import bench_makers
+print(json.dumps(asyncio.run(bench_makers(int(sys.argv[1])))))
 """
 
 
@@ -178,11 +150,9 @@ def add_machines(base: str, per_site: int) -> None:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token_for(base, 'admin')}"}) as http:
         training = next(t["id"] for t in http.get("/api/v1/trainings").raise_for_status().json()
                         if "3d_printer" in t["unlocks_kinds"])
-        for site in http.get("/api/v1/sites").raise_for_status().json():
-            for number in range(1, per_site + 1):
-                http.post("/api/v1/machines", json={
-                    "site": site["slug"], "slug": f"bench-printer-{number}", "name": f"Imprimante {number}",
-                    "kind": "3d_printer", "required_training_id": training}).raise_for_status()
+        sites = [site["slug"] for site in http.get("/api/v1/sites").raise_for_status().json()]
+        for body in _slots.extra_printers(sites, training, per_site):
+            http.post("/api/v1/machines", json=body).raise_for_status()
 
 
 def free_slots(base: str) -> list[_slots.Slot]:
@@ -204,11 +174,7 @@ def free_slots(base: str) -> list[_slots.Slot]:
 
 def write_bodies(root: Path, env: dict[str, str], slots: list, path: Path) -> int:
     """One line per slot, ``token<TAB>json``, its maker holding at most three at its site."""
-    per_site: dict[str, int] = {}
-    makers = []
-    for _, site, _, _ in slots:
-        makers.append(per_site.get(site, 0) // PER_SITE_QUOTA)
-        per_site[site] = per_site.get(site, 0) + 1
+    makers = _slots.makers_of(slots, PER_SITE_QUOTA)
     count = max(makers, default=-1) + 1
     tokens = json.loads(_server.run_python(root, env, "-c", MAKERS_SETUP, str(count)))
     with path.open("w") as out:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from piccolo.engine.base import Engine
+
 from fabbooking import database
 from fabbooking.prepared import QuickStatement
 
@@ -30,10 +32,11 @@ Value = TypeVar("Value")
 _COUNTERS = QuickStatement("SELECT name, changes FROM reference_change", [])
 
 
-async def counters() -> dict[str, int]:
-    """Every watched table's change counter, in one statement; none (so nothing is kept) in
-    a database not migrated yet since a backup of before the counters was restored."""
-    engine = database.DB
+async def counters(engine: Engine | None = None) -> dict[str, int]:
+    """Every watched table's change counter, in one statement (on ``engine``, by default the
+    app's); none (so nothing is kept) in a database not migrated yet since a backup of
+    before the counters was restored."""
+    engine = engine or database.DB
     try:
         rows = await engine.run_querystring(_COUNTERS)
     except Exception as exc:
@@ -63,14 +66,15 @@ class Kept(Generic[Value]):
         if found is None:
             found = await counters()
         stamp = tuple(found.get(table, -1) for table in self.tables)
+        counted = -1 not in stamp  # every table has its counter
         if engine is not self._engine:
             self._engine, self._values = engine, {}
         kept = self._values.get(key)
-        if kept is not None and kept[0] == stamp and -1 not in stamp:
+        if counted and kept is not None and kept[0] == stamp:
             return kept[1]
         value = await read()
         in_transaction = engine.current_transaction.get() is not None  # type: ignore[attr-defined]
-        if value is not None and -1 not in stamp and not in_transaction:
+        if counted and value is not None and not in_transaction:
             if len(self._values) >= self.limit:
                 self._values.clear()
             self._values[key] = (stamp, value)
@@ -87,4 +91,3 @@ def forget_all() -> None:
     """Nothing kept (tests that count what a request costs when everything is read)."""
     for kept in _EVERY:
         kept.forget()
-
