@@ -195,7 +195,10 @@ def db_pool_size() -> int:
     raw = os.environ.get("FABBOOKING_DB_POOL_SIZE", "").strip()
     if not raw:
         return DEFAULT_DB_POOL_SIZE
-    value = int(raw) if raw.isdigit() else 0
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
     if not 1 <= value <= 100:
         raise ConfigError(
             f"FABBOOKING_DB_POOL_SIZE={raw!r} is not understood. Give a whole number of connections "

@@ -113,7 +113,9 @@ class _LoopWriter:
                 await asyncio.shield(done)
             except asyncio.CancelledError:
                 cancelled = True
-        if cancelled:
+        if cancelled:  # what the caller hears of is its cancellation; a COMMIT error is read, not lost in the log
+            if not done.cancelled():
+                done.exception()
             raise asyncio.CancelledError
         done.result()  # the COMMIT's own error, if any
 

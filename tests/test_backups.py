@@ -65,20 +65,20 @@ def empty_target(db, tmp_path):
         drop_postgres_database(name)
 
 
-def reference_triggers(url: str) -> int:
-    """How many of the references' triggers the database holds, enabled."""
+def triggers(url: str, prefix: str) -> int:
+    """How many triggers named ``prefix``… the database holds, enabled."""
     if url.startswith("sqlite:///"):
         with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
             return connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
-                                      "AND name LIKE 'reference_%'").fetchone()[0]
+                                      "AND name LIKE ?", (f"{prefix}%",)).fetchone()[0]
 
     async def count() -> int:
         import asyncpg
 
         connection = await asyncpg.connect(url)
         try:
-            return await connection.fetchval("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'reference_%' "
-                                             "AND tgenabled = 'A'")
+            return await connection.fetchval("SELECT count(*) FROM pg_trigger WHERE tgname LIKE $1 "
+                                             "AND tgenabled IN ('O', 'A')", f"{prefix}%")
         finally:
             await connection.close()
 
@@ -106,12 +106,16 @@ async def test_the_demo_survives_a_backup_and_a_restore(db, empty_target, tmp_pa
     assert before.keys() == after.keys()
     assert sum(len(rows) for rows in before.values()) > 100
     counters_before, counters_after = dict(before.pop("reference_change")), dict(after.pop("reference_change"))
+    stamps_before, stamps_after = dict(before.pop("figures_change")), dict(after.pop("figures_change"))
     for table in before:
         assert after[table] == before[table], table
-    # the references' change counters move on, so nothing a process kept before matches them
+    # the change counters move on, so nothing a process kept before matches them
     assert counters_after.keys() == counters_before.keys()
     assert all(counters_after[name] != counters_before[name] for name in counters_before), counters_after
-    assert reference_triggers(empty_target) == reference_triggers(db.url) == (18 if db.kind == "postgres" else 27)
+    assert stamps_after.pop(-1) != stamps_before.pop(-1, None) and stamps_after == stamps_before
+    assert triggers(empty_target, "reference_") == triggers(db.url, "reference_") == (
+        18 if db.kind == "postgres" else 27)
+    assert triggers(empty_target, "figures_") == triggers(db.url, "figures_") > 0
     hashes = media_hashes(source_media)
     assert len(hashes) > 5
     assert media_hashes(tmp_path / "restored-media") == hashes

@@ -245,12 +245,14 @@ async def test_a_kept_month_holds_only_until_its_next_booking_is_due(march):
 async def test_a_machine_deleted_changes_the_stamp_of_every_month(march):
     from tests.conftest import make_machine
 
+    months = [Month(2021, 1), Month(2026, 3)]  # far apart: nothing of the machine's own in either
+    sites = await queries.sites()
     spare = await make_machine(march.ids["ailleurs"], "spare")
-    found = await kept_months.stamps([Month(2026, 3)], [], datetime.now(UTC))
+    found = await kept_months.stamps(months, sites, datetime.now(UTC))
     assert found is not None
     await Machine.delete().where(Machine.id == spare)
-    again = await kept_months.stamps([Month(2026, 3)], [], datetime.now(UTC))
-    assert again is not None and again.closed[Month(2026, 3)] > found.closed[Month(2026, 3)]
+    again = await kept_months.stamps(months, sites, datetime.now(UTC))
+    assert again is not None and all(again.closed[month] > found.closed[month] for month in months)
 
 
 async def test_the_stamp_reads_a_range_of_the_primary_key(db, march):
@@ -270,7 +272,8 @@ async def test_the_stamp_reads_a_range_of_the_primary_key(db, march):
         found = await kept_months.stamps(month_range(Month(2021, 1), Month(2025, 12)), sites, datetime.now(UTC))
     assert found is not None and len(found.closed) == 60
     [(sql, plan)] = await _plans(db, seen, watched=("figures_change",))
-    if db.kind == "postgres":
+    if db.kind == "postgres":  # the session's other tests share this database: its days go again
+        await database.DB.run_ddl("DELETE FROM figures_change WHERE day BETWEEN 0 AND 20000")
         assert "Seq Scan" not in plan and "figures_change_pkey" in plan, plan
     else:
         assert "SCAN figures_change" not in plan and "INTEGER PRIMARY KEY" in plan, plan

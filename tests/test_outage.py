@@ -140,4 +140,21 @@ def test_the_pool_size_setting_is_checked(monkeypatch):
         monkeypatch.setenv("FABBOOKING_DB_POOL_SIZE", wrong)
         with pytest.raises(ConfigError, match="FABBOOKING_DB_POOL_SIZE.*between 1 and 100"):
             db_pool_size()
+    monkeypatch.setenv("FABBOOKING_DB_POOL_SIZE", "²")  # a digit to str.isdigit, not to int
+    with pytest.raises(ConfigError, match="FABBOOKING_DB_POOL_SIZE"):
+        db_pool_size()
 
+
+async def test_the_web_process_opens_its_pool_of_the_size_set(monkeypatch):
+    from fabbooking import app as web
+    from fabbooking import database
+
+    opened = []
+
+    async def start_serving_pool(max_size: int) -> None:
+        opened.append(max_size)
+
+    monkeypatch.setattr(database, "start_serving_pool", start_serving_pool)
+    monkeypatch.setenv("FABBOOKING_DB_POOL_SIZE", "4")
+    await web._open_pool()
+    assert opened == [4]

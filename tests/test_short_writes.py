@@ -119,7 +119,7 @@ class _SlowCommit:
         return getattr(self._connection, name)
 
 
-async def test_a_booking_cancelled_during_its_commit_is_committed_whole_and_frees_the_lock(db):
+async def test_a_short_transaction_cancelled_during_its_commit_is_committed_whole_and_frees_the_lock(db):
     await make_site("atelier")
     writer = database.DB.loop_writer()
     plain = writer.connection

@@ -19,10 +19,8 @@ from fabbooking.settings import DatabaseUrl
 # figures_2026_12_06t00_00_00_000000; the references' change counters, migration
 # references_2026_12_06t03_00_00_000000); a backup's own come back with it.
 RAW_TABLES = ["figures_change", "reference_change"]
-_WATCHED = ("booking", "usage_session", "workshop", "workshop_registration", "workshop_attendance", "project")
-RAW_FUNCTIONS = ["figures_today()", "figures_bump(integer)", "figures_bump_at(timestamptz)",
-                 "figures_machine_changed()", *(f"figures_{table}_changed()" for table in _WATCHED),
-                 *(f"figures_{table}_rows()" for table in _WATCHED), "reference_bump()"]
+# the functions of their triggers, by the names' prefixes (a migration that adds one needs nothing here)
+RAW_FUNCTION_PREFIXES = ("figures_", "reference_")
 
 
 def _drop_tables() -> str:
@@ -33,9 +31,12 @@ def _drop_tables() -> str:
 
     tables = [f'public."{table._meta.tablename}"' for table in all_tables()]
     tables += [f'public."{name}"' for name in RAW_TABLES]
-    functions = ", ".join(f"public.{function}" for function in RAW_FUNCTIONS)
+    prefixes = " OR ".join(f"p.proname LIKE '{prefix}%'" for prefix in RAW_FUNCTION_PREFIXES)
+    functions = ("DO $$ DECLARE f regprocedure; BEGIN FOR f IN SELECT p.oid::regprocedure FROM pg_proc AS p "
+                 f"JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND ({prefixes}) "
+                 "LOOP EXECUTE 'DROP FUNCTION ' || f || ' CASCADE'; END LOOP; END $$;\n")
     return (f"SET client_min_messages = warning;\nDROP TABLE IF EXISTS {', '.join(tables)} CASCADE;\n"
-            f"DROP FUNCTION IF EXISTS {functions} CASCADE;\n")
+            + functions)
 
 
 
@@ -63,10 +64,21 @@ def check_sqlite_file(path: Path) -> bool:
 
 
 def counters_moved_on() -> int:
-    """How far a restore moves the references' change counters (migration
-    references_2026_12_06t03): by a random amount, so that nothing a process still running
-    kept under the counters of before can match the restored tables."""
+    """How far a restore moves the change counters of what processes keep — the references'
+    (migration references_2026_12_06t03) and the figures' far-reaching day -1 (migration
+    figures_2026_12_06t00), which every kept month's stamp counts: by a random amount, so
+    that nothing a process still running kept under the counters of before can match the
+    restored tables."""
     return secrets.randbelow(10**12) + 1
+
+
+def _moved_on_sql(schema: str = "") -> dict[str, str]:
+    """By table: the statement that moves its counters on (``schema``: "public." where a
+    restore script has emptied the search path)."""
+    moved = counters_moved_on()
+    return {"reference_change": f"UPDATE {schema}reference_change SET changes = changes + {moved}",
+            "figures_change": f"INSERT INTO {schema}figures_change AS c (day, changes) VALUES (-1, {moved}) "
+                              f"ON CONFLICT (day) DO UPDATE SET changes = c.changes + {moved}"}
 
 
 def load_sqlite(saved: Path, database: DatabaseUrl) -> None:
@@ -74,8 +86,10 @@ def load_sqlite(saved: Path, database: DatabaseUrl) -> None:
     on failure the target is left as it was. The counters are moved on in ``saved`` first,
     so they come in with the tables, in the same transaction."""
     with contextlib.closing(sqlite3.connect(saved)) as copy, copy:
-        if copy.execute("SELECT 1 FROM sqlite_master WHERE name = 'reference_change'").fetchone():
-            copy.execute("UPDATE reference_change SET changes = changes + ?", (counters_moved_on(),))
+        present = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table, statement in _moved_on_sql().items():
+            if table in present:
+                copy.execute(statement)
     source = sqlite3.connect(f"file:{saved}?mode=ro", uri=True)
     target = sqlite3.connect(database.path, timeout=30)
     try:
@@ -140,9 +154,8 @@ def load_postgres(saved: Path, database: DatabaseUrl, work: Path) -> None:
     if converted.returncode != 0:
         raise CommandFailed(f"pg_restore could not read the saved database: {converted.stderr.strip()}")
     with script.open("a") as out:  # within the same transaction as the tables (see counters_moved_on)
-        out.write("\nDO $$ BEGIN IF to_regclass('public.reference_change') IS NOT NULL THEN "
-                  f"UPDATE public.reference_change SET changes = changes + {counters_moved_on()}; "
-                  "END IF; END $$;\n")
+        for table, statement in _moved_on_sql("public.").items():
+            out.write(f"\nDO $$ BEGIN IF to_regclass('public.{table}') IS NOT NULL THEN {statement}; END IF; END $$;\n")
     uri, env = _connection(database)
     result = subprocess.run(
         [_client("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",

@@ -22,8 +22,9 @@ month holds only while « now » stays between the ends of its due bookings arou
 now » it was computed for (queries.py reads them with the bookings' totals).
 
 The current month, and the months not closed yet, are computed on every request. A restore
-brings the database back with its own counters; it is run with every process stopped
-(docs/operations.md), so nothing kept outlives it.
+brings the database back with its own counters and moves day -1 on by a random amount, in
+the same transaction (backups/databases.py): every month's stamp changes, so nothing kept
+by a process left running outlives it.
 """
 
 from __future__ import annotations

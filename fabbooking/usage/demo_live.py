@@ -117,24 +117,25 @@ async def play_demo_machines(broker: BrokerAddress, embedded_broker: bool,
                     "no simulated machine plays")
         return
     _playing.set()  # the pages say so from now: the machines they show are the simulated ones
-    if ready is not None:
-        try:
-            await asyncio.wait_for(ready.wait(), timeout=30)
-        except TimeoutError:
-            pass  # the player retries on its own if the broker is not there
-        except asyncio.CancelledError:
-            _playing.clear()
-            raise
-    player = DemoPlayer(broker, devices)
-    thread = threading.Thread(target=player.run, name="demo-live", daemon=True)
-    thread.start()
-    log.info("demo: %d simulated machines play through the broker at %s", len(devices), broker.url)
+    player, thread = None, None
     try:
+        if ready is not None:
+            try:
+                await asyncio.wait_for(ready.wait(), timeout=30)
+            except TimeoutError:
+                pass  # the player retries on its own if the broker is not there
+        player = DemoPlayer(broker, devices)
+        started = threading.Thread(target=player.run, name="demo-live", daemon=True)
+        started.start()
+        thread = started
+        log.info("demo: %d simulated machines play through the broker at %s", len(devices), broker.url)
         await asyncio.Event().wait()  # until the server stops
     finally:
         _playing.clear()
-        player.stop()
-        await asyncio.to_thread(thread.join, STOP_WAIT_S)
+        if player is not None:
+            player.stop()
+        if thread is not None:
+            await asyncio.to_thread(thread.join, STOP_WAIT_S)
 
 
 def _live_round(seed: str, first: bool, spec, number: int) -> list:
