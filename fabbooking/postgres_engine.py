@@ -80,6 +80,10 @@ class TimelyPostgresEngine(PostgresEngine):
     def transaction(self, allow_nested: bool = True) -> TimelyPostgresTransaction:
         return TimelyPostgresTransaction(engine=self, allow_nested=allow_nested)
 
+    async def start_connection_pool(self, **kwargs: Any) -> None:
+        """Piccolo's pool, whose connections go back without asyncpg's reset statement."""
+        await super().start_connection_pool(**{"reset": session_kept, **kwargs})
+
     async def close_connection_pool(self) -> None:
         """Close the pool; connections not given back in time are cut."""
         if self.pool is None:
@@ -111,3 +115,14 @@ def _cut_if_lost(connection, exc: BaseException) -> bool:
     if is_database_unavailable(exc) and not connection.is_closed():
         connection.terminate()
     return is_database_unavailable(exc)
+
+
+async def session_kept(connection: Any) -> None:
+    """What a connection given back to the pool needs beyond what asyncpg always does (roll
+    back a transaction left open, forget listeners): nothing. asyncpg's default reset sends
+    one more statement at every release (unlock session advisory locks, close cursors,
+    UNLISTEN, RESET ALL) — a round trip for every statement run outside a transaction, and
+    for every transaction. The app's pooled connections hold none of those: its advisory
+    locks are per transaction, it declares no cursor outside one, listens to nothing and
+    sets no session variable (the statement timeout is a connection setting, the same for
+    all; the migrations' session lock has a connection of its own, closed after)."""

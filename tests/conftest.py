@@ -236,7 +236,8 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path):
             await engine.close_pool()
         return
     url = request.getfixturevalue("postgres_database")
-    engine = PostgresEngine(config={"dsn": url})
+    engine = database.build_engine(parse_database_url(url))  # the app's own (postgres_engine.py)
+    assert isinstance(engine, PostgresEngine)
     await _truncate(engine)
     await engine.start_connection_pool(min_size=1, max_size=4)
     database.use_engine(engine)

@@ -263,3 +263,40 @@ async def test_the_counters_are_one_short_read(db, world):
     with counting_statements() as seen:
         await kept.counters()
     assert len(seen) == 1 and "reference_change" in seen.sql[0]
+
+
+@pytest.mark.parametrize("who, on_behalf", [("maker", False), ("animator", True)])
+async def test_the_answer_to_a_booking_is_the_row_as_it_is_read_back(client, world, who, on_behalf):
+    """A booking's answer is built from what was written and the kept machine, not read back:
+    it must say exactly what reading the booking gives (times in UTC whatever offset was sent,
+    the note as kept, the maker's names, the machine's and the site's deadlines)."""
+    await Machine.update({Machine.cancel_deadline_minutes: 90, Machine.name: "Prusa « MK4 »"}
+                         ).where(Machine.id == world.ids["printer"])
+    await Account.update({Account.display_name: "Maëlle Kerbrat"}).where(Account.id == world.ids["maker"])
+    extra = {"note": "  pièce de vélo  "} | ({"maker_id": world.ids["maker"]} if on_behalf else {})
+    made = await _book(client, world, 2, who, **extra)  # everything read
+    kept_made = await _book(client, world, 3, who, **extra)  # machine and trainings kept
+    for answer in (made, kept_made):
+        assert answer.status_code == 201, answer.text
+        booking = answer.json()
+        read = await client.get(f"/api/v1/bookings/{booking['id']}", headers=world.auth(who))
+        assert booking == read.json()
+        assert (booking["machine_name"], booking["maker_name"], booking["note"]) == (
+            "Prusa « MK4 »", "Maëlle Kerbrat", "pièce de vélo")
+        assert booking["on_behalf"] is on_behalf and booking["start"].endswith("Z")
+
+
+async def test_a_booking_made_gives_every_column_of_its_row_read_back(db, world):
+    """The same at the service, for every column the pages use (the deadlines included)."""
+    from fabbooking.accounts.viewer import Viewer
+    from fabbooking.bookings import services as bookings
+
+    animator = Viewer(account_id=world.ids["animator"], username="animator", role="animator",
+                      staff_site_ids=frozenset({world.ids["atelier"]}))
+    start = datetime.fromisoformat(booking_body(world.ids["printer"], 4)["start"])
+    for days in (0, 1):  # the machine's place read, then kept
+        made = await bookings.book(animator, world.ids["printer"], start + timedelta(days=days),
+                                   start + timedelta(days=days, hours=1), datetime.now(PARIS),
+                                   note=" x ", maker_id=world.ids["maker"])
+        assert made == await bookings._booking_row(made["id"])
+        assert made["start_at"].utcoffset() == timedelta(0) and made["site_cancel_deadline_minutes"] is not None

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from fabbooking import database, outage
-from fabbooking.settings import ConfigError, db_timeout_s
+from fabbooking.settings import ConfigError, db_timeout_s, parse_database_url
 from fabbooking.sqlite_pool import PooledSQLiteEngine
 from tests.conftest import free_port
 
@@ -158,3 +158,27 @@ async def test_the_web_process_opens_its_pool_of_the_size_set(monkeypatch):
     monkeypatch.setenv("FABBOOKING_DB_POOL_SIZE", "4")
     await web._open_pool()
     assert opened == [4]
+
+
+@pytest.mark.postgres
+async def test_a_pooled_postgres_connection_goes_back_without_a_reset_statement(postgres_database):
+    """Giving a connection back to the pool sends nothing (asyncpg's default reset is one more
+    round trip after every statement outside a transaction, and after every transaction), and
+    a transaction left open is still rolled back before the connection serves again."""
+    import asyncpg
+
+    engine = database.build_engine(parse_database_url(postgres_database))
+    await engine.start_connection_pool(min_size=1, max_size=1)
+    watcher = await asyncpg.connect(postgres_database)
+    try:
+        pid = (await engine._run_in_pool("SELECT pg_backend_pid() AS pid"))[0]["pid"]
+        last = await watcher.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+        assert last == "SELECT pg_backend_pid() AS pid"  # not asyncpg's « SELECT pg_advisory_unlock_all(); … »
+        connection = await engine.pool.acquire()
+        await connection.execute("BEGIN; CREATE TEMPORARY TABLE left_open (x int)")
+        await engine.pool.release(connection)
+        rows = await engine._run_in_pool("SELECT to_regclass('pg_temp.left_open') IS NULL AS gone")
+        assert rows[0]["gone"]  # the open transaction, and the table it made, were rolled back
+    finally:
+        await watcher.close()
+        await engine.close_connection_pool()

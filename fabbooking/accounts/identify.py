@@ -47,22 +47,23 @@ def _viewer(rows: list[dict[str, Any]]) -> Viewer | None:
     )
 
 
-async def viewer_for_token(token: str) -> Viewer | None:
-    """The active account an API token belongs to, or None (also once the token expired)."""
-    return token_viewer_at(await token_rows(token_digest(token)), datetime.now(UTC))
+async def viewer_for_token(token: str, counters: dict[str, int] | None = None) -> Viewer | None:
+    """The active account an API token belongs to, or None (also once the token expired).
+    ``counters``: see Kept.get."""
+    return token_viewer_at(await token_rows(token_digest(token), counters), datetime.now(UTC))
 
 
 # kept between requests while no account, token or staff row is written (references.kept)
 _KEPT_TOKENS: Kept[list[dict[str, Any]]] = Kept(("account", "api_token", "staff"))
 
 
-async def token_rows(digest: str) -> list[dict[str, Any]]:
+async def token_rows(digest: str, counters: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """The token's account and the sites it works at: what ``token_viewer_at`` reads (its
     expiry is checked there, at every request). An unknown token is not kept."""
     async def read() -> list[dict[str, Any]] | None:
         return await quick_rows(Account, _BY_TOKEN, digest) or None
 
-    return await _KEPT_TOKENS.get(digest, read) or []
+    return await _KEPT_TOKENS.get(digest, read, counters) or []
 
 
 def token_viewer_at(rows: list[dict[str, Any]], now: datetime) -> Viewer | None:

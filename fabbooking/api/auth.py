@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from fabbooking.accounts import identify
 from fabbooking.accounts.viewer import ANONYMOUS, Viewer
 from fabbooking.errors import Refused
+from fabbooking.references import kept
 
 SESSION_COOKIE = "fabbooking_session"
 SESSION_MAX_AGE_S = 14 * 24 * 3600
@@ -17,6 +18,9 @@ VIEWER_FOUND = "fabbooking.viewer"
 # The same for the account of the request's Bearer token (read by provide_viewer only: the
 # pages know no token).
 TOKEN_VIEWER_FOUND = "fabbooking.token_viewer"
+# The references' counters (references.kept) a Bearer token was recognised under, for a
+# handler whose first write comes after its kept reads (a booking): one reading a request.
+REFERENCES_READ = "fabbooking.references_read"
 
 
 def set_session_cookie(response: Response, token: str, request: Request) -> None:
@@ -47,7 +51,11 @@ async def provide_viewer(request: Request) -> Viewer:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused("not_authenticated")
-        viewer = request.scope.get(TOKEN_VIEWER_FOUND) or await identify.viewer_for_token(token.strip())  # type: ignore[misc]
+        viewer = request.scope.get(TOKEN_VIEWER_FOUND)  # type: ignore[misc]
+        if viewer is None:
+            references = await kept.counters()
+            viewer = await identify.viewer_for_token(token.strip(), references)
+            request.scope[REFERENCES_READ] = references  # type: ignore[literal-required]
         if viewer is None:
             raise Refused("not_authenticated")
     else:

@@ -6,6 +6,7 @@ a window is computed per local date, which keeps 9:00–18:00 right across dayli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -71,19 +72,30 @@ def opening_windows(
     closures: list[ClosedDays],
 ) -> list[Interval]:
     """UTC windows when the site is open, clipped to [start, end), in order."""
+    return opening_windows_by_day(start, end, tz, lambda day: windows_on(day, tz, periods, closures))
+
+
+def opening_windows_by_day(start: datetime, end: datetime, tz: ZoneInfo,
+                           windows_of: Callable[[date], tuple[Interval, ...]]) -> list[Interval]:
+    """``opening_windows`` with each local date's windows given by ``windows_of`` (as
+    ``windows_on`` gives them: a caller may keep them)."""
     windows: list[Interval] = []
-    first = start.astimezone(tz).date() - timedelta(days=1)
+    day = start.astimezone(tz).date() - timedelta(days=1)
     last = end.astimezone(tz).date() + timedelta(days=1)
-    day = first
     while day <= last:
-        if closure_on(day, closures) is None:
-            for period in sorted(p for p in periods if p.weekday == day.weekday()):
-                window = _period_on(day, period, tz)
-                clipped = Interval(max(window.start, start), min(window.end, end))
-                if clipped.start < clipped.end:
-                    windows.append(clipped)
+        for window in windows_of(day):
+            clipped = Interval(max(window.start, start), min(window.end, end))
+            if clipped.start < clipped.end:
+                windows.append(clipped)
         day += timedelta(days=1)
     return _merge(windows)
+
+
+def windows_on(day: date, tz: ZoneInfo, periods: list[OpeningPeriod],
+               closures: list[ClosedDays]) -> tuple[Interval, ...]:
+    """The UTC windows of a local date's opening periods, whole, in order (none on a day
+    the site is closed); a period past midnight ends the next day."""
+    return tuple(_period_on(day, period, tz) for period in hours_on(day, periods, closures))
 
 
 @lru_cache(maxsize=8192)  # a pure function of its three values, asked again for every booking

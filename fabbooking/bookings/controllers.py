@@ -5,7 +5,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
-from fabbooking.api.auth import CurrentViewer
+from fabbooking.api.auth import REFERENCES_READ, CurrentViewer
 from fabbooking.api.errors import error_responses
 from fabbooking.api.idempotency import IdempotencyKey, answer_once
 from fabbooking.api.moments import MOMENT_SCHEMA, OPTIONAL_MOMENT_SCHEMA, now, parse_moment, this_minute
@@ -54,9 +54,14 @@ class BookingController(Controller):
         """Book a machine for [start, end). Animators of the site may set `maker_id` to book
         for someone (quotas do not apply to them; overlaps always do). Send an
         `Idempotency-Key` to retry safely."""
+        # the references' counters the token was recognised under: nothing is written before
+        # the booking's own transaction (an Idempotency-Key's claim writes no reference)
+        references = request.scope.get(REFERENCES_READ)  # type: ignore[misc]
+
         async def book() -> BookingOut:
             return booking_out(await services.book(viewer, data.machine_id, data.start, data.end,
-                                                   now(), note=data.note, maker_id=data.maker_id))
+                                                   now(), note=data.note, maker_id=data.maker_id,
+                                                   counters=references))
 
         return await answer_once(request, viewer, idempotency_key, data, book, 201, short=True)
 

@@ -17,7 +17,8 @@ from fabbooking.bookings.calendar import (
     OpeningPeriod,
     closure_on,
     local_dates,
-    opening_windows,
+    opening_windows_by_day,
+    windows_on,
 )
 
 
@@ -75,6 +76,18 @@ class MachineFacts:
     closures: list[ClosedDays]
     required_training_id: int | None = None
     required_training_name: str = ""
+    # each local date's opening windows, worked out once (facts are kept between requests
+    # with their machine's place: network.services.machine_place)
+    _days: dict[date, tuple[Interval, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def windows_on(self, day: date) -> tuple[Interval, ...]:
+        """calendar.windows_on for this machine's site, kept (at most a few years of dates)."""
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) >= 4096:
+                self._days.clear()
+            found = self._days[day] = windows_on(day, self.timezone, self.opening, self.closures)
+        return found
 
 
 @dataclass(frozen=True)
@@ -157,7 +170,7 @@ def _hours(request: BookingRequest, machine: MachineFacts) -> Refusal | None:
     # the opening windows clipped to the booking itself: it fits iff they merge into all of it
     # (opening_windows already looks at the day before, for a period open past midnight)
     wanted = Interval(request.start, request.end)
-    windows = opening_windows(request.start, request.end, machine.timezone, machine.opening, machine.closures)
+    windows = opening_windows_by_day(request.start, request.end, machine.timezone, machine.windows_on)
     if not any(window.contains(wanted) for window in windows):
         return Refusal("outside_opening_hours")
     return None

@@ -92,10 +92,14 @@ _BUSY = Prepared(lambda machine_id, start, end, earliest: Booking.select(
 
 
 # written once: Piccolo composing an insert (a Table made, every column's value converted)
-# was a tenth of a booking's CPU; the values are adapted by the driver as Piccolo's are
+# was a tenth of a booking's CPU; the values are adapted by the driver as Piccolo's are. It
+# answers with what the booking's answer needs beyond the kept machine (the maker's names)
+# and whether the maker has proved an address (the confirmation's first question).
 _INSERT = ("INSERT INTO booking (machine, maker, booked_by, start_at, end_at, status, note, purpose, "
            "created_at, cancelled_at, cancelled_by) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, NULL, NULL) "
-           "RETURNING id")
+           "RETURNING id, (SELECT username FROM account WHERE account.id = booking.maker) AS maker_username, "
+           "(SELECT display_name FROM account WHERE account.id = booking.maker) AS maker_name, "
+           "EXISTS (SELECT 1 FROM verified_address WHERE verified_address.account = booking.maker) AS proved")
 
 
 # the maker's own coming bookings at a site (the quota), bounded like _overlapping(now, horizon)
@@ -134,10 +138,13 @@ async def book(
     note: str = "",
     maker_id: int | None = None,
     purpose: BookingPurpose = BookingPurpose.maker,
+    counters: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """``_book``, counted in /metrics: made (by purpose) or refused (by code)."""
+    """``_book``, counted in /metrics: made (by purpose) or refused (by code). ``counters``:
+    the references' counters read earlier in the request, with nothing written since (see
+    Kept.get); else read here."""
     try:
-        booking = await _book(viewer, machine_id, start, end, now, note, maker_id, purpose)
+        booking = await _book(viewer, machine_id, start, end, now, note, maker_id, purpose, counters)
     except Refused as refused:
         metrics.bookings_refused.labels(refused.code).inc()
         raise
@@ -154,6 +161,7 @@ async def _book(
     note: str,
     maker_id: int | None,
     purpose: BookingPurpose,
+    counters: dict[str, int] | None,
 ) -> dict[str, Any]:
     """Book ``machine_id`` for [start, end) for the viewer, or for ``maker_id`` when an
     animator of the site books on someone's behalf. Raises Refused with the rule's code.
@@ -164,7 +172,7 @@ async def _book(
     if not viewer.is_authenticated:
         raise Refused("not_authenticated")
     # the machine and the maker's trainings, kept or read, under one reading of the counters
-    references = await kept.counters()
+    references = counters if counters is not None else await kept.counters()
     place = await machine_place(machine_id, references)
     by_staff = viewer.is_staff_of(place.site_id)
     for_workshop = purpose == BookingPurpose.workshop
@@ -198,10 +206,13 @@ async def _book(
             )
             if refusal:
                 raise Refused.because(refusal)
+            note, created_at = note.strip()[:2000], datetime.now(UTC)
             rows = await written_rows(Booking, _INSERT, machine_id, maker, viewer.account_id, start, end,
-                                      BookingStatus.confirmed.value, note.strip()[:2000], purpose.value,
-                                      datetime.now(UTC), query_type="insert")
-            if not for_workshop:
+                                      BookingStatus.confirmed.value, note, purpose.value, created_at,
+                                      query_type="insert")
+            # the confirmation goes only to a proved address: the insert says whether the
+            # maker has one at all (most have none: then no statement more)
+            if not for_workshop and rows[0]["proved"]:
                 from fabbooking.notifications import events
 
                 await events.booking_confirmed(rows[0]["id"], maker, now)
@@ -209,7 +220,24 @@ async def _book(
         if is_overlap_violation(exc):
             raise Refused("overlap") from None
         raise
-    return await _booking_row(rows[0]["id"])
+    return _made_row(rows[0], place, {
+        "machine": machine_id, "maker": maker, "booked_by": viewer.account_id, "start_at": start.astimezone(UTC),
+        "end_at": end.astimezone(UTC), "status": BookingStatus.confirmed.value, "note": note,
+        "purpose": purpose.value, "created_at": created_at, "cancelled_at": None, "cancelled_by": None})
+
+
+def _made_row(inserted: dict[str, Any], place: MachinePlace, values: dict[str, Any]) -> dict[str, Any]:
+    """The row of a booking just made, as ``_booking_row`` would read it back: from the values
+    written, the insert's answer (its id, the maker's names) and the machine's place the rules
+    were checked against (the same reading of the references)."""
+    return {
+        "id": inserted["id"], **values,
+        "machine_name": place.machine["name"], "site_id": place.site_id, "site_slug": place.site_slug,
+        "maker_username": inserted["maker_username"], "maker_name": inserted["maker_name"],
+        "site_name": place.machine["site_name"],
+        "machine_cancel_deadline_minutes": place.machine["cancel_deadline_minutes"],
+        "site_cancel_deadline_minutes": place.machine["site_cancel_deadline_minutes"],
+    }
 
 
 _BOOKING = Prepared(lambda booking_id: Booking.select(*BOOKING_COLUMNS).where(Booking.id == booking_id).limit(1))

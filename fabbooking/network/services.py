@@ -265,7 +265,8 @@ class MachinePlace:
     site_id: int
     site_slug: str
     facts: MachineFacts
-    # the machine's row (as get_machine gives it, plus ``site_name``), for pages
+    # the machine's row (as get_machine gives it, plus ``site_name`` and the site's own
+    # cancellation deadline, which a booking's row shows), for pages
     machine: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -317,6 +318,9 @@ async def network_places(calendars: dict[int, SiteCalendar]) -> list[MachinePlac
     return [_place(m, calendars.get(m["site"], SiteCalendar([], []))) for m in machines]
 
 
+_PLACE_SITE_KEYS = ("site_slug", "site_name", "site_cancel_deadline_minutes")
+
+
 def _place(machine: dict[str, Any], calendar: SiteCalendar) -> MachinePlace:
     rules = BookingRules().overridden_by({n: machine[f"site_{n}"] for n in RULE_NAMES})
     rules = rules.overridden_by({n: machine[n] for n in RULE_NAMES})
@@ -330,7 +334,7 @@ def _place(machine: dict[str, Any], calendar: SiteCalendar) -> MachinePlace:
         required_training_id=machine["required_training"],
         required_training_name=machine["required_training_name"] or "",
     )
-    row = {k: v for k, v in machine.items() if not k.startswith("site_") or k in ("site_slug", "site_name")}
+    row = {k: v for k, v in machine.items() if not k.startswith("site_") or k in _PLACE_SITE_KEYS}
     return MachinePlace(machine["id"], machine["site"], machine["site_slug"], facts, row)
 
 
