@@ -23,7 +23,7 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
-from fabbooking import __version__, database
+from fabbooking import __version__, database, long_lived
 from fabbooking.accounts.controllers import AuthController, UserController
 from fabbooking.admin import admin_mount
 from fabbooking.api.auth import provide_viewer
@@ -153,7 +153,7 @@ def create_app(*, use_pool: bool = True, production: bool | None = None, run_usa
         # unexpected errors are logged by EXCEPTION_HANDLERS, with the route, not the path
         logging_config=None,
         on_startup=([_open_pool] if use_pool else []) + ([_usage.start] if run_usage else [])
-        + ([_demo_banner] if background_elsewhere else []),
+        + ([_demo_banner] if background_elsewhere else []) + ([long_lived.settle] if use_pool else []),
         on_shutdown=([_usage.stop] if run_usage else []) + ([_close_pool] if use_pool else []),
         openapi_config=OpenAPIConfig(
             title="Fabbooking API",

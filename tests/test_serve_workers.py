@@ -71,6 +71,9 @@ def test_several_web_processes_and_one_worker(tmp_path):
         wait_until_serving(base, process, log)
         with httpx.Client() as http:
             assert all(http.get(f"{base}/").status_code == 200 for _ in range(20))
+            # each web process, once started, keeps what it made out of the collector's full passes
+            frozen = re.search(r"^fabbooking_gc_frozen_objects (\S+)$", http.get(f"{base}/metrics").text, re.M)
+            assert frozen and float(frozen.group(1)) > 50_000, frozen
         _wait_for_broker(mqtt_port, process)  # the worker's embedded broker takes the gateways' connections
         text = _wait_for_log(log, lambda t: t.count("Application startup complete") == 2, process)
         assert len(set(re.findall(r"Started server process \[(\d+)\]", text))) == 2, text

@@ -10,6 +10,7 @@ few microseconds); the database pool is read when /metrics is asked for.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable
 
@@ -121,13 +122,26 @@ class DatabasePool(Collector):
         yield largest
 
 
+class FrozenObjects(Collector):
+    """Objects the process made to start with and keeps out of the garbage collector's full
+    passes (fabbooking.long_lived; of the process that answers /metrics)."""
+
+    def collect(self):
+        frozen = GaugeMetricFamily("fabbooking_gc_frozen_objects",
+                                   "Objects from this process's start kept out of the garbage collector's full passes")
+        frozen.add_metric([], gc.get_freeze_count())
+        yield frozen
+
+
 def _registry() -> CollectorRegistry:
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         REGISTRY.register(DatabasePool())
+        REGISTRY.register(FrozenObjects())
         return REGISTRY
-    registry = CollectorRegistry()  # every process's files, and this process's pool
+    registry = CollectorRegistry()  # every process's files, and this process's own states
     MultiProcessCollector(registry)
     registry.register(DatabasePool())
+    registry.register(FrozenObjects())
     return registry
 
 
