@@ -168,6 +168,29 @@ async def test_quota_limits_a_maker_but_not_the_desk(client, world):
     assert on_behalf.json()["booked_by_id"] == world.ids["animator"]
 
 
+async def test_the_quota_counts_the_makers_own_coming_bookings_at_the_site_only(client, world):
+    """Not counted: a cancelled or no-show booking, one over already, one at another site, a
+    machine held for a workshop; counted: one under way. The site allows three."""
+    now, maker, printer = datetime.now(UTC), world.ids["maker"], world.ids["printer"]
+
+    def held(machine: int, start: datetime, hours: int = 1, **more) -> Booking:
+        return Booking(machine=machine, maker=maker, booked_by=maker, start_at=start,
+                       end_at=start + timedelta(hours=hours), **more)
+
+    await Booking.insert(
+        held(printer, now + timedelta(days=5), status="cancelled"),
+        held(printer, now + timedelta(days=5, hours=2), status="no_show"),
+        held(printer, now - timedelta(days=2)),
+        held(world.ids["far_printer"], now + timedelta(days=5)),
+        held(world.ids["laser"], now + timedelta(days=6), purpose="workshop"),
+        held(world.ids["laser"], now - timedelta(minutes=30)),  # under way
+    )
+    for day in (1, 2):
+        assert (await book(client, world, days_ahead=day)).status_code == 201
+    response = await book(client, world, days_ahead=3)
+    assert response.status_code == 422 and response.json()["code"] == "too_many_bookings"
+
+
 async def test_only_staff_of_the_site_may_book_on_behalf(client, world):
     response = await book(client, world, who="newbie", maker_id=world.ids["maker"])
     assert response.status_code == 403 and response.json()["code"] == "on_behalf_needs_staff"
