@@ -117,11 +117,13 @@ def use_engine(engine: Engine) -> None:
         table._meta.db = engine
 
 
-def write_transaction(short: bool = False):
+def write_transaction(short: bool = False, locks: str = ""):
     """A transaction that takes SQLite's write lock at once (no deadlock between two
     processes that both read then write); a plain transaction on PostgreSQL. ``short``: a few
     statements on indexes (a booking, a cancellation), which SQLite runs on the event loop's
-    own connection (see sqlite_pool)."""
+    own connection (see sqlite_pool). ``locks``: PostgreSQL's row or advisory locks the
+    transaction takes first (literal SQL), sent with its BEGIN (see postgres_engine); SQLite's
+    write lock holds every writer already."""
     from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
     from fabbooking.sqlite_pool import PooledSQLiteEngine
@@ -130,4 +132,7 @@ def write_transaction(short: bool = False):
         return DB.transaction(transaction_type=TransactionType.immediate, short=short)
     if isinstance(DB, SQLiteEngine):
         return DB.transaction(transaction_type=TransactionType.immediate)
+    if locks:
+        assert isinstance(DB, TimelyPostgresEngine), "locks need the app's engine (build_engine)"
+        return DB.transaction(begin_with=locks)
     return DB.transaction()

@@ -103,6 +103,35 @@ async def test_concurrent_conflicting_requests_from_several_processes_one_wins(d
     assert await Booking.count().where(Booking.status == "confirmed") == 1
 
 
+async def test_concurrent_bookings_of_one_maker_on_several_machines_keep_to_the_quota(db, servers):
+    """The site allows a maker three coming bookings: twenty-four requests of one maker at
+    once, on eight machines of the site, from several processes, make exactly three. (Each
+    booking locks its machine; the quota spans machines, so the maker is locked too.)"""
+    site = await make_site("atelier")
+    training = (await Training.insert(Training(slug="t", name="T", unlocks_kinds=["3d_printer"]))
+                .returning(Training.id))[0]["id"]
+    machines = [await make_machine(site, f"printer-{n}", training_id=training) for n in range(8)]
+    maker = await make_account("maker")
+    await qualify(maker, training)
+    token = await issue_token(maker)
+    bodies = []
+    for n in range(24):
+        start, end = local_slot(3, f"{10 + n // 8:02d}:00", 60)
+        bodies.append({"machine_id": machines[n % 8], "start": start, "end": end})
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        await asyncio.gather(*[http.get(f"{url}/healthz") for url in servers])
+        responses = await asyncio.gather(*[
+            http.post(f"{servers[n % SERVERS]}/api/v1/bookings", json=body, headers={"Authorization": f"Bearer {token}"})
+            for n, body in enumerate(bodies)
+        ])
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 3, 422: 21}, [r.text for r in responses if r.status_code != 422]
+    assert {r.json()["code"] for r in responses if r.status_code == 422} == {"too_many_bookings"}
+    assert await Booking.count().where(Booking.status == "confirmed") == 3
+
+
 async def test_database_itself_refuses_overlapping_bookings(db):
     """Even code that skips the booking service cannot store two overlapping bookings."""
     site = await make_site("atelier")

@@ -182,3 +182,38 @@ async def test_a_pooled_postgres_connection_goes_back_without_a_reset_statement(
     finally:
         await watcher.close()
         await engine.close_connection_pool()
+
+
+@pytest.mark.postgres
+async def test_locks_sent_with_begin_hold_until_the_end_and_fail_cleanly(postgres_database):
+    """A transaction that takes its locks with its BEGIN (postgres_engine.begin_with, as a
+    booking does) holds them until it commits or rolls back, takes them inside a transaction
+    already open, rolls back on an error, and leaves its connection clean when a lock fails."""
+    import asyncpg
+
+    engine = database.build_engine(parse_database_url(postgres_database))
+    await engine.start_connection_pool(min_size=1, max_size=1)
+    other = await asyncpg.connect(postgres_database)
+    taken = "SELECT pg_try_advisory_xact_lock(730642, -7)"
+    try:
+        async with engine.transaction(begin_with="SELECT pg_advisory_xact_lock(730642, -7)") as held:
+            assert await other.fetchval(taken) is False
+            await held.connection.execute("CREATE TEMPORARY TABLE kept_or_not (x int)")
+        assert await other.fetchval(taken) is True
+        with pytest.raises(RuntimeError):
+            async with engine.transaction(begin_with="SELECT pg_advisory_xact_lock(730642, -7)") as held:
+                await held.connection.execute("CREATE TEMPORARY TABLE rolled_back (x int)")
+                raise RuntimeError("the booking is refused")
+        async with engine.transaction():
+            async with engine.transaction(begin_with="SELECT pg_advisory_xact_lock(730642, -7)"):
+                assert await other.fetchval(taken) is False
+        assert await other.fetchval(taken) is True
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            async with engine.transaction(begin_with="SELECT 1 / 0"):
+                pass  # pragma: no cover
+        rows = await engine._run_in_pool("SELECT to_regclass('pg_temp.kept_or_not') IS NOT NULL AS kept, "
+                                         "to_regclass('pg_temp.rolled_back') IS NULL AS gone")
+        assert [dict(r) for r in rows] == [{"kept": True, "gone": True}]  # and the one connection works: no aborted transaction
+    finally:
+        await other.close()
+        await engine.close_connection_pool()

@@ -24,7 +24,6 @@ from fabbooking.bookings.rules import (
 from fabbooking.bookings.tables import Booking, BookingPurpose, BookingStatus
 from fabbooking.errors import Refused, is_overlap_violation
 from fabbooking.network.services import MachinePlace, get_site, machine_place, site_places
-from fabbooking.network.tables import Machine
 from fabbooking.observability import metrics
 from fabbooking.prepared import Prepared, written_rows
 from fabbooking.references import kept
@@ -201,10 +200,7 @@ async def _book(
 
     buffer = timedelta(minutes=place.facts.rules.buffer_minutes)
     try:
-        async with database.write_transaction(short=True):
-            if database.is_postgres():
-                # One booking at a time per machine, so buffer and quota checks hold too.
-                await Machine.raw("SELECT id FROM machine WHERE id = {} FOR UPDATE", machine_id)
+        async with database.write_transaction(short=True, locks=_postgres_locks(machine_id, maker, by_staff)):
             around = await written_rows(
                 Booking, _BUSY_AND_HELD, machine_id, start - buffer - LONGEST_BOOKING, end + buffer,
                 start - buffer, maker, now - LONGEST_BOOKING, now + MAX_HORIZON, now, place.site_id)
@@ -234,6 +230,25 @@ async def _book(
         "machine": machine_id, "maker": maker, "booked_by": viewer.account_id, "start_at": start.astimezone(UTC),
         "end_at": end.astimezone(UTC), "status": BookingStatus.confirmed.value, "note": note,
         "purpose": purpose.value, "created_at": created_at, "cancelled_at": None, "cancelled_by": None})
+
+
+# the advisory locks' first key for « a maker's coming bookings » (two int4 keys: a key space
+# apart from the single bigint keys of the references' and the migrations' locks)
+MAKER_LOCKS = 730_642
+
+
+def _postgres_locks(machine_id: int, maker: int, by_staff: bool) -> str:
+    """What a booking locks first on PostgreSQL (SQLite's write lock holds every writer): its
+    machine's row, so the busy times and buffer hold until it commits, and — when the quota
+    applies — its maker, whose quota spans every machine of the site. Always the machine
+    first, and nothing locked after the maker, so two bookings never wait on each other
+    in a circle."""
+    if not database.is_postgres():
+        return ""
+    locks = f"SELECT id FROM machine WHERE id = {int(machine_id)} FOR UPDATE"
+    if not by_staff:
+        locks += f"; SELECT pg_advisory_xact_lock({MAKER_LOCKS}, {int(maker)})"
+    return locks
 
 
 def _made_row(inserted: dict[str, Any], place: MachinePlace, values: dict[str, Any]) -> dict[str, Any]:
