@@ -115,7 +115,6 @@ _BUSY_AND_HELD = (
     "AND booking.end_at > {} AND machine.site = {}")
 
 
-
 async def busy_intervals(machine_id: int, start: datetime, end: datetime) -> list[Interval]:
     return (await busy_by_machine([machine_id], start, end))[machine_id]
 

@@ -60,8 +60,9 @@ class Kept(Generic[Value]):
     async def get(self, key: Hashable, read: Callable[[], Awaitable[Value | None]],
                   found: dict[str, int] | None = None) -> Value | None:
         """The value under ``key``: kept, or ``read()`` (kept when it is not None).
-        ``found``: the counters, read by the caller just before with nothing written since
-        (a booking checks its machine and its maker's trainings under one reading)."""
+        ``found``: the counters, read by the caller before with nothing written since (a
+        booking's request finds its token, its machine and its maker's trainings under one
+        reading)."""
         engine = database.DB
         if found is None:
             found = await counters()
