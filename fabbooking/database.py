@@ -7,8 +7,11 @@ Piccolo here so that an installed ``fabbooking`` works from any folder.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
@@ -132,7 +135,15 @@ def write_transaction(short: bool = False, locks: str = ""):
         return DB.transaction(transaction_type=TransactionType.immediate, short=short)
     if isinstance(DB, SQLiteEngine):
         return DB.transaction(transaction_type=TransactionType.immediate)
-    if locks:
-        assert isinstance(DB, TimelyPostgresEngine), "locks need the app's engine (build_engine)"
+    if locks and isinstance(DB, TimelyPostgresEngine):
         return DB.transaction(begin_with=locks)
+    if locks:  # Piccolo's own engine (a test's, a script's): the locks as a first statement
+        return _locked_first(DB.transaction(), locks)
     return DB.transaction()
+
+
+@contextlib.asynccontextmanager
+async def _locked_first(transaction: Any, locks: str) -> AsyncIterator[Any]:
+    async with transaction as opened:
+        await opened.connection.execute(locks)
+        yield opened

@@ -286,17 +286,32 @@ async def test_the_answer_to_a_booking_is_the_row_as_it_is_read_back(client, wor
         assert booking["on_behalf"] is on_behalf and booking["start"].endswith("Z")
 
 
-async def test_a_booking_made_gives_every_column_of_its_row_read_back(db, world):
-    """The same at the service, for every column the pages use (the deadlines included)."""
+@pytest.mark.parametrize("who", ["maker", "maker with a proved address", "animator for the maker",
+                                 "animator for a workshop"])
+async def test_a_booking_made_gives_every_column_of_its_row_read_back(db, world, who):
+    """The same at the service, for every column the pages use (purpose, site, deadlines):
+    a maker's own booking (the maker locked on PostgreSQL), one that sends a confirmation,
+    one made at the desk, a machine held for a workshop."""
     from fabbooking.accounts.viewer import Viewer
     from fabbooking.bookings import services as bookings
+    from fabbooking.bookings.tables import BookingPurpose
+    from fabbooking.notifications import addresses
 
+    maker = Viewer(account_id=world.ids["maker"], username="maker", role="maker")
     animator = Viewer(account_id=world.ids["animator"], username="animator", role="animator",
                       staff_site_ids=frozenset({world.ids["atelier"]}))
+    viewer, extra = {
+        "maker": (maker, {}),
+        "maker with a proved address": (maker, {}),
+        "animator for the maker": (animator, {"maker_id": world.ids["maker"]}),
+        "animator for a workshop": (animator, {"purpose": BookingPurpose.workshop}),
+    }[who]
+    if who == "maker with a proved address":
+        await Account.update({Account.email: "maker@example.org"}).where(Account.id == world.ids["maker"])
+        await addresses.mark_proved(world.ids["maker"], "maker@example.org", datetime.now(PARIS))
     start = datetime.fromisoformat(booking_body(world.ids["printer"], 4)["start"])
     for days in (0, 1):  # the machine's place read, then kept
-        made = await bookings.book(animator, world.ids["printer"], start + timedelta(days=days),
-                                   start + timedelta(days=days, hours=1), datetime.now(PARIS),
-                                   note=" x ", maker_id=world.ids["maker"])
+        made = await bookings.book(viewer, world.ids["printer"], start + timedelta(days=days),
+                                   start + timedelta(days=days, hours=1), datetime.now(PARIS), note=" x ", **extra)
         assert made == await bookings._booking_row(made["id"])
         assert made["start_at"].utcoffset() == timedelta(0) and made["site_cancel_deadline_minutes"] is not None

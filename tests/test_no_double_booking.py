@@ -132,6 +132,35 @@ async def test_concurrent_bookings_of_one_maker_on_several_machines_keep_to_the_
     assert await Booking.count().where(Booking.status == "confirmed") == 3
 
 
+async def test_concurrent_bookings_back_to_back_keep_the_machines_buffer(db, servers):
+    """A machine that needs 15 minutes between bookings: forty makers at once, half asking
+    10:00–11:00, half 11:00–12:00, from several processes, make exactly one booking (the
+    database itself allows back-to-back bookings; only the machine's lock keeps the buffer)."""
+    site = await make_site("atelier")
+    training = (await Training.insert(Training(slug="t", name="T", unlocks_kinds=["3d_printer"]))
+                .returning(Training.id))[0]["id"]
+    machine = await make_machine(site, "printer", training_id=training, buffer_minutes=15)
+    tokens = []
+    for n in range(40):
+        maker = await make_account(f"maker{n}")
+        await qualify(maker, training)
+        tokens.append(await issue_token(maker))
+    slots = [local_slot(3, "10:00", 60), local_slot(3, "11:00", 60)]
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        await asyncio.gather(*[http.get(f"{url}/healthz") for url in servers])
+        responses = await asyncio.gather(*[
+            http.post(f"{servers[n % SERVERS]}/api/v1/bookings",
+                      json={"machine_id": machine, "start": slots[n % 2][0], "end": slots[n % 2][1]},
+                      headers={"Authorization": f"Bearer {token}"})
+            for n, token in enumerate(tokens)
+        ])
+
+    assert Counter(r.status_code for r in responses) == {201: 1, 409: 39}, [r.text for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} <= {"overlap", "too_close"}
+    assert await Booking.count().where(Booking.status == "confirmed") == 1
+
+
 async def test_database_itself_refuses_overlapping_bookings(db):
     """Even code that skips the booking service cannot store two overlapping bookings."""
     site = await make_site("atelier")

@@ -55,8 +55,9 @@ class BookingController(Controller):
         for someone (quotas do not apply to them; overlaps always do). Send an
         `Idempotency-Key` to retry safely."""
         # the references' counters the token was recognised under: nothing is written before
-        # the booking's own transaction (an Idempotency-Key's claim writes no reference)
-        references = request.scope.get(REFERENCES_READ)  # type: ignore[misc]
+        # the booking's own transaction. With an Idempotency-Key the booking runs inside the
+        # key's transaction, and reads the counters there, behind the write lock, as before.
+        references = None if idempotency_key else request.scope.get(REFERENCES_READ)  # type: ignore[misc]
 
         async def book() -> BookingOut:
             return booking_out(await services.book(viewer, data.machine_id, data.start, data.end,
