@@ -45,7 +45,7 @@ class TimelyPostgresTransaction(PostgresTransaction):
             # Piccolo keeps the connection when BEGIN fails: the pool would lose it for good
             if not _cut_if_lost(self.connection, exc) and self.begin_with:
                 with contextlib.suppress(Exception):  # BEGIN ran, a lock did not: end it here
-                    await self.connection.execute("ROLLBACK")
+                    await self.rollback()
             await self._give_back()
             raise
         self.context = self.engine.current_transaction.set(self)

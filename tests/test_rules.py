@@ -365,8 +365,6 @@ def test_a_machines_kept_day_windows_give_the_windows_worked_out_afresh():
     worked out once per date (the facts are kept between requests): across the spring and
     autumn clock changes, a period past midnight and a closure, the windows of any range are
     those computed from the periods and closures themselves, asked once or again."""
-    from fabbooking.bookings.calendar import opening_windows_by_day
-
     periods = [*EVERY_DAY_9_TO_18, OpeningPeriod(4, time(20), time(2))]  # Fridays 20:00–02:00
     facts = machine(opening=periods)
     for first in (date(2027, 3, 17), date(2027, 3, 26), date(2027, 10, 29)):
@@ -374,8 +372,9 @@ def test_a_machines_kept_day_windows_give_the_windows_worked_out_afresh():
             start = at(first, 0, days=0) + timedelta(hours=hours)
             end = start + timedelta(hours=hours % 30 + 1)
             afresh = opening_windows(start, end, PARIS, periods, [INVENTORY])
-            assert opening_windows_by_day(start, end, PARIS, facts.windows_on) == afresh
-            assert opening_windows_by_day(start, end, PARIS, facts.windows_on) == afresh
+            assert facts.opening_windows(start, end) == afresh
+            assert facts.opening_windows(start, end) == afresh
+    assert facts.windows_on(date(2027, 3, 17)) is facts.windows_on(date(2027, 3, 17))  # kept, not worked out again
     assert facts.windows_on(date(2027, 3, 20)) == ()  # the inventory
     assert facts.windows_on(date(2027, 3, 26))[-1] == Interval(paris(2027, 3, 26, 20), paris(2027, 3, 27, 2))
     assert replace(facts, opening=[]).windows_on(date(2027, 3, 26)) == ()  # other facts, other days

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from fabbooking.bookings.calendar import Interval, opening_windows_by_day, subtract
+from fabbooking.bookings.calendar import Interval, subtract
 from fabbooking.bookings.rules import MachineFacts
 
 
@@ -25,7 +25,7 @@ def free_intervals(
     latest_end = min(end, now + timedelta(days=rules.max_days_ahead, minutes=rules.max_minutes))
     if earliest >= latest_end:
         return []
-    windows = opening_windows_by_day(earliest, latest_end, machine.timezone, machine.windows_on)
+    windows = machine.opening_windows(earliest, latest_end)
     buffer = timedelta(minutes=rules.buffer_minutes)
     padded = [Interval(b.start - buffer, b.end + buffer) for b in busy]
     last_start = now + timedelta(days=rules.max_days_ahead)  # later starts are too far ahead

@@ -89,6 +89,10 @@ class MachineFacts:
             found = self._days[day] = windows_on(day, self.timezone, self.opening, self.closures)
         return found
 
+    def opening_windows(self, start: datetime, end: datetime) -> list[Interval]:
+        """calendar.opening_windows for this machine's site, from its kept dates."""
+        return opening_windows_by_day(start, end, self.timezone, self.windows_on)
+
 
 @dataclass(frozen=True)
 class BookingRequest:
@@ -170,7 +174,7 @@ def _hours(request: BookingRequest, machine: MachineFacts) -> Refusal | None:
     # the opening windows clipped to the booking itself: it fits iff they merge into all of it
     # (opening_windows already looks at the day before, for a period open past midnight)
     wanted = Interval(request.start, request.end)
-    windows = opening_windows_by_day(request.start, request.end, machine.timezone, machine.windows_on)
+    windows = machine.opening_windows(request.start, request.end)
     if not any(window.contains(wanted) for window in windows):
         return Refusal("outside_opening_hours")
     return None

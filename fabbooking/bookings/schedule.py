@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fabbooking.bookings.availability import free_intervals
-from fabbooking.bookings.calendar import opening_windows
 from fabbooking.bookings.services import busy_intervals
 from fabbooking.bookings.week import DAYS_SHOWN, WeekRow, week_bounds, week_grid
 from fabbooking.network.services import MachinePlace, machine_place
@@ -43,7 +42,7 @@ async def machine_week(machine_id: int, day: date | None, now: datetime,
     start, end = week_bounds(first, facts.timezone)
     busy = await busy_intervals(machine_id, start, end)
     free = free_intervals(start, end, now, facts, busy)
-    windows = opening_windows(start, end, facts.timezone, facts.opening, facts.closures)
+    windows = facts.opening_windows(start, end)
     rows = week_grid(first, facts.timezone, windows, busy, free, now, facts.rules.min_minutes)
     return MachineWeek(place=place, first_day=first, last_day=first + timedelta(days=DAYS_SHOWN - 1),
                        rows=rows, previous=previous, next=following)

@@ -22,9 +22,10 @@ month holds only while « now » stays between the ends of its due bookings arou
 now » it was computed for (queries.py reads them with the bookings' totals).
 
 The current month, and the months not closed yet, are computed on every request. A restore
-brings the database back with its own counters and moves day -1 on by a random amount, in
-the same transaction (backups/databases.py): every month's stamp changes, so nothing kept
-by a process left running outlives it.
+brings the database back with its own counters and moves day -1 on by a random amount with
+the tables (PostgreSQL: in the restore's one transaction; SQLite: in the copy loaded,
+backups/databases.py): every month's stamp changes, so nothing kept by a process left
+running outlives it.
 """
 
 from __future__ import annotations

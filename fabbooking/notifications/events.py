@@ -49,7 +49,8 @@ async def _bookings(booking_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 async def booking_confirmed(booking_id: int, maker_id: int, now: datetime) -> None:
-    """One statement when the maker has no proved address (the booking's own cost)."""
+    """The confirmation, to a proved address. A booking calls it only when its insert found
+    one for the maker (most have none: then it costs no statement)."""
     people = await recipients([maker_id], "booking_confirmed")
     if not people:
         return
